@@ -1,0 +1,10 @@
+//! Code shared by the Luban buildpacks.
+//!
+//! Each buildpack keeps its own user-facing text in its `errors.rs`; this crate only holds
+//! the mechanics they have in common, so nothing is copied between buildpacks.
+
+pub mod cache;
+pub mod digest;
+pub mod message;
+pub mod process_env;
+pub mod redact;

@@ -1,0 +1,1 @@
+//! Test support (filled in with the end-to-end suite).
