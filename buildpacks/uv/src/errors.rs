@@ -131,7 +131,8 @@ mod tests {
     fn checksum_mismatch() {
         insta::assert_snapshot!(render(&UvBuildpackError::Download(
             DownloadError::ChecksumMismatch {
-                url: "https://mirror.example.com/uv/0.12.6/uv-x86_64-unknown-linux-musl.tar.gz".into(),
+                url: "https://mirror.example.com/uv/0.12.6/uv-x86_64-unknown-linux-musl.tar.gz"
+                    .into(),
                 expected: "a".repeat(64),
                 actual: "b".repeat(64),
             }

@@ -97,7 +97,10 @@ mod tests {
         let inventory = shipped();
         assert!(
             inventory.version.split('.').count() == 3
-                && inventory.version.split('.').all(|p| p.parse::<u32>().is_ok()),
+                && inventory
+                    .version
+                    .split('.')
+                    .all(|p| p.parse::<u32>().is_ok()),
             "version must be X.Y.Z, got {}",
             inventory.version
         );
@@ -106,7 +109,11 @@ mod tests {
             assert!(artifact.sha256.chars().all(|c| c.is_ascii_hexdigit()));
             assert!(artifact.file.ends_with(".tar.gz"));
         }
-        let mut arches: Vec<_> = inventory.artifacts.iter().map(|a| a.arch.as_str()).collect();
+        let mut arches: Vec<_> = inventory
+            .artifacts
+            .iter()
+            .map(|a| a.arch.as_str())
+            .collect();
         arches.sort_unstable();
         assert_eq!(arches, ["amd64", "arm64"]);
     }

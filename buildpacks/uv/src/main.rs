@@ -12,7 +12,7 @@ use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::GenericPlatform;
-use libcnb::{buildpack_main, Buildpack, Platform};
+use libcnb::{Buildpack, Platform, buildpack_main};
 
 #[cfg(test)]
 use {insta as _, luban_test_support as _, toml as _};

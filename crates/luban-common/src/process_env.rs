@@ -86,7 +86,10 @@ mod tests {
     fn passes_uv_settings_tls_and_proxies_only() {
         let user = [
             (os("UV_INDEX_URL"), os("https://u:p@example.com/simple")),
-            (os("UV_PYTHON_DOWNLOADS_JSON_URL"), os("http://127.0.0.1/d.json")),
+            (
+                os("UV_PYTHON_DOWNLOADS_JSON_URL"),
+                os("http://127.0.0.1/d.json"),
+            ),
             (os("UV_PROJECT_ENVIRONMENT"), os("/somewhere/else")),
             (os("PYTHONPATH"), os("/broken")),
             (os("PATH"), os("/broken/bin")),
@@ -113,7 +116,9 @@ mod tests {
         );
         assert_eq!(
             env[&os("PATH")],
-            os("/layers/luban_uv/uv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            os(
+                "/layers/luban_uv/uv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            )
         );
     }
 }

@@ -10,7 +10,15 @@ pub fn redact_urls(text: &str) -> String {
         let (before, after) = rest.split_at(pos + 3);
         out.push_str(before);
         let authority_end = after
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\'' || c == '`')
+            .find(|c: char| {
+                c == '/'
+                    || c == '?'
+                    || c == '#'
+                    || c.is_whitespace()
+                    || c == '"'
+                    || c == '\''
+                    || c == '`'
+            })
             .unwrap_or(after.len());
         let authority = &after[..authority_end];
         match authority.rfind('@') {

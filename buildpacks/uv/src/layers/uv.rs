@@ -1,12 +1,12 @@
 //! The `uv` layer: the pinned uv binary, for later buildpacks only (never in the app image).
 
+use crate::UvBuildpack;
 use crate::download::{self, DownloadError};
 use crate::inventory::Download;
-use crate::UvBuildpack;
 use bullet_stream::global::print;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use luban_common::cache::{keyed_layer, LayerScope, LayerStatus};
+use luban_common::cache::{LayerScope, LayerStatus, keyed_layer};
 use serde::{Deserialize, Serialize};
 
 /// The cache key: the layer is reused while version, architecture and checksum are unchanged.

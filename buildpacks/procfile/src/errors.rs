@@ -1,0 +1,114 @@
+//! Every message the procfile buildpack shows a user when it fails.
+
+use crate::procfile::ProcfileError;
+use luban_common::message::ErrorMessage;
+
+#[derive(Debug)]
+pub(crate) enum ProcfileBuildpackError {
+    Read(std::io::Error),
+    Parse(ProcfileError),
+}
+
+impl From<ProcfileBuildpackError> for libcnb::Error<ProcfileBuildpackError> {
+    fn from(error: ProcfileBuildpackError) -> Self {
+        libcnb::Error::BuildpackError(error)
+    }
+}
+
+pub(crate) fn on_error(error: &libcnb::Error<ProcfileBuildpackError>) {
+    message(error).print();
+}
+
+pub(crate) fn message(error: &libcnb::Error<ProcfileBuildpackError>) -> ErrorMessage {
+    const FORMAT: &str = "Each line of a `Procfile` is `<name>: <command>`, for example `web: gunicorn app:app`. Names are letters, digits, `.`, `_` and `-`; blank lines and lines starting with `#` are ignored.";
+    match error {
+        libcnb::Error::BuildpackError(ProcfileBuildpackError::Read(error)) => ErrorMessage::new(
+            "Could not read the `Procfile`",
+            format!("Reading `Procfile` failed: {error}."),
+        )
+        .hint("Check that `Procfile` is a readable text file at the app's root."),
+        libcnb::Error::BuildpackError(ProcfileBuildpackError::Parse(error)) => {
+            let (headline, found) = match error {
+                ProcfileError::NotAProcess { line, text } => (
+                    format!("`Procfile` line {line} is not a process"),
+                    format!("Line {line} is `{text}`, which has no `name:` before the command."),
+                ),
+                ProcfileError::InvalidName { line, name } => (
+                    format!("`Procfile` line {line} has an invalid process name"),
+                    format!("Line {line} names the process `{name}`."),
+                ),
+                ProcfileError::EmptyCommand { line, name } => (
+                    format!("`Procfile` line {line} has no command"),
+                    format!("Line {line} declares `{name}` with nothing after the colon."),
+                ),
+                ProcfileError::Duplicate { line, name } => (
+                    format!("`Procfile` line {line} declares `{name}` again"),
+                    format!("`{name}` is already declared on an earlier line."),
+                ),
+            };
+            ErrorMessage::new(headline, format!("{found}\n\n{FORMAT}"))
+                .hint("Fix that line of `Procfile` and build again.")
+        }
+        other => ErrorMessage::new(
+            "The procfile buildpack hit an internal error",
+            format!("{other}"),
+        )
+        .hint("This is a bug in Luban or a problem with the build environment. Re-run the build; if it fails again, report it with the build log."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(error: ProcfileError) -> String {
+        message(&libcnb::Error::BuildpackError(
+            ProcfileBuildpackError::Parse(error),
+        ))
+        .to_string()
+    }
+
+    #[test]
+    fn not_a_process() {
+        insta::assert_snapshot!(render(ProcfileError::NotAProcess {
+            line: 3,
+            text: "python app.py".into(),
+        }));
+    }
+
+    #[test]
+    fn invalid_name() {
+        insta::assert_snapshot!(render(ProcfileError::InvalidName {
+            line: 1,
+            name: "my web".into()
+        }));
+    }
+
+    #[test]
+    fn empty_command() {
+        insta::assert_snapshot!(render(ProcfileError::EmptyCommand {
+            line: 2,
+            name: "worker".into()
+        }));
+    }
+
+    #[test]
+    fn duplicate() {
+        insta::assert_snapshot!(render(ProcfileError::Duplicate {
+            line: 4,
+            name: "web".into()
+        }));
+    }
+
+    #[test]
+    fn unreadable() {
+        insta::assert_snapshot!(
+            message(&libcnb::Error::BuildpackError(
+                ProcfileBuildpackError::Read(std::io::Error::from(
+                    std::io::ErrorKind::PermissionDenied
+                ))
+            ))
+            .to_string()
+        );
+    }
+}

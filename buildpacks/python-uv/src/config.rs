@@ -1,0 +1,123 @@
+//! Build configuration read from the user's build env, checked before any work starts.
+
+use libcnb::Env;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Config {
+    /// Extra dependency groups (`BP_UV_GROUPS`), installed besides the default ones.
+    pub(crate) groups: Vec<String>,
+    /// Extras of the project (`BP_UV_EXTRAS`).
+    pub(crate) extras: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InvalidName {
+    pub(crate) variable: &'static str,
+    pub(crate) value: String,
+    pub(crate) name: String,
+}
+
+impl Config {
+    pub(crate) fn from_env(env: &Env) -> Result<Self, InvalidName> {
+        Ok(Config {
+            groups: names(
+                "BP_UV_GROUPS",
+                env.get_string_lossy("BP_UV_GROUPS").as_deref(),
+            )?,
+            extras: names(
+                "BP_UV_EXTRAS",
+                env.get_string_lossy("BP_UV_EXTRAS").as_deref(),
+            )?,
+        })
+    }
+
+    /// The `uv sync` arguments these settings add.
+    pub(crate) fn sync_args(&self) -> Vec<String> {
+        let groups = self
+            .groups
+            .iter()
+            .flat_map(|g| ["--group".to_string(), g.clone()]);
+        let extras = self
+            .extras
+            .iter()
+            .flat_map(|e| ["--extra".to_string(), e.clone()]);
+        groups.chain(extras).collect()
+    }
+}
+
+/// Splits a comma- or space-separated list of group or extra names, checking each against the
+/// name rules of PEP 508 / PEP 735.
+fn names(variable: &'static str, value: Option<&str>) -> Result<Vec<String>, InvalidName> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<String> = Vec::new();
+    for name in value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+    {
+        let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !valid {
+            return Err(InvalidName {
+                variable,
+                value: value.to_string(),
+                name: name.to_string(),
+            });
+        }
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Env {
+        let mut env = Env::new();
+        for (k, v) in vars {
+            env.insert(k, v);
+        }
+        env
+    }
+
+    #[test]
+    fn unset_means_defaults() {
+        let config = Config::from_env(&env(&[])).unwrap();
+        assert_eq!(config, Config::default());
+        assert!(config.sync_args().is_empty());
+    }
+
+    #[test]
+    fn groups_and_extras_become_sync_args() {
+        let config = Config::from_env(&env(&[
+            ("BP_UV_GROUPS", "docs, lint docs"),
+            ("BP_UV_EXTRAS", "postgres"),
+        ]))
+        .unwrap();
+        assert_eq!(config.groups, ["docs", "lint"]);
+        assert_eq!(
+            config.sync_args(),
+            ["--group", "docs", "--group", "lint", "--extra", "postgres"]
+        );
+    }
+
+    #[test]
+    fn bad_names_are_rejected() {
+        assert_eq!(
+            Config::from_env(&env(&[("BP_UV_GROUPS", "dev;rm -rf /")])),
+            Err(InvalidName {
+                variable: "BP_UV_GROUPS",
+                value: "dev;rm -rf /".into(),
+                name: "dev;rm".into()
+            })
+        );
+        assert!(Config::from_env(&env(&[("BP_UV_EXTRAS", "-x")])).is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! The `python` layer: `CPython` installed by `uv python install` (python-build-standalone
+//! builds, or the user's mirror of them). In the app image and on the build `PATH`.
+
+use crate::PythonUvBuildpack;
+use crate::errors::PythonUvError;
+use crate::uv::{Uv, UvError};
+use libcnb::build::BuildContext;
+use libcnb::data::layer_name;
+use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
+use luban_common::cache::{LayerScope, LayerStatus, keyed_layer};
+use pep440_rs::Version;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PythonLayerMetadata {
+    pub(crate) python_version: String,
+    pub(crate) arch: String,
+    pub(crate) distro: String,
+}
+
+/// The installed interpreter.
+pub(crate) struct Python {
+    pub(crate) version: Version,
+    /// `…/bin/python3` inside the layer.
+    pub(crate) executable: PathBuf,
+}
+
+pub(crate) fn install_python(
+    context: &BuildContext<PythonUvBuildpack>,
+    uv: &Uv,
+    version: &Version,
+    distro: &str,
+) -> libcnb::Result<Python, PythonUvError> {
+    let key = PythonLayerMetadata {
+        python_version: version.to_string(),
+        arch: context.target.arch.clone(),
+        distro: distro.to_string(),
+    };
+    let (layer, status) = keyed_layer(
+        context,
+        layer_name!("python"),
+        LayerScope {
+            build: true,
+            launch: true,
+        },
+        &key,
+        &format!("Python {version}"),
+    )?;
+    let layer_dir = layer.path();
+    if status == LayerStatus::Empty {
+        crate::uv::stream(uv.command().args([
+            "python",
+            "install",
+            &version.to_string(),
+            "--install-dir",
+            &layer_dir.to_string_lossy(),
+            "--no-bin",
+        ]))
+        .map_err(|error| PythonUvError::PythonInstall(UvError::Command(error)))?;
+    }
+    let executable = find_interpreter(&layer_dir, version)
+        .ok_or_else(|| PythonUvError::PythonMissingAfterInstall(layer_dir.clone()))?;
+    let bin_dir = executable
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    layer.write_env(LayerEnv::new().chainable_insert(
+        Scope::All,
+        ModificationBehavior::Prepend,
+        "PATH",
+        format!("{}:", bin_dir.display()),
+    ))?;
+    if status == LayerStatus::Empty {
+        layer.write_metadata(key)?;
+    }
+    Ok(Python {
+        version: version.clone(),
+        executable,
+    })
+}
+
+/// uv installs into `<dir>/cpython-<version>-<os>-<arch>-<libc>/bin/python3`.
+fn find_interpreter(layer_dir: &Path, version: &Version) -> Option<PathBuf> {
+    let prefix = format!("cpython-{version}-");
+    std::fs::read_dir(layer_dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|entry| entry.path().join("bin").join("python3"))
+        .find(|python| python.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn finds_the_interpreter_of_the_right_version() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "cpython-3.12.10-linux-x86_64-gnu",
+            "cpython-3.12.1-linux-x86_64-gnu",
+        ] {
+            std::fs::create_dir_all(dir.path().join(name).join("bin")).unwrap();
+            std::fs::write(dir.path().join(name).join("bin/python3"), "").unwrap();
+        }
+        let found = find_interpreter(dir.path(), &Version::from_str("3.12.1").unwrap()).unwrap();
+        assert!(found.ends_with("cpython-3.12.1-linux-x86_64-gnu/bin/python3"));
+        assert!(find_interpreter(dir.path(), &Version::from_str("3.13.0").unwrap()).is_none());
+    }
+}

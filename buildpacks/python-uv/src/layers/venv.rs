@@ -1,0 +1,223 @@
+//! The `venv` layer: a virtual environment with the project's locked dependencies, in the app
+//! image and on the build `PATH`. Its metadata is the cache key; while the key is unchanged
+//! nothing is resolved or installed. The project itself is installed editable, so changes to
+//! the app's code show up in the image without touching this layer.
+
+use crate::PythonUvBuildpack;
+use crate::config::Config;
+use crate::errors::PythonUvError;
+use crate::layers::python::Python;
+use crate::layers::uv_cache::uv_cache;
+use crate::project::{Dependencies, REQUIREMENTS};
+use crate::uv::Uv;
+use bullet_stream::global::print;
+use libcnb::build::BuildContext;
+use libcnb::data::layer_name;
+use libcnb::data::sbom::SbomFormat;
+use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
+use libcnb::sbom::Sbom;
+use luban_common::cache::{LayerScope, LayerStatus, keyed_layer};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VenvLayerMetadata {
+    pub(crate) python_version: String,
+    pub(crate) uv_version: String,
+    pub(crate) arch: String,
+    pub(crate) distro: String,
+    /// sha256 of `uv.lock`, or of `requirements.txt` for projects without a lock.
+    pub(crate) lock_sha256: String,
+    /// sha256 of `[project]` and `[build-system]` in `pyproject.toml`.
+    pub(crate) project_sha256: Option<String>,
+    pub(crate) groups: Vec<String>,
+    pub(crate) extras: Vec<String>,
+}
+
+pub(crate) struct VenvInputs<'a> {
+    pub(crate) uv: &'a Uv,
+    pub(crate) uv_version: &'a str,
+    pub(crate) python: &'a Python,
+    pub(crate) dependencies: &'a Dependencies,
+    pub(crate) config: &'a Config,
+    pub(crate) distro: &'a str,
+}
+
+pub(crate) fn install_dependencies(
+    context: &BuildContext<PythonUvBuildpack>,
+    inputs: &VenvInputs<'_>,
+) -> libcnb::Result<(), PythonUvError> {
+    let (lock_sha256, project_sha256) = match inputs.dependencies {
+        Dependencies::Locked {
+            lock_sha256,
+            project_sha256,
+        } => (lock_sha256.clone(), Some(project_sha256.clone())),
+        Dependencies::Requirements { sha256 } => (sha256.clone(), None),
+    };
+    let key = VenvLayerMetadata {
+        python_version: inputs.python.version.to_string(),
+        uv_version: inputs.uv_version.to_string(),
+        arch: context.target.arch.clone(),
+        distro: inputs.distro.to_string(),
+        lock_sha256,
+        project_sha256,
+        groups: inputs.config.groups.clone(),
+        extras: inputs.config.extras.clone(),
+    };
+    let (layer, status) = keyed_layer(
+        context,
+        layer_name!("venv"),
+        LayerScope {
+            build: true,
+            launch: true,
+        },
+        &key,
+        "the virtual environment",
+    )?;
+    let venv = layer.path();
+
+    if status == LayerStatus::Empty {
+        let cache_dir = uv_cache(context, inputs.distro)?;
+        match inputs.dependencies {
+            Dependencies::Locked { .. } => sync(context, inputs, &venv, &cache_dir)?,
+            Dependencies::Requirements { .. } => pip_install(context, inputs, &venv, &cache_dir)?,
+        }
+        let mut prune = inputs.uv.command();
+        prune
+            .args(["cache", "prune", "--ci"])
+            .env("UV_CACHE_DIR", &cache_dir);
+        // Pruning only keeps the cache small; a failure is not worth failing the build for.
+        if crate::uv::capture(&mut prune).is_err() {
+            print::warning("Could not prune the uv cache; the next build restores a larger cache.");
+        }
+    }
+
+    layer.write_env(
+        LayerEnv::new()
+            .chainable_insert(
+                Scope::All,
+                ModificationBehavior::Override,
+                "VIRTUAL_ENV",
+                &venv,
+            )
+            .chainable_insert(
+                Scope::All,
+                ModificationBehavior::Default,
+                "PYTHONUNBUFFERED",
+                "1",
+            )
+            .chainable_insert(
+                Scope::Launch,
+                ModificationBehavior::Default,
+                "LANG",
+                "C.UTF-8",
+            )
+            .chainable_insert(
+                Scope::Launch,
+                ModificationBehavior::Default,
+                "LC_ALL",
+                "C.UTF-8",
+            ),
+    )?;
+
+    if matches!(inputs.dependencies, Dependencies::Locked { .. }) {
+        let sbom = export_sbom(context, inputs)?;
+        layer.write_sboms(&[Sbom::from_bytes(SbomFormat::CycloneDxJson, sbom)])?;
+    }
+    if status == LayerStatus::Empty {
+        layer.write_metadata(key)?;
+    }
+    Ok(())
+}
+
+fn sync(
+    context: &BuildContext<PythonUvBuildpack>,
+    inputs: &VenvInputs<'_>,
+    venv: &Path,
+    cache_dir: &Path,
+) -> Result<(), PythonUvError> {
+    let mut command = inputs.uv.command();
+    command
+        .current_dir(&context.app_dir)
+        .args([
+            "sync",
+            "--locked",
+            "--no-dev",
+            "--compile-bytecode",
+            "--no-python-downloads",
+        ])
+        .arg("--python")
+        .arg(&inputs.python.executable)
+        .args(inputs.config.sync_args())
+        .env("UV_PROJECT_ENVIRONMENT", venv)
+        .env("UV_CACHE_DIR", cache_dir);
+    crate::uv::stream(&mut command).map(drop).map_err(|error| {
+        let stale = error
+            .output()
+            .is_some_and(|output| output.stderr_lossy().contains("needs to be updated"));
+        if stale {
+            PythonUvError::StaleLock
+        } else {
+            PythonUvError::Sync(error)
+        }
+    })
+}
+
+fn pip_install(
+    context: &BuildContext<PythonUvBuildpack>,
+    inputs: &VenvInputs<'_>,
+    venv: &Path,
+    cache_dir: &Path,
+) -> Result<(), PythonUvError> {
+    let mut create = inputs.uv.command();
+    create
+        .current_dir(&context.app_dir)
+        .args([
+            "venv",
+            "--allow-existing",
+            "--no-python-downloads",
+            "--python",
+        ])
+        .arg(&inputs.python.executable)
+        .arg(venv)
+        .env("UV_CACHE_DIR", cache_dir);
+    crate::uv::stream(&mut create).map_err(PythonUvError::Sync)?;
+    let mut install = inputs.uv.command();
+    install
+        .current_dir(&context.app_dir)
+        .args([
+            "pip",
+            "install",
+            "--compile-bytecode",
+            "--requirement",
+            REQUIREMENTS,
+            "--python",
+        ])
+        .arg(venv.join("bin").join("python"))
+        .env("UV_CACHE_DIR", cache_dir);
+    crate::uv::stream(&mut install)
+        .map(drop)
+        .map_err(PythonUvError::Sync)
+}
+
+fn export_sbom(
+    context: &BuildContext<PythonUvBuildpack>,
+    inputs: &VenvInputs<'_>,
+) -> Result<Vec<u8>, PythonUvError> {
+    let mut command = inputs.uv.command();
+    command
+        .current_dir(&context.app_dir)
+        .args([
+            "export",
+            "--format",
+            "cyclonedx1.5",
+            "--frozen",
+            "--no-dev",
+            "--no-header",
+        ])
+        .args(inputs.config.sync_args());
+    crate::uv::capture(&mut command)
+        .map(String::into_bytes)
+        .map_err(PythonUvError::Sbom)
+}

@@ -1,0 +1,166 @@
+//! Runs uv for this buildpack: always the uv that luban/uv installed, always in a clean env.
+
+use bullet_stream::fun_run::{self, CmdError, CommandWithName};
+use bullet_stream::global::print;
+use libcnb::Env;
+use luban_common::process_env::clean_env;
+use pep440_rs::Version;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+
+#[derive(Debug)]
+pub(crate) enum UvError {
+    /// No `uv` on the PATH the lifecycle gave this buildpack.
+    NotFound,
+    Command(CmdError),
+    UnexpectedOutput {
+        command: String,
+        output: String,
+    },
+}
+
+pub(crate) struct Uv {
+    program: PathBuf,
+    env: BTreeMap<OsString, OsString>,
+}
+
+impl Uv {
+    /// Finds the `uv` that luban/uv put on the build `PATH` and prepares a clean environment
+    /// with the user's uv, TLS and proxy settings from `user_env`.
+    pub(crate) fn new(user_env: &Env, home: &Path) -> Result<Self, UvError> {
+        let program = std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join("uv"))
+            .find(|candidate| candidate.is_file())
+            .ok_or(UvError::NotFound)?;
+        let uv_dir = program.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut env = clean_env(user_env.iter(), &[uv_dir], home.as_os_str());
+        // Never ask, never update, never write outside the layers.
+        env.insert("UV_NO_PROGRESS".into(), "1".into());
+        env.insert("UV_LINK_MODE".into(), "copy".into());
+        env.insert("UV_PYTHON_PREFERENCE".into(), "only-managed".into());
+        // Bytecode with hash-checked invalidation: the lifecycle resets file times when it
+        // exports layers, which would make timestamp-checked bytecode stale in the image.
+        env.insert("SOURCE_DATE_EPOCH".into(), "315532801".into());
+        Ok(Uv { program, env })
+    }
+
+    pub(crate) fn command(&self) -> Command {
+        self.clean_command(&self.program)
+    }
+
+    /// Any program, with the same clean environment uv gets.
+    pub(crate) fn clean_command(&self, program: &Path) -> Command {
+        let mut command = Command::new(program);
+        command.env_clear().envs(&self.env);
+        command
+    }
+
+    pub(crate) fn version(&self) -> Result<String, UvError> {
+        let output = capture(self.command().arg("--version"))?;
+        output
+            .split_whitespace()
+            .nth(1)
+            .map(str::to_string)
+            .ok_or_else(|| UvError::UnexpectedOutput {
+                command: "uv --version".into(),
+                output,
+            })
+    }
+
+    /// The stable `CPython` versions this uv can install for this machine, honouring the user's
+    /// `UV_PYTHON_DOWNLOADS_JSON_URL` and `UV_PYTHON_INSTALL_MIRROR`.
+    pub(crate) fn available_pythons(&self) -> Result<Vec<Version>, UvError> {
+        let output = capture(self.command().args([
+            "python",
+            "list",
+            "--only-downloads",
+            "--all-versions",
+            "--output-format",
+            "json",
+        ]))?;
+        parse_python_list(&output).ok_or(UvError::UnexpectedOutput {
+            command: "uv python list".into(),
+            output,
+        })
+    }
+}
+
+/// Runs a uv command, streaming its output under a sub-bullet.
+pub(crate) fn stream(command: &mut Command) -> Result<fun_run::NamedOutput, CmdError> {
+    let name = format!("uv {}", display_args(command));
+    print::sub_stream_cmd(command.named(name))
+}
+
+/// Runs a uv command quietly and returns its stdout.
+pub(crate) fn capture(command: &mut Command) -> Result<String, UvError> {
+    let name = format!("uv {}", display_args(command));
+    command
+        .named(name)
+        .named_output()
+        .and_then(fun_run::NamedOutput::nonzero_captured)
+        .map(|output| output.stdout_lossy())
+        .map_err(UvError::Command)
+}
+
+fn display_args(command: &Command) -> String {
+    command
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Deserialize)]
+struct PythonListEntry {
+    implementation: String,
+    version: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+fn parse_python_list(json: &str) -> Option<Vec<Version>> {
+    let entries: Vec<PythonListEntry> = serde_json::from_str(json).ok()?;
+    let mut versions: Vec<Version> = entries
+        .into_iter()
+        .filter(|e| e.implementation.eq_ignore_ascii_case("cpython"))
+        .filter(|e| e.variant.as_deref().is_none_or(|v| v == "default"))
+        .filter_map(|e| Version::from_str(&e.version).ok())
+        .filter(|v| !v.any_prerelease())
+        .collect();
+    versions.sort();
+    versions.dedup();
+    Some(versions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_list_keeps_stable_default_cpython() {
+        let json = r#"[
+          {"key":"cpython-3.13.0-linux-x86_64-gnu","version":"3.13.0","implementation":"cpython","variant":"default","path":null},
+          {"key":"cpython-3.13.0+freethreaded-linux-x86_64-gnu","version":"3.13.0","implementation":"cpython","variant":"freethreaded","path":null},
+          {"key":"cpython-3.14.0a1-linux-x86_64-gnu","version":"3.14.0a1","implementation":"cpython","variant":"default","path":null},
+          {"key":"pypy-3.10.14-linux-x86_64-gnu","version":"3.10.14","implementation":"pypy","variant":"default","path":null},
+          {"key":"cpython-3.12.1-linux-x86_64-gnu","version":"3.12.1","implementation":"cpython","path":null}
+        ]"#;
+        let versions: Vec<String> = parse_python_list(json)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(versions, ["3.12.1", "3.13.0"]);
+    }
+
+    #[test]
+    fn python_list_garbage() {
+        assert!(parse_python_list("not json").is_none());
+    }
+}

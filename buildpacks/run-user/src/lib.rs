@@ -1,0 +1,150 @@
+//! The non-root rule shared by the build check and the launch-time exec.d program.
+
+use luban_common::message::ErrorMessage;
+
+// Used by the buildpack binary, not by this library.
+use {bullet_stream as _, libcnb as _};
+
+/// The ids a process runs with, as the kernel reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ids {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Reads the real and effective uid/gid from `/proc/self/status`; returns the effective ids,
+/// or root if either the real or effective id is root.
+#[must_use]
+pub fn ids_from_proc_status(status: &str) -> Option<Ids> {
+    let field = |name: &str| -> Option<u32> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let ids: Vec<u32> = line[name.len()..]
+            .split_whitespace()
+            .take(2)
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        // Real and effective: if either is root, the process can act as root.
+        ids.iter().copied().min()
+    };
+    Some(Ids {
+        uid: field("Uid:")?,
+        gid: field("Gid:")?,
+    })
+}
+
+/// The ids of this process.
+///
+/// # Errors
+/// When `/proc/self/status` can't be read or parsed.
+pub fn current_ids() -> Result<Ids, String> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|error| format!("could not read `/proc/self/status`: {error}"))?;
+    ids_from_proc_status(&status).ok_or_else(|| "`/proc/self/status` has no Uid/Gid lines".into())
+}
+
+/// The launch-time check: `None` when the app may start, else the message that refuses it.
+#[must_use]
+pub fn launch_refusal(ids: Ids) -> Option<ErrorMessage> {
+    (ids.uid == 0 || ids.gid == 0).then(|| {
+        ErrorMessage::new(
+            "Refusing to start the app as root",
+            format!(
+                "This image runs its app as a non-root user, but the container was started with uid {} and gid {}.\nRunning as root would let the app rewrite its own code and anything else in the image.",
+                ids.uid, ids.gid
+            ),
+        )
+        .hint("Start the container without `--user 0` / `runAsUser: 0` (the image's own user is the default), or with another non-root user, e.g. `--user 1002:1000`.")
+    })
+}
+
+/// The build-time check over the process ids and the platform's `CNB_USER_ID` / `CNB_GROUP_ID`.
+#[must_use]
+pub fn build_refusal(
+    ids: Ids,
+    cnb_user_id: Option<&str>,
+    cnb_group_id: Option<&str>,
+) -> Option<ErrorMessage> {
+    let zero = |value: Option<&str>| value.is_some_and(|v| v.trim() == "0");
+    let mut found = Vec::new();
+    if ids.uid == 0 || ids.gid == 0 {
+        found.push(format!(
+            "the build runs with uid {} and gid {}",
+            ids.uid, ids.gid
+        ));
+    }
+    if zero(cnb_user_id) {
+        found.push("`CNB_USER_ID` is 0".to_string());
+    }
+    if zero(cnb_group_id) {
+        found.push("`CNB_GROUP_ID` is 0".to_string());
+    }
+    (!found.is_empty()).then(|| {
+        ErrorMessage::new(
+            "Refusing to build as root",
+            format!(
+                "Found: {}.\nAn image built as root has files the app can rewrite at run time, which this builder is meant to prevent.",
+                found.join("; ")
+            ),
+        )
+        .hint("Use a build image whose user is not root (set `CNB_USER_ID` / `CNB_GROUP_ID` to non-zero ids, like the Luban stacks' 1001:1000), and don't pass `--uid 0` / `--gid 0` to the lifecycle.")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &str =
+        "Name:\tcat\nUmask:\t0022\nUid:\t1002\t1002\t1002\t1002\nGid:\t1000\t1000\t1000\t1000\n";
+
+    #[test]
+    fn reads_ids() {
+        assert_eq!(
+            ids_from_proc_status(STATUS),
+            Some(Ids {
+                uid: 1002,
+                gid: 1000
+            })
+        );
+        assert_eq!(
+            ids_from_proc_status("Uid:\t1002\t0\t0\t0\nGid:\t1000\t1000\t1000\t1000\n"),
+            Some(Ids { uid: 0, gid: 1000 })
+        );
+        assert_eq!(ids_from_proc_status("Name: x\n"), None);
+    }
+
+    #[test]
+    fn non_root_may_launch() {
+        assert_eq!(
+            launch_refusal(Ids {
+                uid: 1002,
+                gid: 1000
+            }),
+            None
+        );
+    }
+
+    #[test]
+    fn root_may_not_launch() {
+        insta::assert_snapshot!(launch_refusal(Ids { uid: 0, gid: 0 }).unwrap().to_string());
+        assert!(launch_refusal(Ids { uid: 1002, gid: 0 }).is_some());
+    }
+
+    #[test]
+    fn build_checks_ids_and_env() {
+        let user = Ids {
+            uid: 1001,
+            gid: 1000,
+        };
+        assert_eq!(build_refusal(user, Some("1001"), Some("1000")), None);
+        assert_eq!(build_refusal(user, None, None), None);
+        assert!(build_refusal(user, Some("0"), Some("1000")).is_some());
+        assert!(build_refusal(user, Some("1001"), Some(" 0")).is_some());
+        insta::assert_snapshot!(
+            build_refusal(Ids { uid: 0, gid: 0 }, Some("0"), Some("0"))
+                .unwrap()
+                .to_string()
+        );
+    }
+}

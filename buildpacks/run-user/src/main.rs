@@ -1,0 +1,81 @@
+//! luban/run-user: refuses to build as root, and adds an exec.d check to the image that
+//! refuses to start the app as root.
+
+use bullet_stream::global::print;
+use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
+use libcnb::data::layer_name;
+use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
+use libcnb::generic::{GenericMetadata, GenericPlatform};
+use libcnb::layer::UncachedLayerDefinition;
+use libcnb::{Buildpack, buildpack_main};
+use luban_common::message::ErrorMessage;
+use luban_run_user::{build_refusal, current_ids};
+
+#[cfg(test)]
+use insta as _;
+
+/// The exec.d program, packaged next to `bin/build` (see `scripts/package-buildpacks.sh`).
+const EXEC_D_PROGRAM: &str = "exec.d/refuse-root";
+
+pub(crate) struct RunUserBuildpack;
+
+#[derive(Debug)]
+pub(crate) struct RunUserError(ErrorMessage);
+
+impl From<RunUserError> for libcnb::Error<RunUserError> {
+    fn from(error: RunUserError) -> Self {
+        libcnb::Error::BuildpackError(error)
+    }
+}
+
+impl Buildpack for RunUserBuildpack {
+    type Platform = GenericPlatform;
+    type Metadata = GenericMetadata;
+    type Error = RunUserError;
+
+    fn detect(&self, _context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
+        DetectResultBuilder::pass().build()
+    }
+
+    fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
+        let started = print::buildpack("Luban run user");
+        let ids = current_ids().map_err(|error| {
+            RunUserError(ErrorMessage::new("Could not check the build user", error))
+        })?;
+        let env = |name| std::env::var(name).ok();
+        if let Some(refusal) = build_refusal(
+            ids,
+            env("CNB_USER_ID").as_deref(),
+            env("CNB_GROUP_ID").as_deref(),
+        ) {
+            return Err(RunUserError(refusal).into());
+        }
+        print::bullet(format!("Building as uid {} gid {}", ids.uid, ids.gid));
+
+        let layer = context.uncached_layer(
+            layer_name!("refuse-root"),
+            UncachedLayerDefinition {
+                build: false,
+                launch: true,
+            },
+        )?;
+        layer
+            .write_exec_d_programs([("refuse-root", context.buildpack_dir.join(EXEC_D_PROGRAM))])?;
+        print::bullet("Added a launch check that refuses to start the app as root");
+        print::all_done(&Some(started));
+        BuildResultBuilder::new().build()
+    }
+
+    fn on_error(&self, error: libcnb::Error<Self::Error>) {
+        match error {
+            libcnb::Error::BuildpackError(RunUserError(message)) => message.print(),
+            other => ErrorMessage::new(
+                "The run-user buildpack hit an internal error",
+                other.to_string(),
+            )
+            .print(),
+        }
+    }
+}
+
+buildpack_main!(RunUserBuildpack);

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs what the builds and tests need and is missing: a container engine (a running
+# Docker daemon is used as it is; otherwise podman + runc from Debian packages, serving a
+# Docker-compatible socket), pack and the lifecycle (built from the Go module proxy), and
+# the Debian tools the testbed uses. Idempotent; prints what it did.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  ((${#missing[@]})) || return 0
+  log "Installing Debian packages: ${missing[*]}"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+docker_daemon_usable() {
+  [ -z "${LUBAN_FORCE_PODMAN:-}" ] && have docker && [ -z "${DOCKER_HOST:-}" ] && docker info >/dev/null 2>&1
+}
+
+mkdir -p "$LUBAN_BIN"
+apt_install debootstrap patchelf docker-registry openssl git ca-certificates curl
+if docker_daemon_usable; then
+  log "Using the running Docker daemon"
+else
+  apt_install podman runc uidmap slirp4netns fuse-overlayfs
+  # Debian's docker-registry starts a service on :5000 at install; the tests run their own.
+  if have systemctl && systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi
+  have docker || apt_install docker.io
+fi
+
+have go || die "Go is needed to build pack and the lifecycle (install golang from your distribution)"
+
+# Builds a Go command from a module version fetched through the Go module proxy, inside the
+# module's own directory so its go.mod (replace lines included) is honoured.
+go_build() { # module version package output [ldflags]
+  local module=$1 version=$2 pkg=$3 out=$4 ldflags=${5:-}
+  local dir
+  dir=$(go mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$dir" ] || die "could not fetch $module@$version from the Go module proxy"
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out" "$pkg")
+}
+
+if ! [ -x "$LUBAN_BIN/pack" ] || ! "$LUBAN_BIN/pack" --version 2>/dev/null | grep -q "$PACK_VERSION"; then
+  if have pack && pack --version 2>/dev/null | grep -Eq '^0\.(3[5-9]|[4-9][0-9])'; then
+    log "Using the installed pack $(pack --version)"
+  else
+    log "Building pack $PACK_VERSION from the Go module proxy"
+    go_build github.com/buildpacks/pack "v$PACK_VERSION" . "$LUBAN_BIN/pack" \
+      "-X github.com/buildpacks/pack/pkg/client.Version=$PACK_VERSION"
+  fi
+fi
+
+lc="$LUBAN_TESTBED/lifecycle-$LIFECYCLE_VERSION"
+if ! [ -f "$lc.tgz" ]; then
+  log "Building lifecycle $LIFECYCLE_VERSION from the Go module proxy"
+  rm -rf "$lc" && mkdir -p "$lc/lifecycle"
+  go_build github.com/buildpacks/lifecycle "v$LIFECYCLE_VERSION" ./cmd/lifecycle "$lc/lifecycle/lifecycle" \
+    "-X github.com/buildpacks/lifecycle/cmd.Version=$LIFECYCLE_VERSION"
+  go_build github.com/buildpacks/lifecycle "v$LIFECYCLE_VERSION" ./cmd/launcher "$lc/lifecycle/launcher" \
+    "-X github.com/buildpacks/lifecycle/cmd.Version=$LIFECYCLE_VERSION"
+  for phase in detector analyzer restorer builder exporter rebaser creator extender; do
+    ln -s lifecycle "$lc/lifecycle/$phase"
+  done
+  # The lifecycle's own packager writes lifecycle.toml (its supported API lists) and the tarball.
+  dir=$(go mod download -json "github.com/buildpacks/lifecycle@v$LIFECYCLE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  (cd "$dir" && go run ./tools/packager -inputDir "$lc/lifecycle" -descriptorPath lifecycle.toml \
+      -version "$LIFECYCLE_VERSION" -archivePath "$lc.tgz.tmp")
+  mv "$lc.tgz.tmp" "$lc.tgz"
+fi
+log "Tools ready: $(pack --version 2>/dev/null | head -1) (pack), lifecycle $LIFECYCLE_VERSION"

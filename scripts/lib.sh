@@ -1,0 +1,30 @@
+# Shared settings for the Luban scripts. Sourced, never run.
+# shellcheck shell=bash
+
+LUBAN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything the scripts make that is not source: tools, rootfs, mirror, registry, caches.
+# Kept outside the clone so repeated runs (and fresh clones on the same machine) reuse it.
+LUBAN_TESTBED=${LUBAN_TESTBED:-${XDG_CACHE_HOME:-$HOME/.cache}/luban-testbed}
+LUBAN_BIN=$LUBAN_TESTBED/bin
+
+LIFECYCLE_VERSION=0.21.14 # 0.21.15-0.21.17 write corrupt manifests on daemon export (lifecycle#1699)
+PACK_VERSION=0.38.2
+UV_VERSION=$(awk -F'"' '/^version = / && seen {print $2; exit} /^\[metadata.uv\]/ {seen=1}' "$LUBAN_ROOT/buildpacks/uv/buildpack.toml")
+
+# Python versions the local mirror offers, built from the machine's pyenv builds.
+MIRROR_PYTHONS=${MIRROR_PYTHONS:-"3.12.1 3.13.0"}
+MIRROR_PORT=${MIRROR_PORT:-18080}
+MIRROR_URL="http://127.0.0.1:$MIRROR_PORT"
+
+# Images.
+BASE_IMAGE=localhost/luban/debian-rootfs:bookworm
+BUILD_IMAGE=localhost/luban/build:bookworm
+RUN_IMAGE=localhost/luban/run:bookworm
+BUILDER_IMAGE=localhost/luban/builder:bookworm
+
+export PATH="$LUBAN_BIN:$PATH"
+export CONTAINERS_CONF="$LUBAN_ROOT/testbed/containers.conf"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
