@@ -28,3 +28,25 @@ export CONTAINERS_CONF="$LUBAN_ROOT/testbed/containers.conf"
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# Makes sure pack and the docker CLI have an engine: a running Docker daemon as it is, else
+# podman's Docker-compatible API on a socket of our own (started once, left running).
+ensure_engine() {
+  if [ -z "${LUBAN_FORCE_PODMAN:-}" ] && [ -z "${DOCKER_HOST:-}" ] && have docker && docker info >/dev/null 2>&1 && ! have podman; then
+    ENGINE=docker
+    return
+  fi
+  ENGINE=podman
+  local sock=$LUBAN_TESTBED/podman.sock
+  export DOCKER_HOST=unix://$sock
+  if ! curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
+    mkdir -p "$LUBAN_TESTBED"
+    rm -f "$sock"
+    nohup podman system service --time=0 "unix://$sock" >"$LUBAN_TESTBED/podman-service.log" 2>&1 &
+    for _ in $(seq 100); do
+      curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && return
+      sleep 0.1
+    done
+    die "podman's API service did not start (see $LUBAN_TESTBED/podman-service.log)"
+  fi
+}

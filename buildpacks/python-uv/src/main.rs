@@ -139,6 +139,7 @@ fn compile_app_bytecode(
             "-m",
             "compileall",
             "-q",
+            "-f",
             "-j",
             "0",
             "--invalidation-mode",

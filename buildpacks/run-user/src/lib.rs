@@ -91,12 +91,56 @@ pub fn build_refusal(
     })
 }
 
+/// Removes group and other write permission from `dir` and everything under it (symlinks are
+/// left alone), so the run user, who shares only the group with the build user, can read the
+/// app but not change it. Returns how many entries were changed.
+///
+/// # Errors
+/// When an entry can't be read or its permissions can't be changed.
+pub fn remove_shared_write(dir: &std::path::Path) -> std::io::Result<usize> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::symlink_metadata(dir)?;
+    if metadata.file_type().is_symlink() {
+        return Ok(0);
+    }
+    let mut changed = 0;
+    let mode = metadata.permissions().mode();
+    if mode & 0o022 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & !0o022))?;
+        changed += 1;
+    }
+    if metadata.is_dir() {
+        for entry in std::fs::read_dir(dir)? {
+            changed += remove_shared_write(&entry?.path())?;
+        }
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const STATUS: &str =
         "Name:\tcat\nUmask:\t0022\nUid:\t1002\t1002\t1002\t1002\nGid:\t1000\t1000\t1000\t1000\n";
+
+    #[test]
+    fn app_becomes_read_only_for_group_and_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("app");
+        std::fs::create_dir_all(app.join("pkg")).unwrap();
+        std::fs::write(app.join("pkg/mod.py"), "x = 1").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", app.join("link")).unwrap();
+        for path in [&app, &app.join("pkg"), &app.join("pkg/mod.py")] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        assert_eq!(remove_shared_write(&app).unwrap(), 3);
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&app), 0o755);
+        assert_eq!(mode(&app.join("pkg/mod.py")), 0o755);
+        assert_eq!(remove_shared_write(&app).unwrap(), 0);
+    }
 
     #[test]
     fn reads_ids() {

@@ -9,10 +9,10 @@ use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::layer::UncachedLayerDefinition;
 use libcnb::{Buildpack, buildpack_main};
 use luban_common::message::ErrorMessage;
-use luban_run_user::{build_refusal, current_ids};
+use luban_run_user::{build_refusal, current_ids, remove_shared_write};
 
 #[cfg(test)]
-use insta as _;
+use {insta as _, tempfile as _};
 
 /// The exec.d program, packaged next to `bin/build` (see `scripts/package-buildpacks.sh`).
 const EXEC_D_PROGRAM: &str = "exec.d/refuse-root";
@@ -62,6 +62,18 @@ impl Buildpack for RunUserBuildpack {
         layer
             .write_exec_d_programs([("refuse-root", context.buildpack_dir.join(EXEC_D_PROGRAM))])?;
         print::bullet("Added a launch check that refuses to start the app as root");
+        let changed = remove_shared_write(&context.app_dir).map_err(|error| {
+            RunUserError(ErrorMessage::new(
+                "Could not make the app read-only for the run user",
+                format!(
+                    "Changing permissions under `{}` failed: {error}.",
+                    context.app_dir.display()
+                ),
+            ))
+        })?;
+        print::bullet(format!(
+            "Made the app read-only for the run user ({changed} entries had group or other write permission)"
+        ));
         print::all_done(&Some(started));
         BuildResultBuilder::new().build()
     }

@@ -1,12 +1,14 @@
 //! The `python` layer: `CPython` installed by `uv python install` (python-build-standalone
-//! builds, or the user's mirror of them). In the app image and on the build `PATH`.
+//! builds, or the user's mirror of them). In the app image; it is not put on `PATH` itself:
+//! the venv's `bin/python` points at it, so `python` always means the venv.
 
 use crate::PythonUvBuildpack;
 use crate::errors::PythonUvError;
 use crate::uv::{Uv, UvError};
+use bullet_stream::global::print;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
-use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
+use libcnb::layer_env::LayerEnv;
 use luban_common::cache::{LayerScope, LayerStatus, keyed_layer};
 use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
@@ -62,23 +64,49 @@ pub(crate) fn install_python(
     }
     let executable = find_interpreter(&layer_dir, version)
         .ok_or_else(|| PythonUvError::PythonMissingAfterInstall(layer_dir.clone()))?;
-    let bin_dir = executable
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    layer.write_env(LayerEnv::new().chainable_insert(
-        Scope::All,
-        ModificationBehavior::Prepend,
-        "PATH",
-        format!("{}:", bin_dir.display()),
-    ))?;
+    // Nothing of this layer goes on PATH: the venv's `bin/python` points at it.
+    layer.write_env(LayerEnv::new())?;
     if status == LayerStatus::Empty {
+        compile_stdlib(uv, &executable, version);
         layer.write_metadata(key)?;
     }
     Ok(Python {
         version: version.clone(),
         executable,
     })
+}
+
+/// Compiles the standard library with hash-checked bytecode. Python builds ship
+/// timestamp-checked bytecode, which the lifecycle's export (it resets file times) makes stale,
+/// so without this every start of the app would recompile what it imports from the stdlib.
+/// Files that don't compile (test data in the stdlib) are skipped; this never fails the build.
+fn compile_stdlib(uv: &Uv, executable: &Path, version: &Version) {
+    let release = version.release();
+    let Some(home) = executable.parent().and_then(Path::parent) else {
+        return;
+    };
+    let stdlib = home.join("lib").join(format!(
+        "python{}.{}",
+        release.first().unwrap_or(&3),
+        release.get(1).unwrap_or(&0)
+    ));
+    let mut command = uv.clean_command(executable);
+    command
+        .args([
+            "-m",
+            "compileall",
+            "-q",
+            "-f",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "checked-hash",
+        ])
+        .args(["-x", "/(test|tests|idle_test|lib2to3)/"])
+        .arg(&stdlib);
+    let timer = print::sub_start_timer("Compiling the standard library to hash-checked bytecode");
+    let _ = command.output();
+    timer.done();
 }
 
 /// uv installs into `<dir>/cpython-<version>-<os>-<arch>-<libc>/bin/python3`.
