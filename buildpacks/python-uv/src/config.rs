@@ -31,8 +31,10 @@ impl Config {
         })
     }
 
-    /// The `uv sync` arguments these settings add.
+    /// The dependency selection for `uv sync` and `uv export`: no dev dependencies, unless
+    /// `dev` is one of the requested groups (uv's `--no-dev` would win over `--group dev`).
     pub(crate) fn sync_args(&self) -> Vec<String> {
+        let no_dev = (!self.groups.iter().any(|g| g == "dev")).then(|| "--no-dev".to_string());
         let groups = self
             .groups
             .iter()
@@ -41,7 +43,7 @@ impl Config {
             .extras
             .iter()
             .flat_map(|e| ["--extra".to_string(), e.clone()]);
-        groups.chain(extras).collect()
+        no_dev.into_iter().chain(groups).chain(extras).collect()
     }
 }
 
@@ -91,7 +93,7 @@ mod tests {
     fn unset_means_defaults() {
         let config = Config::from_env(&env(&[])).unwrap();
         assert_eq!(config, Config::default());
-        assert!(config.sync_args().is_empty());
+        assert_eq!(config.sync_args(), ["--no-dev"]);
     }
 
     #[test]
@@ -104,8 +106,16 @@ mod tests {
         assert_eq!(config.groups, ["docs", "lint"]);
         assert_eq!(
             config.sync_args(),
-            ["--group", "docs", "--group", "lint", "--extra", "postgres"]
+            [
+                "--no-dev", "--group", "docs", "--group", "lint", "--extra", "postgres"
+            ]
         );
+    }
+
+    #[test]
+    fn asking_for_the_dev_group_drops_no_dev() {
+        let config = Config::from_env(&env(&[("BP_UV_GROUPS", "dev")])).unwrap();
+        assert_eq!(config.sync_args(), ["--group", "dev"]);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use project::{Dependencies, Project};
 use uv::{Uv, UvError};
 
 #[cfg(test)]
-use {indoc as _, insta as _, luban_test_support as _, tempfile as _};
+use {insta as _, luban_test_support as _, tempfile as _};
 
 pub(crate) struct PythonUvBuildpack;
 

@@ -3,6 +3,8 @@
 use luban_common::message::ErrorMessage;
 
 // Used by the buildpack binary, not by this library.
+#[cfg(test)]
+use luban_test_support as _;
 use {bullet_stream as _, libcnb as _};
 
 /// The ids a process runs with, as the kernel reports them.

@@ -12,7 +12,7 @@ use luban_common::message::ErrorMessage;
 use luban_run_user::{build_refusal, current_ids, remove_shared_write};
 
 #[cfg(test)]
-use {insta as _, tempfile as _};
+use {insta as _, luban_test_support as _, tempfile as _};
 
 /// The exec.d program, packaged next to `bin/build` (see `scripts/package-buildpacks.sh`).
 const EXEC_D_PROGRAM: &str = "exec.d/refuse-root";
@@ -72,7 +72,7 @@ impl Buildpack for RunUserBuildpack {
             ))
         })?;
         print::bullet(format!(
-            "Made the app read-only for the run user ({changed} entries had group or other write permission)"
+            "Made the app read-only for the run user (removed group/other write permission from {changed} paths)"
         ));
         print::all_done(&Some(started));
         BuildResultBuilder::new().build()

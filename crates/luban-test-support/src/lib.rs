@@ -1,1 +1,379 @@
-//! Test support (filled in with the end-to-end suite).
+//! Helpers for Luban's end-to-end tests.
+//!
+//! Every build goes through `scripts/pack-build.sh`, the same script the demo and the benchmarks
+//! use, so the tests exercise exactly the testbed a user gets from `make demo`: our packaged
+//! buildpacks in the offline builder, the real lifecycle, real uv, real Python, real packages.
+//! Containers run through the `docker` CLI against whatever engine the scripts set up.
+//!
+//! The testbed must exist first (`make builder`); `make test` makes it.
+
+// Test helpers: a panic is how they fail a test.
+#![allow(clippy::missing_panics_doc)]
+// Assertions return `&Self` only so they chain; their result is not meant to be used.
+#![allow(clippy::must_use_candidate)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+#[must_use]
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crate lives two levels below the root")
+        .to_path_buf()
+}
+
+/// A copy of a fixture from `test-fixtures/`, so a test can change it freely.
+pub struct App {
+    dir: tempfile::TempDir,
+}
+
+impl App {
+    /// Copies `test-fixtures/<name>`.
+    ///
+    /// # Panics
+    /// When the fixture doesn't exist or can't be copied.
+    #[must_use]
+    pub fn fixture(name: &str) -> Self {
+        let source = repo_root().join("test-fixtures").join(name);
+        assert!(source.is_dir(), "no fixture {}", source.display());
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("luban-{name}-"))
+            .tempdir()
+            .expect("temp dir");
+        copy_dir(&source, dir.path());
+        App { dir }
+    }
+
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `contents` to `relative` inside the app.
+    ///
+    /// # Panics
+    /// When the file can't be written.
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write fixture file");
+    }
+
+    /// Runs `uv lock` in the app with the testbed's uv (the one the buildpack pins).
+    ///
+    /// # Panics
+    /// When uv fails.
+    pub fn relock(&self) {
+        let uv = testbed_dir().join("bin/uv");
+        let output = Command::new(uv)
+            .args(["lock", "--quiet"])
+            .current_dir(self.path())
+            .env("UV_PYTHON_DOWNLOADS", "never")
+            .output()
+            .expect("run uv lock");
+        assert!(
+            output.status.success(),
+            "uv lock failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixture") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Where the scripts keep the testbed (tools, mirror, CA bundle).
+#[must_use]
+pub fn testbed_dir() -> PathBuf {
+    std::env::var_os("LUBAN_TESTBED").map_or_else(
+        || {
+            let cache = std::env::var_os("XDG_CACHE_HOME").map_or_else(
+                || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"),
+                PathBuf::from,
+            );
+            cache.join("luban-testbed")
+        },
+        PathBuf::from,
+    )
+}
+
+/// The result of one `pack build`.
+pub struct Build {
+    pub success: bool,
+    /// stdout and stderr of pack, which carries the lifecycle's and buildpacks' output.
+    pub log: String,
+}
+
+impl Build {
+    /// # Panics
+    /// When the build failed.
+    pub fn assert_success(&self) -> &Self {
+        assert!(self.success, "build failed:\n{}", self.log);
+        self
+    }
+
+    /// # Panics
+    /// When the build succeeded.
+    pub fn assert_failure(&self) -> &Self {
+        assert!(!self.success, "build should have failed:\n{}", self.log);
+        self
+    }
+
+    /// # Panics
+    /// When the log doesn't contain `text`.
+    pub fn assert_contains(&self, text: &str) -> &Self {
+        assert!(
+            self.log.contains(text),
+            "build log lacks {text:?}:\n{}",
+            self.log
+        );
+        self
+    }
+
+    /// # Panics
+    /// When the log contains `text`.
+    pub fn assert_not_contains(&self, text: &str) -> &Self {
+        assert!(
+            !self.log.contains(text),
+            "build log has {text:?}:\n{}",
+            self.log
+        );
+        self
+    }
+
+    /// The part of the log our buildpacks printed (between the lifecycle's BUILDING and
+    /// EXPORTING headers), for snapshots.
+    #[must_use]
+    pub fn buildpack_output(&self) -> String {
+        let start = self
+            .log
+            .find("===> BUILDING")
+            .map_or(0, |i| i + "===> BUILDING".len());
+        let end = self.log[start..]
+            .find("===> EXPORTING")
+            .map_or(self.log.len(), |i| start + i);
+        self.log[start..end].trim().to_string()
+    }
+}
+
+/// An image name for a test; builds of different tests never share caches.
+#[must_use]
+pub fn image_name(test: &str) -> String {
+    format!("luban-test/{}", test.replace('_', "-"))
+}
+
+/// Builds `app` into `image` with the offline builder; `args` are extra `pack build` arguments.
+///
+/// # Panics
+/// When pack can't be started.
+#[must_use]
+pub fn pack_build(image: &str, app: &Path, args: &[&str]) -> Build {
+    let output = Command::new(repo_root().join("scripts/pack-build.sh"))
+        .arg(image)
+        .arg("--path")
+        .arg(app)
+        .args(args)
+        .output()
+        .expect("run scripts/pack-build.sh");
+    Build {
+        success: output.status.success(),
+        log: format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+/// Runs `docker` (pointed at the testbed's engine) and returns its output.
+///
+/// # Panics
+/// When docker can't be started.
+#[must_use]
+pub fn docker(args: &[&str]) -> Output {
+    Command::new(repo_root().join("scripts/docker.sh"))
+        .args(args)
+        .output()
+        .expect("run scripts/docker.sh")
+}
+
+/// The outcome of running a container to completion.
+pub struct Run {
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `image` with `args` (`docker run` options, then `--`, then the command if any) until it
+/// exits, and returns its exit code and output.
+///
+/// # Panics
+/// When the container can't be created.
+#[must_use]
+pub fn run(image: &str, options: &[&str], command: &[&str]) -> Run {
+    let name = format!("luban-run-{}", unique());
+    let mut args = vec!["run", "--name", &name];
+    args.extend_from_slice(options);
+    args.push(image);
+    args.extend_from_slice(command);
+    let output = docker(&args);
+    // Read the exit code from the container itself: `run --rm` through some engines' Docker
+    // API reports 0 for a container whose entrypoint failed.
+    let code = docker(&["inspect", "--format", "{{.State.ExitCode}}", &name]);
+    let _ = docker(&["rm", "-f", &name]);
+    Run {
+        exit_code: String::from_utf8_lossy(&code.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs a shell command in `image` through the CNB launcher, so it sees the launch env.
+#[must_use]
+pub fn run_shell(image: &str, script: &str) -> Run {
+    run(
+        image,
+        &["--entrypoint", "launcher"],
+        &["--", "bash", "-c", script],
+    )
+}
+
+/// A running container, removed when dropped.
+pub struct Container {
+    name: String,
+}
+
+impl Container {
+    /// Starts `image` in the background on the host network.
+    ///
+    /// # Panics
+    /// When the container can't be started.
+    #[must_use]
+    pub fn start(image: &str, options: &[&str]) -> Self {
+        let name = format!("luban-app-{}", unique());
+        let mut args = vec!["run", "-d", "--network", "host", "--name", &name];
+        args.extend_from_slice(options);
+        args.push(image);
+        let output = docker(&args);
+        assert!(
+            output.status.success(),
+            "docker run failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Container { name }
+    }
+
+    #[must_use]
+    pub fn logs(&self) -> String {
+        let output = docker(&["logs", &self.name]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.name]);
+    }
+}
+
+/// GETs `url`, retrying until the server answers or `timeout` passes.
+///
+/// # Errors
+/// The last error when nothing answered in time.
+pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let started = Instant::now();
+    loop {
+        match agent.get(url).call() {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let body = response.body_mut().read_to_string().unwrap_or_default();
+                return Ok((status, body));
+            }
+            Err(error) if started.elapsed() > timeout => return Err(error.to_string()),
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// A TCP port on loopback that is free right now.
+///
+/// # Panics
+/// When no port can be bound.
+#[must_use]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Serves `dir` over HTTP on a free loopback port until dropped (python's `http.server`, which
+/// the testbed already relies on for the mirror).
+pub struct StaticServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl StaticServer {
+    /// # Panics
+    /// When the server doesn't come up.
+    #[must_use]
+    pub fn serve(dir: &Path) -> Self {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start python3 -m http.server");
+        let url = format!("http://127.0.0.1:{port}");
+        let server = StaticServer { child, url };
+        let _ = http_get(&format!("{}/", server.url), Duration::from_secs(10));
+        server
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

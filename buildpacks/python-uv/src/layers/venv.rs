@@ -143,7 +143,6 @@ fn sync(
         .args([
             "sync",
             "--locked",
-            "--no-dev",
             "--compile-bytecode",
             "--no-python-downloads",
         ])
@@ -213,7 +212,6 @@ fn export_sbom(
             "--format",
             "cyclonedx1.5",
             "--frozen",
-            "--no-dev",
             "--no-header",
         ])
         .args(inputs.config.sync_args());

@@ -1,0 +1,45 @@
+# Luban: the two commands of the README quick start are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+STACK ?= bookworm
+
+.PHONY: help tools stack mirror package builder demo test lint unit e2e bench clean-testbed
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+tools: ## Install podman/runc (when no Docker daemon), pack, the lifecycle and the test tools
+	@scripts/install-tools.sh
+
+stack: tools ## Build the stack images (STACK=bookworm|al2023|auto)
+	@scripts/build-stack.sh $(STACK) >/dev/null
+
+mirror: tools ## Make and serve the local uv/CPython mirror
+	@scripts/make-mirror.sh && scripts/mirror.sh start
+
+package: tools ## Compile the buildpacks (static) and package luban/python
+	@scripts/package-buildpacks.sh
+
+builder: stack mirror ## Create the offline builder (localhost/luban/builder:$(STACK))
+	@scripts/create-builder.sh $(STACK)
+
+demo: ## Build the builder and a sample app image, run it, print its answer, user and size
+	@scripts/demo.sh
+
+test: ## Everything: lint, unit tests, end-to-end tests through real pack builds
+	@scripts/test.sh
+
+lint: ## Format, clippy, hadolint, actionlint, shellcheck
+	@scripts/test.sh lint
+
+unit: ## Unit tests
+	@scripts/test.sh unit
+
+e2e: ## End-to-end tests only (T=<test name filter> runs one)
+	@scripts/test.sh testbed e2e
+
+bench: ## Benchmarks against the lifecycle and uv floors (not part of make test)
+	@scripts/bench.sh
+
+clean-testbed: ## Remove the testbed's images, caches and mirror
+	@scripts/mirror.sh stop; rm -rf "$${LUBAN_TESTBED:-$$HOME/.cache/luban-testbed}"

@@ -1,0 +1,322 @@
+//! End-to-end tests of luban/python-uv: real pack builds with the offline builder, then the
+//! image is run or inspected. They need the testbed (`make builder`); `make test` runs them.
+
+// Integration tests see every dependency of the crate (rust-lang/rust#95513).
+#![allow(unused_crate_dependencies)]
+// Test code: the helpers panic to fail a test.
+#![allow(clippy::missing_panics_doc)]
+
+use luban_test_support::{App, Container, free_port, http_get, image_name, pack_build, run_shell};
+use std::time::Duration;
+
+/// Build env that would break a buildpack relying on anything it didn't set itself.
+const HOSTILE_ENV: &[&str] = &[
+    "--env",
+    "PYTHONPATH=/nonexistent/site-packages",
+    "--env",
+    "PYTHONHOME=/nonexistent",
+    "--env",
+    "VIRTUAL_ENV=/nonexistent/venv",
+    "--env",
+    "UV_PROJECT_ENVIRONMENT=/tmp/elsewhere",
+];
+
+#[test]
+#[ignore = "integration test"]
+fn web_app_answers_http_as_non_root_without_uv_or_dev_tools() {
+    let app = App::fixture("web_flask");
+    let image = image_name("web_app_answers_http");
+    pack_build(&image, app.path(), HOSTILE_ENV)
+        .assert_success()
+        .assert_contains("Python `3.12.1` (requested: 3.12 from `.python-version`)")
+        .assert_contains("Running `uv sync --locked --no-dev");
+
+    let port = free_port().to_string();
+    let container = Container::start(&image, &["--env", &format!("PORT={port}")]);
+    let (status, body) = http_get(
+        &format!("http://127.0.0.1:{port}/"),
+        Duration::from_secs(30),
+    )
+    .unwrap_or_else(|error| panic!("no answer: {error}\n{}", container.logs()));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""uid":1002"#), "{body}");
+    assert!(body.contains(r#""python":"3.12.1""#), "{body}");
+
+    let checks = run_shell(
+        &image,
+        r#"
+        set -u
+        echo "uv: $(command -v uv || echo absent)"
+        python -c 'import pytest' 2>/dev/null && echo 'pytest: present' || echo 'pytest: absent'
+        echo "user: $(id -u):$(id -g)"
+        touch /workspace/app.py 2>/dev/null && echo 'app: writable' || echo 'app: read-only'
+        echo "stale: $(python -v -c 'import flask, app' 2>&1 | grep -c 'bytecode is stale')"
+        echo "from-bytecode: $(python -v -c 'import flask, app' 2>&1 | grep -c 'code object from')"
+        echo "env: $PYTHONUNBUFFERED $VIRTUAL_ENV"
+        "#,
+    );
+    let out = checks.stdout;
+    for expected in [
+        "uv: absent",
+        "pytest: absent",
+        "user: 1002:1000",
+        "app: read-only",
+        "stale: 0",
+        "env: 1 /layers/luban_python-uv/venv",
+    ] {
+        assert!(
+            out.contains(expected),
+            "expected {expected:?} in:\n{out}\n{}",
+            checks.stderr
+        );
+    }
+    let loaded: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("from-bytecode: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        loaded > 50,
+        "modules should load from precompiled bytecode:\n{out}"
+    );
+}
+
+#[test]
+#[ignore = "integration test"]
+fn rebuild_with_nothing_changed_reuses_every_layer_and_code_changes_still_land() {
+    let app = App::fixture("web_flask");
+    let image = image_name("rebuild_nothing_changed");
+    pack_build(&image, app.path(), &[]).assert_success();
+
+    let warm = pack_build(&image, app.path(), &[]);
+    warm.assert_success()
+        .assert_contains("Reusing uv ")
+        .assert_contains("Reusing Python 3.12.1 from the cache")
+        .assert_contains("Reusing the virtual environment from the cache")
+        .assert_not_contains("Running `uv sync")
+        .assert_not_contains("Running `uv python install")
+        .assert_not_contains("Creating ")
+        .assert_not_contains("Rebuilding ");
+    insta::with_settings!({filters => vec![
+        (r"< 0\.1s", "<time>"),
+        (r"\d+(\.\d+)?s\)", "<time>)"),
+        (r"\.\.\.+ ?\(", "... ("),
+        (r"uv \d+\.\d+\.\d+", "uv <version>"),
+        (r"from \d+ paths", "from <n> paths"),
+    ]}, {
+        insta::assert_snapshot!("warm_rebuild_output", warm.buildpack_output());
+    });
+
+    // Only app code changed: dependencies are reused, the new code is in the image.
+    app.write(
+        "app.py",
+        &std::fs::read_to_string(app.path().join("app.py"))
+            .unwrap()
+            .replace("Hello from Luban", "Hello again from Luban"),
+    );
+    pack_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("Reusing the virtual environment from the cache")
+        .assert_not_contains("Running `uv sync");
+    let out = run_shell(&image, "grep -c 'Hello again from Luban' /workspace/app.py").stdout;
+    assert_eq!(out.trim(), "1");
+}
+
+#[test]
+#[ignore = "integration test"]
+fn changed_lock_updates_the_dependencies() {
+    let app = App::fixture("web_flask");
+    let image = image_name("lock_changed");
+    pack_build(&image, app.path(), &[]).assert_success();
+
+    let pyproject = std::fs::read_to_string(app.path().join("pyproject.toml")).unwrap();
+    app.write(
+        "pyproject.toml",
+        &pyproject.replace(r#""gunicorn>=23.0"]"#, r#""gunicorn>=23.0", "six>=1.16"]"#),
+    );
+    app.relock();
+    pack_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("Reusing Python 3.12.1 from the cache")
+        .assert_contains("Rebuilding the virtual environment because lock sha256 changed")
+        .assert_contains("+ six==");
+    let out = run_shell(&image, "python -c 'import six; print(six.__version__)'");
+    assert!(
+        out.stdout.trim().starts_with("1."),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[test]
+#[ignore = "integration test"]
+fn changed_python_version_rebuilds_python_and_dependencies() {
+    let app = App::fixture("web_flask");
+    let image = image_name("python_version_changed");
+    pack_build(&image, app.path(), &[]).assert_success();
+
+    app.write(".python-version", "3.13\n");
+    pack_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains(
+            "Rebuilding Python 3.13.0 because python version changed (3.12.1 → 3.13.0)",
+        )
+        .assert_contains(
+            "Rebuilding the virtual environment because python version changed (3.12.1 → 3.13.0)",
+        );
+    let out = run_shell(&image, "python --version");
+    assert_eq!(out.stdout.trim(), "Python 3.13.0", "{}", out.stderr);
+}
+
+#[test]
+#[ignore = "integration test"]
+fn python_version_comes_from_requires_python_without_python_version_file() {
+    let app = App::fixture("python_version_from_requires_python");
+    let image = image_name("requires_python");
+    pack_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains(
+            "Python `3.13.0` (requested: >=3.13 from `requires-python` in `pyproject.toml`)",
+        );
+    let out = run_shell(&image, "python main.py");
+    assert!(
+        out.stdout.contains("python 3.13.0 six "),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[test]
+#[ignore = "integration test"]
+fn packaged_project_gets_its_script_and_groups_on_request() {
+    let app = App::fixture("packaged_scripts");
+    let image = image_name("packaged_scripts");
+    pack_build(&image, app.path(), &[]).assert_success();
+    let out = run_shell(
+        &image,
+        "greet --name Luban; python -c 'import iniconfig' 2>/dev/null && echo 'dev: present' || echo 'dev: absent'",
+    );
+    assert!(
+        out.stdout.contains("Hello, Luban!"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stdout.contains("dev: absent"), "{}", out.stdout);
+
+    pack_build(&image, app.path(), &["--env", "BP_UV_GROUPS=dev"])
+        .assert_success()
+        .assert_contains("Rebuilding the virtual environment because groups changed (none → dev)");
+    let out = run_shell(
+        &image,
+        "python -c 'import iniconfig; print(\"dev: present\")'",
+    );
+    assert!(
+        out.stdout.contains("dev: present"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[test]
+#[ignore = "integration test"]
+fn requirements_txt_without_lock_is_installed_with_uv_pip() {
+    let app = App::fixture("requirements_without_lock");
+    let image = image_name("requirements_without_lock");
+    pack_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("`requirements.txt`, installed with `uv pip install`");
+    let out = run_shell(&image, "python main.py");
+    assert_eq!(out.stdout.trim(), "six 1.17.0", "{}", out.stderr);
+}
+
+#[test]
+#[ignore = "integration test"]
+fn dependency_without_wheel_compiles_with_the_build_image_compiler() {
+    let app = App::fixture("sdist_compiled");
+    let image = image_name("sdist_compiled");
+    pack_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("Building markupsafe==3.0.2");
+    let out = run_shell(
+        &image,
+        "python -c 'import markupsafe._speedups as s; print(s.__file__)'; command -v gcc || echo 'gcc: absent'",
+    );
+    assert!(
+        out.stdout
+            .contains("_speedups.cpython-312-x86_64-linux-gnu.so"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stdout.contains("gcc: absent"), "{}", out.stdout);
+}
+
+fn assert_build_fails(fixture: &str, expected: &[&str]) {
+    let app = App::fixture(fixture);
+    let build = pack_build(&image_name(fixture), app.path(), &[]);
+    build.assert_failure();
+    for text in expected {
+        build.assert_contains(text);
+    }
+}
+
+#[test]
+#[ignore = "integration test"]
+fn stale_lock_fails_with_its_message() {
+    assert_build_fails(
+        "broken_stale_lock",
+        &[
+            "Error: `uv.lock` is out of date",
+            "hint: Run `uv lock` in the project",
+        ],
+    );
+}
+
+#[test]
+#[ignore = "integration test"]
+fn invalid_python_version_file_fails_with_its_message() {
+    assert_build_fails(
+        "broken_python_version_invalid",
+        &[
+            "Error: `.python-version` holds an invalid version",
+            "Line 2 is `python3.12`.",
+        ],
+    );
+}
+
+#[test]
+#[ignore = "integration test"]
+fn unknown_python_version_fails_with_its_message() {
+    assert_build_fails(
+        "broken_python_version_unknown",
+        &[
+            "Error: Python 3.99 is not available",
+            "The Python builds uv can install here: 3.12.1, 3.13.0.",
+        ],
+    );
+}
+
+#[test]
+#[ignore = "integration test"]
+fn unparsable_pyproject_fails_with_its_message() {
+    assert_build_fails(
+        "broken_pyproject_unparsable",
+        &["Error: `pyproject.toml` is not valid TOML", "line 1"],
+    );
+}
+
+#[test]
+#[ignore = "integration test"]
+fn committed_venv_fails_with_its_message() {
+    assert_build_fails(
+        "broken_venv_committed",
+        &[
+            "Error: The app contains a `.venv` directory",
+            "git rm -r --cached .venv",
+        ],
+    );
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The whole test suite, in stages, with a summary: tests run, passed, failed, and the wall time
+# of each stage. `scripts/test.sh [stage...]` runs only the named stages
+# (lint unit testbed e2e); `T=<filter>` narrows the end-to-end tests to matching names.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$LUBAN_ROOT"
+
+stages=("$@")
+((${#stages[@]})) || stages=(lint unit testbed e2e)
+E2E_THREADS=${E2E_THREADS:-3}
+
+declare -a summary=()
+total_run=0 total_passed=0 total_failed=0 failed_stage=""
+
+# Counts cargo test's "test result:" lines in a log: run passed failed.
+count_cargo() {
+  awk '/^test result:/ {for (i=1;i<=NF;i++) {if ($(i+1) ~ /^passed;?/) p+=$i; if ($(i+1) ~ /^failed;?/) f+=$i}} END {print p+f, p+0, f+0}' "$1"
+}
+
+stage() { # name command...
+  local name=$1; shift
+  local log=$LUBAN_TESTBED/logs/$name.log start end run=0 passed=0 failed=0 status
+  mkdir -p "$(dirname "$log")"
+  log "Stage $name"
+  start=$(date +%s)
+  "$@" 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  end=$(date +%s)
+  if grep -q '^test result:' "$log"; then
+    read -r run passed failed < <(count_cargo "$log")
+  fi
+  total_run=$((total_run + run)); total_passed=$((total_passed + passed)); total_failed=$((total_failed + failed))
+  summary+=("$(printf '%-8s %-6s %5ss  %4s run  %4s passed  %4s failed' "$name" "$([ "$status" = 0 ] && echo ok || echo FAILED)" $((end - start)) "$run" "$passed" "$failed")")
+  if [ "$status" != 0 ]; then failed_stage=$name; fi
+  return "$status"
+}
+
+lint() {
+  set -e
+  cargo fmt --all --check
+  cargo clippy --quiet --workspace --all-targets --locked -- -D warnings
+  "$LUBAN_ROOT/scripts/install-tools.sh" --lint-only
+  hadolint stack/*/*/Dockerfile
+  actionlint
+  shellcheck -x scripts/*.sh .ci/run
+  echo "lint: fmt, clippy, hadolint, actionlint, shellcheck clean"
+}
+
+unit() { cargo test --workspace --locked; }
+
+testbed() {
+  set -e
+  "$LUBAN_ROOT/scripts/install-tools.sh"
+  "$LUBAN_ROOT/scripts/build-stack.sh" bookworm >/dev/null
+  "$LUBAN_ROOT/scripts/make-mirror.sh"
+  "$LUBAN_ROOT/scripts/mirror.sh" start
+  "$LUBAN_ROOT/scripts/create-builder.sh" bookworm
+}
+
+e2e() {
+  "$LUBAN_ROOT/scripts/mirror.sh" start
+  cargo test --workspace --locked --test integration_test -- --ignored --test-threads "$E2E_THREADS" ${T:+"$T"}
+}
+
+started=$(date +%s)
+for s in "${stages[@]}"; do
+  case $s in
+    lint|unit|testbed|e2e) stage "$s" "$s" || break ;;
+    *) die "unknown stage $s (lint unit testbed e2e)" ;;
+  esac
+done
+
+echo
+echo "Summary"
+printf '  %s\n' "${summary[@]}"
+printf '%s tests run in %ss\n' "$total_run" $(( $(date +%s) - started ))
+printf 'total: %s passed, %s failed\n' "$total_passed" "$total_failed"
+[ -z "$failed_stage" ] || { echo "FAILED in stage $failed_stage"; exit 1; }
