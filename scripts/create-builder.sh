@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# Creates the offline bookworm builder: the test inventory (local mirror) in luban/uv, the
-# lifecycle tarball built from the Go module, and the local stack images.
+# Creates the builder localhost/luban/builder:<stack> from the local stack images.
+#   bookworm (default)  offline: luban/uv's inventory points at the local mirror, and the
+#                       lifecycle is the tarball built from the Go module (builders/bookworm.toml)
+#   al2023              the release builder.toml with the local AL2023 images; the release uv
+#                       inventory and lifecycle download (needs the internet)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+stack=${1:-bookworm}
+image=localhost/luban/builder:$stack
+config=$LUBAN_ROOT/target/builder-$stack.toml
 
-"$LUBAN_ROOT/scripts/package-buildpacks.sh" --uv-inventory "$LUBAN_TESTBED/mirror/uv-inventory.toml"
+case $stack in
+  bookworm)
+    "$LUBAN_ROOT/scripts/package-buildpacks.sh" --uv-inventory "$LUBAN_TESTBED/mirror/uv-inventory.toml"
+    mkdir -p "$(dirname "$config")"
+    sed -e "s|^version = \"$LIFECYCLE_VERSION\"|uri = \"$LUBAN_TESTBED/lifecycle-$LIFECYCLE_VERSION.tgz\"|" \
+        -e "s|\"../target/|\"$LUBAN_ROOT/target/|" \
+        "$LUBAN_ROOT/builders/bookworm.toml" > "$config"
+    grep -q '^uri = ".*lifecycle' "$config" || die "builders/bookworm.toml must pin [lifecycle] version = \"$LIFECYCLE_VERSION\""
+    ;;
+  al2023)
+    "$LUBAN_ROOT/scripts/package-buildpacks.sh"
+    mkdir -p "$(dirname "$config")"
+    sed -e "s|ghcr.io/luban-buildpacks/\(build\|run\):al2023|localhost/luban/\1:al2023|" \
+        -e "s|\"target/|\"$LUBAN_ROOT/target/|" \
+        "$LUBAN_ROOT/builder.toml" > "$config"
+    ;;
+  *) die "unknown stack '$stack' (bookworm or al2023)" ;;
+esac
 
-config=$LUBAN_ROOT/target/builder-bookworm.offline.toml
-sed -e "s|^version = \"$LIFECYCLE_VERSION\"|uri = \"$LUBAN_TESTBED/lifecycle-$LIFECYCLE_VERSION.tgz\"|" \
-    -e "s|\"../target/|\"$LUBAN_ROOT/target/|" \
-    "$LUBAN_ROOT/builders/bookworm.toml" > "$config"
-grep -q '^uri = ".*lifecycle' "$config" || die "builders/bookworm.toml must pin [lifecycle] version = \"$LIFECYCLE_VERSION\""
-
-log "Creating $BUILDER_IMAGE"
 ensure_engine
-pack builder create "$BUILDER_IMAGE" --config "$config" --pull-policy never >/dev/null
-pack config trusted-builders add "$BUILDER_IMAGE" >/dev/null 2>&1 || true
-log "Builder ready: $BUILDER_IMAGE"
+log "Creating $image"
+pack builder create "$image" --config "$config" --pull-policy never >/dev/null
+pack config trusted-builders add "$image" >/dev/null 2>&1 || true
+log "Builder ready: $image"

@@ -15,9 +15,16 @@ export PACK_VOLUME_KEY=${PACK_VOLUME_KEY:-luban-testbed}
 ca=$LUBAN_TESTBED/ca-bundle.crt
 [ -f "$ca" ] || cp /etc/ssl/certs/ca-certificates.crt "$ca"
 
+mirror=()
+# The AL2023 builder uses python-build-standalone from the internet: the mirror's CPython
+# builds link the host's shared libraries, which only the bookworm run image carries.
+if [ "${LUBAN_PYTHON_MIRROR:-on}" = on ]; then
+  mirror=(--env "UV_PYTHON_DOWNLOADS_JSON_URL=$MIRROR_URL/python/downloads.json")
+fi
+
 exec pack build "$@" \
   --builder "${LUBAN_BUILDER:-$BUILDER_IMAGE}" --trust-builder --pull-policy never \
   --docker-host=inherit --network host \
   --volume "$ca:/etc/ssl/certs/ca-certificates.crt:ro" \
   --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-  --env "UV_PYTHON_DOWNLOADS_JSON_URL=$MIRROR_URL/python/downloads.json"
+  "${mirror[@]}"

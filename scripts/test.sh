@@ -60,7 +60,7 @@ testbed() {
 
 e2e() {
   "$LUBAN_ROOT/scripts/mirror.sh" start
-  cargo test --workspace --locked --test integration_test -- --ignored --test-threads "$E2E_THREADS" ${T:+"$T"}
+  cargo test --workspace --locked --no-fail-fast --test integration_test -- --ignored --test-threads "$E2E_THREADS" ${T:+"$T"}
 }
 
 started=$(date +%s)

@@ -6,7 +6,9 @@
 // Test code: the helpers panic to fail a test.
 #![allow(clippy::missing_panics_doc)]
 
-use luban_test_support::{App, Container, free_port, http_get, image_name, pack_build, run_shell};
+use luban_test_support::{
+    App, Container, first_build, free_port, http_get, image_name, pack_build, run_shell,
+};
 use std::time::Duration;
 
 /// Build env that would break a buildpack relying on anything it didn't set itself.
@@ -26,10 +28,11 @@ const HOSTILE_ENV: &[&str] = &[
 fn web_app_answers_http_as_non_root_without_uv_or_dev_tools() {
     let app = App::fixture("web_flask");
     let image = image_name("web_app_answers_http");
-    pack_build(&image, app.path(), HOSTILE_ENV)
+    first_build(&image, app.path(), HOSTILE_ENV)
         .assert_success()
         .assert_contains("Python `3.12.1` (requested: 3.12 from `.python-version`)")
-        .assert_contains("Running `uv sync --locked --no-dev");
+        .assert_contains("Running `uv sync --locked --compile-bytecode")
+        .assert_contains("/bin/python3 --no-dev`");
 
     let port = free_port().to_string();
     let container = Container::start(&image, &["--env", &format!("PORT={port}")]);
@@ -86,7 +89,7 @@ fn web_app_answers_http_as_non_root_without_uv_or_dev_tools() {
 fn rebuild_with_nothing_changed_reuses_every_layer_and_code_changes_still_land() {
     let app = App::fixture("web_flask");
     let image = image_name("rebuild_nothing_changed");
-    pack_build(&image, app.path(), &[]).assert_success();
+    first_build(&image, app.path(), &[]).assert_success();
 
     let warm = pack_build(&image, app.path(), &[]);
     warm.assert_success()
@@ -127,7 +130,7 @@ fn rebuild_with_nothing_changed_reuses_every_layer_and_code_changes_still_land()
 fn changed_lock_updates_the_dependencies() {
     let app = App::fixture("web_flask");
     let image = image_name("lock_changed");
-    pack_build(&image, app.path(), &[]).assert_success();
+    first_build(&image, app.path(), &[]).assert_success();
 
     let pyproject = std::fs::read_to_string(app.path().join("pyproject.toml")).unwrap();
     app.write(
@@ -154,7 +157,7 @@ fn changed_lock_updates_the_dependencies() {
 fn changed_python_version_rebuilds_python_and_dependencies() {
     let app = App::fixture("web_flask");
     let image = image_name("python_version_changed");
-    pack_build(&image, app.path(), &[]).assert_success();
+    first_build(&image, app.path(), &[]).assert_success();
 
     app.write(".python-version", "3.13\n");
     pack_build(&image, app.path(), &[])
@@ -174,7 +177,7 @@ fn changed_python_version_rebuilds_python_and_dependencies() {
 fn python_version_comes_from_requires_python_without_python_version_file() {
     let app = App::fixture("python_version_from_requires_python");
     let image = image_name("requires_python");
-    pack_build(&image, app.path(), &[])
+    first_build(&image, app.path(), &[])
         .assert_success()
         .assert_contains(
             "Python `3.13.0` (requested: >=3.13 from `requires-python` in `pyproject.toml`)",
@@ -193,7 +196,7 @@ fn python_version_comes_from_requires_python_without_python_version_file() {
 fn packaged_project_gets_its_script_and_groups_on_request() {
     let app = App::fixture("packaged_scripts");
     let image = image_name("packaged_scripts");
-    pack_build(&image, app.path(), &[]).assert_success();
+    first_build(&image, app.path(), &[]).assert_success();
     let out = run_shell(
         &image,
         "greet --name Luban; python -c 'import iniconfig' 2>/dev/null && echo 'dev: present' || echo 'dev: absent'",
@@ -226,7 +229,7 @@ fn packaged_project_gets_its_script_and_groups_on_request() {
 fn requirements_txt_without_lock_is_installed_with_uv_pip() {
     let app = App::fixture("requirements_without_lock");
     let image = image_name("requirements_without_lock");
-    pack_build(&image, app.path(), &[])
+    first_build(&image, app.path(), &[])
         .assert_success()
         .assert_contains("`requirements.txt`, installed with `uv pip install`");
     let out = run_shell(&image, "python main.py");
@@ -238,7 +241,7 @@ fn requirements_txt_without_lock_is_installed_with_uv_pip() {
 fn dependency_without_wheel_compiles_with_the_build_image_compiler() {
     let app = App::fixture("sdist_compiled");
     let image = image_name("sdist_compiled");
-    pack_build(&image, app.path(), &[])
+    first_build(&image, app.path(), &[])
         .assert_success()
         .assert_contains("Building markupsafe==3.0.2");
     let out = run_shell(
@@ -257,7 +260,7 @@ fn dependency_without_wheel_compiles_with_the_build_image_compiler() {
 
 fn assert_build_fails(fixture: &str, expected: &[&str]) {
     let app = App::fixture(fixture);
-    let build = pack_build(&image_name(fixture), app.path(), &[]);
+    let build = first_build(&image_name(fixture), app.path(), &[]);
     build.assert_failure();
     for text in expected {
         build.assert_contains(text);

@@ -3,14 +3,14 @@
 // Integration tests see every dependency of the crate (rust-lang/rust#95513).
 #![allow(unused_crate_dependencies)]
 
-use luban_test_support::{App, image_name, pack_build, run};
+use luban_test_support::{App, first_build, image_name, run};
 
 #[test]
 #[ignore = "integration test"]
 fn image_refuses_to_start_as_root() {
     let app = App::fixture("requirements_without_lock");
     let image = image_name("run_user_refuses_root");
-    pack_build(&image, app.path(), &[])
+    first_build(&image, app.path(), &[])
         .assert_success()
         .assert_contains("Added a launch check that refuses to start the app as root");
 

@@ -4,7 +4,7 @@
 // Integration tests see every dependency of the crate (rust-lang/rust#95513).
 #![allow(unused_crate_dependencies)]
 
-use luban_test_support::{App, StaticServer, free_port, image_name, pack_build};
+use luban_test_support::{App, StaticServer, first_build, free_port, image_name, pack_build};
 
 fn pinned_version() -> String {
     let descriptor: toml::Table =
@@ -21,7 +21,7 @@ fn mirror_down_fails_clearly_and_the_next_build_is_healthy() {
     let app = App::fixture("requirements_without_lock");
     let image = image_name("uv_mirror_down");
     let dead = format!("BP_UV_MIRROR_URL=http://127.0.0.1:{}/uv", free_port());
-    pack_build(&image, app.path(), &["--env", &dead])
+    first_build(&image, app.path(), &["--env", &dead])
         .assert_failure()
         .assert_contains("Error: Could not download uv")
         .assert_contains("failed after 3 attempts")
@@ -50,7 +50,7 @@ fn changed_file_on_the_mirror_fails_the_checksum_and_the_next_build_is_healthy()
     )
     .unwrap();
     let server = StaticServer::serve(tampered.path());
-    pack_build(
+    first_build(
         &image,
         app.path(),
         &["--env", &format!("BP_UV_MIRROR_URL={}", server.url)],

@@ -199,6 +199,15 @@ pub fn pack_build(image: &str, app: &Path, args: &[&str]) -> Build {
     }
 }
 
+/// The first build of a test: like [`pack_build`], but from an empty cache, so a test never
+/// depends on what an earlier run of the suite left in the image's cache volume.
+#[must_use]
+pub fn first_build(image: &str, app: &Path, args: &[&str]) -> Build {
+    let mut all = vec!["--clear-cache"];
+    all.extend_from_slice(args);
+    pack_build(image, app, &all)
+}
+
 /// Runs `docker` (pointed at the testbed's engine) and returns its output.
 ///
 /// # Panics
