@@ -84,4 +84,11 @@ if ! [ -f "$lc.tgz" ]; then
       -version "$LIFECYCLE_VERSION" -archivePath "$lc.tgz.tmp")
   mv "$lc.tgz.tmp" "$lc.tgz"
 fi
+# A private package index with basic auth for the credentials test (pypiserver, from PyPI).
+if ! [ -x "$LUBAN_TESTBED/pypiserver/bin/pypi-server" ]; then
+  log "Installing pypiserver into $LUBAN_TESTBED/pypiserver"
+  python3 -m venv "$LUBAN_TESTBED/pypiserver"
+  "$LUBAN_TESTBED/pypiserver/bin/pip" install -q pypiserver passlib
+fi
+
 log "Tools ready: $(pack --version 2>/dev/null | head -1) (pack), lifecycle $LIFECYCLE_VERSION"

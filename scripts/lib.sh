@@ -16,6 +16,8 @@ UV_VERSION=$(awk -F'"' '/^version = / && seen {print $2; exit} /^\[metadata.uv\]
 MIRROR_PYTHONS=${MIRROR_PYTHONS:-"3.12.1 3.13.0"}
 MIRROR_PORT=${MIRROR_PORT:-18080}
 MIRROR_URL="http://127.0.0.1:$MIRROR_PORT"
+REGISTRY_PORT=${REGISTRY_PORT:-15443}
+REGISTRY=127.0.0.1:$REGISTRY_PORT
 
 # Images.
 BASE_IMAGE=localhost/luban/debian-rootfs:bookworm

@@ -12,8 +12,10 @@ source "$(dirname "$0")/lib.sh"
 ensure_engine
 export PACK_VOLUME_KEY=${PACK_VOLUME_KEY:-luban-testbed}
 
-ca=$LUBAN_TESTBED/ca-bundle.crt
-[ -f "$ca" ] || cp /etc/ssl/certs/ca-certificates.crt "$ca"
+ca=${LUBAN_CA_BUNDLE:-$LUBAN_TESTBED/ca-bundle.crt}
+[ -f "$ca" ] || "$LUBAN_ROOT/scripts/registry.sh" ca
+# pack itself talks to the registry for --publish builds.
+export SSL_CERT_FILE=$ca
 
 mirror=()
 # The AL2023 builder uses python-build-standalone from the internet: the mirror's CPython

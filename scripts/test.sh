@@ -55,11 +55,13 @@ testbed() {
   "$LUBAN_ROOT/scripts/build-stack.sh" bookworm >/dev/null
   "$LUBAN_ROOT/scripts/make-mirror.sh"
   "$LUBAN_ROOT/scripts/mirror.sh" start
+  "$LUBAN_ROOT/scripts/registry.sh" start
   "$LUBAN_ROOT/scripts/create-builder.sh" bookworm
 }
 
 e2e() {
   "$LUBAN_ROOT/scripts/mirror.sh" start
+  "$LUBAN_ROOT/scripts/registry.sh" start
   cargo test --workspace --locked --no-fail-fast --test integration_test -- --ignored --test-threads "$E2E_THREADS" ${T:+"$T"}
 }
 

@@ -7,7 +7,8 @@
 #![allow(clippy::missing_panics_doc)]
 
 use luban_test_support::{
-    App, Container, first_build, free_port, http_get, image_name, pack_build, run_shell,
+    App, Container, PrivateIndex, REGISTRY, find_in_image, first_build, first_build_with,
+    free_port, http_get, image_name, pack_build, pull_from_registry, run, run_shell,
 };
 use std::time::Duration;
 
@@ -322,4 +323,67 @@ fn committed_venv_fails_with_its_message() {
             "git rm -r --cached .venv",
         ],
     );
+}
+
+#[test]
+#[ignore = "integration test"]
+fn private_index_credentials_install_the_package_and_stay_out_of_the_image() {
+    let index = PrivateIndex::start();
+    let app = App::fixture("private_index_app");
+    let image = image_name("private_index");
+
+    // Without credentials the private package can't be had: the index really needs them.
+    first_build(&image, app.path(), &[])
+        .assert_failure()
+        .assert_contains("Error: Could not install the dependencies");
+
+    let username = format!("UV_INDEX_PRIVATE_USERNAME={}", index.username);
+    let password = format!("UV_INDEX_PRIVATE_PASSWORD={}", index.password);
+    pack_build(
+        &image,
+        app.path(),
+        &["--env", &username, "--env", &password],
+    )
+    .assert_success()
+    .assert_contains("+ luban-private-greeting==1.0.0")
+    .assert_not_contains(&index.password);
+    let out = run_shell(&image, "python main.py");
+    assert_eq!(
+        out.stdout.trim(),
+        "Hello from the private index",
+        "{}",
+        out.stderr
+    );
+
+    // The search does find what is in the image: the private package's own text …
+    assert!(!find_in_image(&image, "Hello from the private index").is_empty());
+    // … and not the password, in any layer, the config or the labels.
+    assert_eq!(find_in_image(&image, &index.password), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "integration test"]
+fn published_to_a_tls_registry_with_its_ca_then_runs() {
+    let app = App::fixture("requirements_without_lock");
+    let image = format!("{REGISTRY}/luban-test/published");
+    let run_image = format!("{REGISTRY}/luban/run:bookworm");
+    let publish = ["--publish", "--run-image", &run_image];
+
+    // Without the registry's CA the build can't publish: the certificate really is private.
+    let host_cas_only = ("LUBAN_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt");
+    let without_ca = first_build_with(&image, app.path(), &publish, &[host_cas_only]);
+    without_ca.assert_failure();
+    assert!(
+        without_ca.log.contains("x509") || without_ca.log.contains("certificate"),
+        "should fail on the certificate:\n{}",
+        without_ca.log
+    );
+
+    first_build(&image, app.path(), &publish)
+        .assert_success()
+        .assert_contains(&format!("Successfully built image '{image}'"));
+    pull_from_registry(&image);
+    let out = run(&image, &[], &[]);
+    assert_eq!(out.exit_code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "six 1.17.0");
 }

@@ -177,16 +177,18 @@ pub fn image_name(test: &str) -> String {
 }
 
 /// Builds `app` into `image` with the offline builder; `args` are extra `pack build` arguments.
-///
-/// # Panics
-/// When pack can't be started.
 #[must_use]
 pub fn pack_build(image: &str, app: &Path, args: &[&str]) -> Build {
+    run_pack_build(image, app, args, &[])
+}
+
+fn run_pack_build(image: &str, app: &Path, args: &[&str], script_env: &[(&str, &str)]) -> Build {
     let output = Command::new(repo_root().join("scripts/pack-build.sh"))
         .arg(image)
         .arg("--path")
         .arg(app)
         .args(args)
+        .envs(script_env.iter().copied())
         .output()
         .expect("run scripts/pack-build.sh");
     Build {
@@ -203,9 +205,36 @@ pub fn pack_build(image: &str, app: &Path, args: &[&str]) -> Build {
 /// depends on what an earlier run of the suite left in the image's cache volume.
 #[must_use]
 pub fn first_build(image: &str, app: &Path, args: &[&str]) -> Build {
+    first_build_with(image, app, args, &[])
+}
+
+/// The testbed registry (TLS with its own CA, started by `scripts/registry.sh`).
+pub const REGISTRY: &str = "127.0.0.1:15443";
+
+/// Pulls an image from the testbed registry into the engine, trusting the registry's CA.
+pub fn pull_from_registry(image: &str) {
+    let output = Command::new(repo_root().join("scripts/registry.sh"))
+        .args(["pull", image])
+        .output()
+        .expect("run scripts/registry.sh");
+    assert!(
+        output.status.success(),
+        "pull failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Like [`first_build`], with extra environment for `scripts/pack-build.sh` itself.
+#[must_use]
+pub fn first_build_with(
+    image: &str,
+    app: &Path,
+    args: &[&str],
+    script_env: &[(&str, &str)],
+) -> Build {
     let mut all = vec!["--clear-cache"];
     all.extend_from_slice(args);
-    pack_build(image, app, &all)
+    run_pack_build(image, app, &all, script_env)
 }
 
 /// Runs `docker` (pointed at the testbed's engine) and returns its output.
@@ -385,4 +414,130 @@ impl Drop for StaticServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A private package index with basic auth on 127.0.0.1:18081 (the address the
+/// `private_index_app` fixture's lock records), serving `test-fixtures/private_index_packages`.
+/// The password is new for every run. Stopped when dropped.
+pub struct PrivateIndex {
+    child: std::process::Child,
+    pub username: String,
+    pub password: String,
+    _htpasswd: tempfile::NamedTempFile,
+}
+
+impl PrivateIndex {
+    pub const PORT: u16 = 18081;
+
+    #[must_use]
+    pub fn start() -> Self {
+        let venv = testbed_dir().join("pypiserver");
+        let password = format!("s3cret-{}-{}", std::process::id(), unique_nanos());
+        let htpasswd = tempfile::NamedTempFile::new().expect("temp file");
+        let status = Command::new(venv.join("bin/python"))
+            .args([
+                "-c",
+                "import sys; from passlib.apache import HtpasswdFile as H; \
+                 h = H(sys.argv[1], new=True); h.set_password('luban', sys.argv[2]); h.save()",
+            ])
+            .arg(htpasswd.path())
+            .arg(&password)
+            .status()
+            .expect("run passlib (scripts/install-tools.sh installs pypiserver)");
+        assert!(status.success(), "could not write the htpasswd file");
+        let child = Command::new(venv.join("bin/pypi-server"))
+            .args([
+                "run",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &Self::PORT.to_string(),
+                "-a",
+                "download,list,update",
+                "-P",
+            ])
+            .arg(htpasswd.path())
+            .arg(repo_root().join("test-fixtures/private_index_packages"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start pypi-server");
+        let index = PrivateIndex {
+            child,
+            username: "luban".into(),
+            password,
+            _htpasswd: htpasswd,
+        };
+        let (status, _) = http_get(
+            &format!("http://127.0.0.1:{}/simple/", Self::PORT),
+            Duration::from_secs(20),
+        )
+        .expect("private index answers");
+        assert_eq!(status, 401, "the private index must require credentials");
+        index
+    }
+}
+
+impl Drop for PrivateIndex {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unique_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
+
+/// Every place in the exported image where `needle` occurs: the image is saved with
+/// `docker save`, and each file of each layer (gzip or plain tar) and each JSON file (config,
+/// manifest) is searched. Returns `<archive member>` or `<layer>:<path>` for each hit.
+#[must_use]
+pub fn find_in_image(image: &str, needle: &str) -> Vec<String> {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let archive = dir.path().join("image.tar");
+    let output = docker(&["save", "-o", &archive.to_string_lossy(), image]);
+    assert!(
+        output.status.success(),
+        "docker save failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let needle = needle.as_bytes();
+    let contains = |haystack: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    let mut hits = Vec::new();
+    let mut outer = tar::Archive::new(std::fs::File::open(&archive).expect("open saved image"));
+    for member in outer.entries().expect("read saved image") {
+        let mut member = member.expect("member");
+        let name = member.path().expect("path").display().to_string();
+        let mut bytes = Vec::new();
+        member.read_to_end(&mut bytes).expect("read member");
+        if contains(&bytes) {
+            hits.push(name.clone());
+        }
+        let layer: Box<dyn Read> = if bytes.starts_with(&[0x1f, 0x8b]) {
+            Box::new(flate2::read::GzDecoder::new(&bytes[..]))
+        } else {
+            Box::new(&bytes[..])
+        };
+        let mut inner = tar::Archive::new(layer);
+        let Ok(entries) = inner.entries() else {
+            continue;
+        };
+        for entry in entries {
+            let Ok(mut entry) = entry else { break };
+            let path = entry
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let mut contents = Vec::new();
+            if entry.read_to_end(&mut contents).is_ok() && contains(&contents) {
+                hits.push(format!("{name}:{path}"));
+            }
+        }
+    }
+    hits
 }

@@ -1,0 +1,2 @@
+from luban_private_greeting import GREETING
+print(GREETING)
