@@ -62,7 +62,11 @@ testbed() {
 e2e() {
   "$LUBAN_ROOT/scripts/mirror.sh" start
   "$LUBAN_ROOT/scripts/registry.sh" start
-  cargo test --workspace --locked --no-fail-fast --test integration_test -- --ignored --test-threads "$E2E_THREADS" ${T:+"$T"}
+  local status=0
+  cargo test --workspace --locked --no-fail-fast --test integration_test -- --ignored --test-threads "$E2E_THREADS" ${T:+"$T"} || status=$?
+  # Rebuilt test images leave their previous versions behind; drop them so disk use stays flat.
+  "$LUBAN_ROOT/scripts/docker.sh" image prune -f >/dev/null 2>&1 || true
+  return "$status"
 }
 
 started=$(date +%s)

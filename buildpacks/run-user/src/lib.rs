@@ -60,6 +60,20 @@ pub fn launch_refusal(ids: Ids) -> Option<ErrorMessage> {
     })
 }
 
+/// The exec.d program's whole job, as a function of the ids it finds: `Ok` lets the app start,
+/// `Err` carries what to print before refusing.
+///
+/// # Errors
+/// When the app must not start, or the ids can't be read.
+pub fn exec_d_check(ids: Result<Ids, String>) -> Result<(), String> {
+    match ids {
+        Ok(ids) => launch_refusal(ids).map_or(Ok(()), |refusal| Err(refusal.to_string())),
+        Err(error) => Err(format!(
+            "Error: could not check the user the app runs as: {error}"
+        )),
+    }
+}
+
 /// The build-time check over the process ids and the platform's `CNB_USER_ID` / `CNB_GROUP_ID`.
 #[must_use]
 pub fn build_refusal(
@@ -158,6 +172,27 @@ mod tests {
             Some(Ids { uid: 0, gid: 1000 })
         );
         assert_eq!(ids_from_proc_status("Name: x\n"), None);
+    }
+
+    #[test]
+    fn exec_d_check_lets_non_root_start_and_refuses_root_or_unknown() {
+        assert_eq!(
+            exec_d_check(Ok(Ids {
+                uid: 1002,
+                gid: 1000
+            })),
+            Ok(())
+        );
+        assert!(
+            exec_d_check(Ok(Ids { uid: 0, gid: 1000 }))
+                .unwrap_err()
+                .starts_with("Error: Refusing to start the app as root")
+        );
+        assert!(
+            exec_d_check(Err("no /proc".into()))
+                .unwrap_err()
+                .contains("could not check the user")
+        );
     }
 
     #[test]

@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Luban benchmarks: each build scenario next to the floor it can't beat, in one table.
+
+Run through `make bench` (scripts/bench.sh makes the testbed first). Every build goes through
+scripts/pack-build.sh with the same offline builder `make test` uses; nothing is special-cased.
+
+Scenarios (each run RUNS times, median and spread reported):
+  cold          empty cache: uv and Python from the local mirror, packages from the index
+  warm          rebuild with nothing changed
+  code change   rebuild after editing one app source file
+  lock change   rebuild after adding one small dependency (alternating two committed locks)
+  python change rebuild after changing .python-version (alternating 3.12 and 3.13)
+Floors, measured in the same run:
+  lifecycle     the same pack build with bench/floor-buildpack (writes one launch layer)
+  uv            `uv python install` + `uv sync --locked` run directly in the build image with
+                the same mirror and an equally cold (or warm) uv cache
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+TESTBED = Path(os.environ.get("LUBAN_TESTBED", Path.home() / ".cache" / "luban-testbed"))
+RUNS = int(os.environ.get("RUNS", "3"))
+FIXTURES = os.environ.get("BENCH_FIXTURES", "bench_small bench_large").split()
+MIRROR_URL = f"http://127.0.0.1:{os.environ.get('MIRROR_PORT', '18080')}"
+BUILD_IMAGE = "localhost/luban/build:bookworm"
+CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
+
+
+def sh(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=check, capture_output=True, text=True, **kwargs)
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return sh(str(ROOT / "scripts/docker.sh"), *args, check=check)
+
+
+class MemorySampler:
+    """Peak memory of the build containers (the whole lifecycle + buildpack + uv process
+    tree): samples the cgroups of containers that appear while it runs (podman with
+    cgroupfs on cgroup v1: RSS from memory.stat; Docker on cgroup v2: memory.current)."""
+
+    def __init__(self) -> None:
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._before = set(self._cgroups())
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _cgroups() -> list[Path]:
+        found = []
+        for parent in [CGROUP_MEMORY / "libpod_parent", Path("/sys/fs/cgroup/system.slice")]:
+            if parent.is_dir():
+                found += [p for p in parent.iterdir() if p.name.startswith(("libpod-", "docker-"))]
+        return found
+
+    @staticmethod
+    def _rss(cgroup: Path) -> int:
+        try:
+            stat = (cgroup / "memory.stat").read_text()
+        except OSError:
+            return 0
+        fields = dict(line.split() for line in stat.splitlines() if len(line.split()) == 2)
+        if "total_rss" in fields:  # cgroup v1
+            return int(fields["total_rss"]) + int(fields.get("total_mapped_file", 0))
+        return int(fields.get("anon", 0)) + int(fields.get("file_mapped", 0))  # cgroup v2
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = sum(self._rss(c) for c in self._cgroups() if c not in self._before)
+            self.peak_rss = max(self.peak_rss, total)
+            time.sleep(0.1)
+
+    def __enter__(self) -> "MemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+DURATION = re.compile(r"- Done \(finished in (?:< )?(?:(\d+)m )?([\d.]+)s\)")
+
+
+def buildpack_seconds(log: str) -> float:
+    """Time our buildpacks report for themselves (their `Done (finished in …)` lines)."""
+    return sum(int(m or 0) * 60 + float(s) for m, s in DURATION.findall(log))
+
+
+def pack_build(image: str, app: Path, *extra: str) -> dict:
+    started = time.monotonic()
+    with MemorySampler() as memory:
+        result = sh(str(ROOT / "scripts/pack-build.sh"), image, "--path", str(app), *extra, check=False)
+    wall = time.monotonic() - started
+    log = result.stdout + result.stderr
+    if result.returncode != 0:
+        sys.exit(f"build of {image} failed:\n{log}")
+    return {
+        "wall": wall,
+        "ours": buildpack_seconds(log),
+        "peak_mb": memory.peak_rss / 1e6,
+        "resolved": "Running `uv sync" in log or "Running `uv python install" in log,
+    }
+
+
+def uv_floor(app: Path, python: str, cache: Path) -> float:
+    """`uv python install` + `uv sync --locked` directly in the build image, same settings."""
+    work = Path(tempfile.mkdtemp(prefix="luban-uv-floor-"))
+    shutil.copytree(app, work / "app")
+    started = time.monotonic()
+    docker(
+        "run", "--rm", "--network", "host", "--user", "0",
+        "-v", f"{TESTBED / 'bin/uv'}:/usr/local/bin/uv:ro",
+        "-v", f"{TESTBED / 'ca-bundle.crt'}:/etc/ssl/certs/ca-certificates.crt:ro",
+        "-v", f"{work / 'app'}:/app", "-v", f"{cache}:/uv-cache", "-w", "/app",
+        "-e", "UV_CACHE_DIR=/uv-cache", "-e", "UV_PYTHON_INSTALL_DIR=/opt/python",
+        "-e", f"UV_PYTHON_DOWNLOADS_JSON_URL={MIRROR_URL}/python/downloads.json",
+        "-e", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "-e", "UV_LINK_MODE=copy",
+        "-e", "UV_PROJECT_ENVIRONMENT=/opt/venv", "-e", "SOURCE_DATE_EPOCH=315532801",
+        BUILD_IMAGE, "bash", "-c",
+        f"uv python install {python} --no-bin -q && uv sync --locked --no-dev --compile-bytecode -q "
+        f"--python /opt/python/cpython-{python}-*/bin/python3",
+    )
+    elapsed = time.monotonic() - started
+    shutil.rmtree(work, ignore_errors=True)
+    return elapsed
+
+
+def layer_sizes(image: str) -> dict[str, float]:
+    """Size in MB of the run image, the python and venv layers, the app, and the whole image."""
+    inspect = json.loads(docker("image", "inspect", image).stdout)[0]
+    metadata = json.loads(inspect["Config"]["Labels"]["io.buildpacks.lifecycle.metadata"])
+    diff_ids = inspect["RootFS"]["Layers"]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "image.tar"
+        docker("save", "-o", str(archive), image)
+        with tarfile.open(archive) as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))[0]
+            sizes = [tar.getmember(path).size for path in manifest["Layers"]]
+    by_sha = dict(zip(diff_ids, sizes))
+    top = diff_ids.index(metadata["runImage"]["topLayer"])
+    named = {"run image": sum(sizes[: top + 1])}
+    for buildpack in metadata.get("buildpacks", []):
+        for name, layer in (buildpack.get("layers") or {}).items():
+            if layer.get("sha") in by_sha:
+                named[name] = by_sha[layer["sha"]]
+    named["app"] = sum(by_sha.get(layer["sha"], 0) for layer in metadata.get("app", []))
+    named["total"] = sum(sizes)
+    return {k: v / 1e6 for k, v in named.items()}
+
+
+def stats(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+def fmt(values: list[float]) -> str:
+    median, low, high = stats(values)
+    return f"{median:.1f}s ({low:.1f}–{high:.1f})"
+
+
+def bench_fixture(name: str) -> list[dict]:
+    print(f"== {name}", flush=True)
+    base = ROOT / "test-fixtures" / name
+    work = Path(tempfile.mkdtemp(prefix=f"luban-bench-{name}-"))
+    app = work / "app"
+    shutil.copytree(base, app)
+    image = f"luban-bench/{name.replace('_', '-')}"
+    floor_image = f"luban-bench/{name.replace('_', '-')}-floor"
+    uv = TESTBED / "bin/uv"
+
+    # Two locks to alternate between for the lock-change scenario.
+    lock_a = (app / "uv.lock").read_text()
+    pyproject_a = (app / "pyproject.toml").read_text()
+    pyproject_b = pyproject_a.replace("dependencies = [", 'dependencies = ["six>=1.16", ', 1)
+    (app / "pyproject.toml").write_text(pyproject_b)
+    sh(str(uv), "lock", "-q", cwd=app, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+    lock_b = (app / "uv.lock").read_text()
+    (app / "pyproject.toml").write_text(pyproject_a)
+    (app / "uv.lock").write_text(lock_a)
+
+    rows: dict[str, list[dict]] = {k: [] for k in ["cold", "warm", "code change", "lock change", "python change"]}
+    floors: dict[str, list[float]] = {"lifecycle": [], "uv cold": [], "uv python change": [], "uv lock change": []}
+    app_py = app / "app.py"
+    for run in range(RUNS):
+        print(f"  run {run + 1}/{RUNS}", flush=True)
+        rows["cold"].append(pack_build(image, app, "--clear-cache"))
+        rows["warm"].append(pack_build(image, app))
+        app_py.write_text(app_py.read_text() + f"\n# edit {run}\n")
+        rows["code change"].append(pack_build(image, app))
+        # Alternate the lock so every run is a real change.
+        use_b = run % 2 == 0
+        (app / "pyproject.toml").write_text(pyproject_b if use_b else pyproject_a)
+        (app / "uv.lock").write_text(lock_b if use_b else lock_a)
+        rows["lock change"].append(pack_build(image, app))
+        (app / ".python-version").write_text("3.13\n" if run % 2 == 0 else "3.12\n")
+        rows["python change"].append(pack_build(image, app))
+        (app / ".python-version").write_text("3.12\n")
+        (app / "pyproject.toml").write_text(pyproject_a)
+        (app / "uv.lock").write_text(lock_a)
+        pack_build(image, app)  # back to the base state for the next cold run's comparisons
+
+        floors["lifecycle"].append(
+            pack_build(floor_image, app, "--buildpack", str(ROOT / "bench/floor-buildpack"))["wall"]
+        )
+        cache = Path(tempfile.mkdtemp(prefix="luban-uv-cache-"))
+        floors["uv cold"].append(uv_floor(app, "3.12.1", cache))
+        # Same cache, new environment: what a python change costs uv (the packages are cached).
+        floors["uv python change"].append(uv_floor(app, "3.13.0", cache))
+        floors["uv lock change"].append(uv_floor(app, "3.12.1", cache))
+        shutil.rmtree(cache, ignore_errors=True)
+
+    sizes = layer_sizes(image)
+    lifecycle = statistics.median(floors["lifecycle"])
+    floor_for = {
+        "cold": lifecycle + statistics.median(floors["uv cold"]),
+        "warm": lifecycle,
+        "code change": lifecycle,
+        "lock change": lifecycle + statistics.median(floors["uv lock change"]),
+        "python change": lifecycle + statistics.median(floors["uv python change"]),
+    }
+    out = []
+    for scenario, results in rows.items():
+        walls = [r["wall"] for r in results]
+        out.append({
+            "fixture": name,
+            "scenario": scenario,
+            "wall": fmt(walls),
+            "wall_median_s": round(statistics.median(walls), 2),
+            "ours_median_s": round(statistics.median(r["ours"] for r in results), 2),
+            "floor_s": round(floor_for[scenario], 2),
+            "ratio": round(statistics.median(walls) / floor_for[scenario], 2),
+            "peak_mb": round(max(r["peak_mb"] for r in results)),
+            "resolved_or_installed": any(r["resolved"] for r in results),
+        })
+    for floor, values in floors.items():
+        out.append({
+            "fixture": name, "scenario": f"floor: {floor}", "wall": fmt(values),
+            "wall_median_s": round(statistics.median(values), 2), "ours_median_s": "",
+            "floor_s": "", "ratio": "", "peak_mb": "", "resolved_or_installed": "",
+        })
+    out.append({
+        "fixture": name, "scenario": "image size (MB)",
+        "wall": ", ".join(f"{k} {v:.1f}" for k, v in sizes.items()),
+        "wall_median_s": "", "ours_median_s": "", "floor_s": "", "ratio": "",
+        "peak_mb": "", "resolved_or_installed": "",
+    })
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    rows = [row for fixture in FIXTURES for row in bench_fixture(fixture)]
+    columns = ["fixture", "scenario", "wall", "ours_median_s", "floor_s", "ratio", "peak_mb", "resolved_or_installed"]
+    headers = ["fixture", "scenario", "wall: median (min–max)", "our buildpacks (s)", "floor (s)", "× floor", "peak build RSS (MB)", "resolved/installed"]
+    lines = [
+        f"Luban benchmarks, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {RUNS} runs each",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    table = "\n".join(lines)
+    print()
+    print(table)
+    stamp = f"{started:%Y%m%dT%H%M}"
+    (RESULTS / f"bench-{stamp}.md").write_text(table + "\n")
+    with open(RESULTS / f"bench-{stamp}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\nSaved bench/results/bench-{stamp}.md and .csv")
+
+
+if __name__ == "__main__":
+    main()
