@@ -190,7 +190,12 @@ def bench_fixture(name: str) -> list[dict]:
     pyproject_a = (app / "pyproject.toml").read_text()
     pyproject_b = pyproject_a.replace("dependencies = [", 'dependencies = ["six>=1.16", ', 1)
     (app / "pyproject.toml").write_text(pyproject_b)
-    sh(str(uv), "lock", "-q", cwd=app, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+    sh(str(uv), "lock", "-q", cwd=app, env={
+        **os.environ,
+        "UV_PYTHON_PREFERENCE": "only-managed",
+        "UV_PYTHON_INSTALL_DIR": str(TESTBED / "host-python"),
+        "UV_PYTHON_DOWNLOADS_JSON_URL": f"{MIRROR_URL}/python/downloads.json",
+    })
     lock_b = (app / "uv.lock").read_text()
     (app / "pyproject.toml").write_text(pyproject_a)
     (app / "uv.lock").write_text(lock_a)

@@ -63,16 +63,22 @@ impl App {
         std::fs::write(path, contents).expect("write fixture file");
     }
 
-    /// Runs `uv lock` in the app with the testbed's uv (the one the buildpack pins).
+    /// Runs `uv lock` in the app with the testbed's uv (the one the buildpack pins), using a
+    /// Python from the testbed mirror, so nothing depends on the host's Pythons.
     ///
     /// # Panics
     /// When uv fails.
     pub fn relock(&self) {
-        let uv = testbed_dir().join("bin/uv");
-        let output = Command::new(uv)
+        let testbed = testbed_dir();
+        let output = Command::new(testbed.join("bin/uv"))
             .args(["lock", "--quiet"])
             .current_dir(self.path())
-            .env("UV_PYTHON_DOWNLOADS", "never")
+            .env("UV_PYTHON_PREFERENCE", "only-managed")
+            .env("UV_PYTHON_INSTALL_DIR", testbed.join("host-python"))
+            .env(
+                "UV_PYTHON_DOWNLOADS_JSON_URL",
+                "http://127.0.0.1:18080/python/downloads.json",
+            )
             .output()
             .expect("run uv lock");
         assert!(
