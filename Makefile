@@ -20,7 +20,7 @@ mirror: tools ## Make and serve the local uv/CPython mirror
 package: tools ## Compile the buildpacks (static) and package luban/python
 	@scripts/package-buildpacks.sh
 
-builder: stack mirror ## Create the offline builder (localhost/luban/builder:$(STACK))
+builder: stack mirror ## Create the offline builder (luban/builder:$(STACK))
 	@scripts/create-builder.sh $(STACK)
 
 demo: ## Build the builder and a sample app image, run it, print its answer, user and size

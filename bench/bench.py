@@ -104,10 +104,11 @@ def buildpack_seconds(log: str) -> float:
     return sum(int(m or 0) * 60 + float(s) for m, s in DURATION.findall(log))
 
 
-def pack_build(image: str, app: Path, *extra: str) -> dict:
+def pack_build(image: str, app: Path, *extra: str, builder: str | None = None) -> dict:
+    env = {**os.environ, **({"LUBAN_BUILDER": builder} if builder else {})}
     started = time.monotonic()
     with MemorySampler() as memory:
-        result = sh(str(ROOT / "scripts/pack-build.sh"), image, "--path", str(app), *extra, check=False)
+        result = sh(str(ROOT / "scripts/pack-build.sh"), image, "--path", str(app), *extra, check=False, env=env)
     wall = time.monotonic() - started
     log = result.stdout + result.stderr
     if result.returncode != 0:
@@ -222,7 +223,7 @@ def bench_fixture(name: str) -> list[dict]:
         pack_build(image, app)  # back to the base state for the next cold run's comparisons
 
         floors["lifecycle"].append(
-            pack_build(floor_image, app, "--buildpack", str(ROOT / "bench/floor-buildpack"))["wall"]
+            pack_build(floor_image, app, builder="luban/builder:bookworm-floor")["wall"]
         )
         cache = Path(tempfile.mkdtemp(prefix="luban-uv-cache-"))
         floors["uv cold"].append(uv_floor(app, "3.12.1", cache))

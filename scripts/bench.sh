@@ -9,5 +9,6 @@ source "$(dirname "$0")/lib.sh"
 "$LUBAN_ROOT/scripts/mirror.sh" start
 "$LUBAN_ROOT/scripts/registry.sh" ca
 "$LUBAN_ROOT/scripts/create-builder.sh" bookworm
+"$LUBAN_ROOT/scripts/create-builder.sh" bookworm-floor
 ensure_engine
 exec python3 "$LUBAN_ROOT/bench/bench.py"

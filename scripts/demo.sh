@@ -14,7 +14,7 @@ stack=$("$LUBAN_ROOT/scripts/build-stack.sh" "${STACK:-auto}")
 "$LUBAN_ROOT/scripts/make-mirror.sh"
 "$LUBAN_ROOT/scripts/mirror.sh" start
 "$LUBAN_ROOT/scripts/create-builder.sh" "$stack"
-export LUBAN_BUILDER=localhost/luban/builder:$stack
+export LUBAN_BUILDER=luban/builder:$stack
 [ "$stack" = bookworm ] || export LUBAN_PYTHON_MIRROR=off
 
 image=luban-demo/web-flask

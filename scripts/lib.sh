@@ -23,7 +23,7 @@ REGISTRY=127.0.0.1:$REGISTRY_PORT
 BASE_IMAGE=localhost/luban/debian-rootfs:bookworm
 BUILD_IMAGE=localhost/luban/build:bookworm
 RUN_IMAGE=localhost/luban/run:bookworm
-BUILDER_IMAGE=localhost/luban/builder:bookworm
+BUILDER_IMAGE=luban/builder:bookworm
 
 export PATH="$LUBAN_BIN:$PATH"
 export CONTAINERS_CONF="$LUBAN_ROOT/testbed/containers.conf"

@@ -1,0 +1,336 @@
+package tests
+
+// End-to-end tests of the workflow steps: each step's real container command, read from the
+// WorkflowTemplate (never a copy), runs in a container on the testbed with the template's
+// env and mounts. They need the testbed (make builder, scripts/registry.sh start) and run
+// in make test's e2e stage (LUBAN_E2E=1).
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	registry     = "127.0.0.1:15443"
+	builderImage = "luban/builder:bookworm"
+	// A Debian image with sh and git, standing in for alpine/git (no registry here).
+	gitImage = "localhost/luban/build:bookworm"
+)
+
+func requireE2E(t *testing.T) {
+	t.Helper()
+	if os.Getenv("LUBAN_E2E") == "" {
+		t.Skip("end-to-end: set LUBAN_E2E=1 (make test's e2e stage does)")
+	}
+}
+
+type step struct {
+	Image   string
+	Command []string
+	Args    []string
+	Env     map[string]string
+}
+
+// loadStep reads one template's container from a WorkflowTemplate file and fills in
+// `{{workflow.parameters.*}}` / `{{inputs.parameters.*}}` from params. Env entries that come
+// from Secrets (valueFrom) are left out unless params names them.
+func loadStep(t *testing.T, file, template string, params map[string]string) step {
+	t.Helper()
+	var wt struct {
+		Spec struct {
+			Templates []struct {
+				Name      string
+				Container *struct {
+					Image   string
+					Command []string
+					Args    []string
+					Env     []struct {
+						Name  string
+						Value *string
+					}
+				}
+			}
+		}
+	}
+	doc := documents(t, filepath.Join(repoRoot(t), file), "WorkflowTemplate")[0]
+	if err := yaml.Unmarshal(doc, &wt); err != nil {
+		t.Fatal(err)
+	}
+	placeholder := regexp.MustCompile(`\{\{(?:workflow|inputs)\.parameters\.([a-z0-9-]+)\}\}`)
+	fill := func(s string) string {
+		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
+			name := placeholder.FindStringSubmatch(m)[1]
+			value, ok := params[name]
+			if !ok {
+				t.Fatalf("%s uses parameter %q, which the test doesn't set", template, name)
+			}
+			return value
+		})
+	}
+	for _, tpl := range wt.Spec.Templates {
+		if tpl.Name != template || tpl.Container == nil {
+			continue
+		}
+		s := step{Image: fill(tpl.Container.Image), Command: tpl.Container.Command, Env: map[string]string{}}
+		for _, arg := range tpl.Container.Args {
+			s.Args = append(s.Args, fill(arg))
+		}
+		for _, env := range tpl.Container.Env {
+			if env.Value != nil {
+				s.Env[env.Name] = fill(*env.Value)
+			} else if v, ok := params["env:"+env.Name]; ok {
+				s.Env[env.Name] = v
+			}
+		}
+		return s
+	}
+	t.Fatalf("%s has no container template %q", file, template)
+	return step{}
+}
+
+// run starts the step in a container: `image` overrides the template's (the testbed has no
+// registry for alpine/git), volumes are host:container pairs.
+func (s step) run(t *testing.T, image string, user string, volumes ...string) (string, error) {
+	t.Helper()
+	// No --rm: through some engines' Docker API a removed container reports exit code 0
+	// whatever its command did, so the code is read from the container before removing it.
+	name := fmt.Sprintf("luban-step-%d-%d", os.Getpid(), time.Now().UnixNano())
+	args := []string{"run", "--name", name, "--network", "host", "--user", user, "--entrypoint", s.Command[0]}
+	for name, value := range s.Env {
+		args = append(args, "--env", name+"="+value)
+	}
+	for _, v := range volumes {
+		args = append(args, "--volume", v)
+	}
+	args = append(args, image)
+	args = append(args, s.Command[1:]...)
+	args = append(args, s.Args...)
+	docker := filepath.Join(repoRoot(t), "scripts/docker.sh")
+	out, _ := exec.Command(docker, args...).CombinedOutput()
+	code, err := exec.Command(docker, "inspect", "--format", "{{.State.ExitCode}}", name).Output()
+	exec.Command(docker, "rm", "-f", name).Run()
+	if err != nil {
+		return string(out), fmt.Errorf("inspecting the step's container: %w", err)
+	}
+	if c := strings.TrimSpace(string(code)); c != "0" {
+		return string(out), fmt.Errorf("the step exited with %s", c)
+	}
+	return string(out), nil
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	// The repositories are owned by the containers' user; git on the host may read them.
+	cmd := exec.Command("git", append([]string{"-c", "safe.directory=*"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// workspace makes a directory the containers' users (1001:1000) can write, like the
+// workflow's volume with fsGroup 1000.
+func workspace(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// chownToBuildUser gives a tree to 1001:1000, as the clone step (and fsGroup) would leave it;
+// git in the containers refuses repositories owned by someone else.
+func chownToBuildUser(t *testing.T, dir string) {
+	t.Helper()
+	if out, err := exec.Command("chown", "-R", "1001:1000", dir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+}
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	if out, err := exec.Command("cp", "-a", from+"/.", to).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+}
+
+func TestE2ECloneStepChecksOutTheExactCommit(t *testing.T) {
+	requireE2E(t)
+	repo := workspace(t)
+	copyTree(t, filepath.Join(repoRoot(t), "test-fixtures/requirements_without_lock"), repo)
+	git(t, repo, "init", "-q", "-b", "main")
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-q", "-m", "first")
+	first := git(t, repo, "rev-parse", "HEAD")
+	if err := os.WriteFile(filepath.Join(repo, "main.py"), []byte("print('second')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "commit", "-q", "-am", "second")
+	git(t, repo, "config", "uploadpack.allowAnySHA1InWant", "true")
+	chownToBuildUser(t, repo)
+
+	ws := workspace(t)
+	clone := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
+		map[string]string{"repo-url": "file:///repo", "revision": first})
+	out, err := clone.run(t, gitImage, "1001:1000", ws+":/workspace", repo+":/repo:ro")
+	if err != nil {
+		t.Fatalf("clone step failed: %v\n%s", err, out)
+	}
+	main, _ := os.ReadFile(filepath.Join(ws, "source/main.py"))
+	if !strings.Contains(string(main), "import six") {
+		t.Errorf("the workspace should hold the first commit's main.py, has %q", main)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "source/.git")); !os.IsNotExist(err) {
+		t.Error("the clone step must not leave .git in the build source")
+	}
+
+	wrong := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
+		map[string]string{"repo-url": "file:///repo", "revision": strings.Repeat("0", 40)})
+	if out, err := wrong.run(t, gitImage, "1001:1000", workspace(t)+":/workspace", repo+":/repo:ro"); err == nil {
+		t.Errorf("a revision that doesn't exist must fail the step:\n%s", out)
+	}
+}
+
+func TestE2ECreatorStepPublishesAndReportsTheDigest(t *testing.T) {
+	requireE2E(t)
+	ws := workspace(t)
+	source := filepath.Join(ws, "source")
+	if err := os.MkdirAll(source, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	copyTree(t, filepath.Join(repoRoot(t), "test-fixtures/requirements_without_lock"), source)
+	chownToBuildUser(t, ws)
+
+	// The registry Secret (empty: the testbed registry needs no login) and the CA ConfigMap:
+	// the private registry's CA and, as a company's would, the CAs of this network's proxy.
+	auth := t.TempDir()
+	os.WriteFile(filepath.Join(auth, "config.json"), []byte(`{"auths":{}}`), 0o644)
+	caDir := t.TempDir()
+	ca, err := os.ReadFile(filepath.Join(testbed(), "registry/ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(caDir, "registry.crt"), ca, 0o644)
+	hostCAs, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(caDir, "network.crt"), hostCAs, 0o644)
+
+	image := registry + "/luban-test/argo-creator"
+	creator := loadStep(t, "deploy/argo/workflows/build-template.yaml", "creator", map[string]string{
+		"builder-image":     builderImage,
+		"image":             image,
+		"run-image":         registry + "/luban/run:bookworm",
+		"cache-image":       "",
+		"insecure-registry": "",
+		"build-env":         "UV_PYTHON_DOWNLOADS_JSON_URL=http://127.0.0.1:18080/python/downloads.json\nBP_UV_EXTRAS=",
+	})
+	out, err := creator.run(t, creator.Image, "1001:1000",
+		ws+":/workspace", auth+":/luban/registry-auth:ro", caDir+":/luban/ca:ro")
+	if err != nil {
+		t.Fatalf("creator step failed: %v\n%s", err, out)
+	}
+	digest, _ := os.ReadFile(filepath.Join(ws, "digest"))
+	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n?$`).Match(digest) {
+		t.Fatalf("the step's output parameter (digest file) is %q\n%s", digest, out)
+	}
+	if got := registryDigest(t, ca, "luban-test/argo-creator", "latest"); got != strings.TrimSpace(string(digest)) {
+		t.Errorf("the registry has %s, the step reported %s", got, digest)
+	}
+
+	pull := exec.Command(filepath.Join(repoRoot(t), "scripts/registry.sh"), "pull", image+"@"+strings.TrimSpace(string(digest)))
+	if out, err := pull.CombinedOutput(); err != nil {
+		t.Fatalf("pull: %v\n%s", err, out)
+	}
+	run, err := exec.Command(filepath.Join(repoRoot(t), "scripts/docker.sh"), "run", "--rm", image+"@"+strings.TrimSpace(string(digest))).CombinedOutput()
+	if err != nil || !strings.Contains(string(run), "six 1.17.0") {
+		t.Errorf("the published image should run: %v\n%s", err, run)
+	}
+}
+
+func testbed() string {
+	if dir := os.Getenv("LUBAN_TESTBED"); dir != "" {
+		return dir
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache/luban-testbed")
+}
+
+// registryDigest asks the registry for the manifest digest of repo:tag.
+func registryDigest(t *testing.T, ca []byte, repo, tag string) string {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest(http.MethodHead, fmt.Sprintf("https://%s/v2/%s/manifests/%s", registry, repo, tag), nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("Docker-Content-Digest")
+}
+
+func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
+	requireE2E(t)
+	// A GitOps repository (bare, like the remote) with the example overlay.
+	seed := workspace(t)
+	copyTree(t, filepath.Join(repoRoot(t), "deploy/argo/cd/gitops-example"), seed)
+	git(t, seed, "init", "-q", "-b", "main")
+	git(t, seed, "add", "-A")
+	git(t, seed, "commit", "-q", "-m", "seed")
+	remote := workspace(t)
+	git(t, remote, "clone", "-q", "--bare", seed, "gitops.git")
+	bare := filepath.Join(remote, "gitops.git")
+	chownToBuildUser(t, remote)
+	before := git(t, bare, "rev-list", "--count", "main")
+
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	params := map[string]string{
+		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main",
+		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "digest": digest,
+	}
+	update := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "update-digest", params)
+	out, err := update.run(t, gitImage, "1001:1000", remote+":/remote")
+	if err != nil {
+		t.Fatalf("update-digest step failed: %v\n%s", err, out)
+	}
+	after := git(t, bare, "rev-list", "--count", "main")
+	if before == after || git(t, bare, "rev-list", "--count", "main", "^"+git(t, seed, "rev-parse", "HEAD")) != "1" {
+		t.Fatalf("expected exactly one new commit, history went from %s to %s\n%s", before, after, out)
+	}
+	kustomization := git(t, bare, "show", "main:apps/sample-app/kustomization.yaml")
+	if !strings.Contains(kustomization, "digest: "+digest) || strings.Contains(kustomization, "sha256:0000") {
+		t.Errorf("the kustomization should carry the new digest:\n%s", kustomization)
+	}
+	if msg := git(t, bare, "log", "-1", "--format=%s", "main"); msg != "Deploy sample-app@"+digest {
+		t.Errorf("commit message %q", msg)
+	}
+
+	// The same digest again is no new commit; a value that isn't a digest fails.
+	if out, err := update.run(t, gitImage, "1001:1000", remote+":/remote"); err != nil || !strings.Contains(out, "already at") {
+		t.Errorf("re-running with the same digest should change nothing: %v\n%s", err, out)
+	}
+	params["digest"] = "latest"
+	bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "update-digest", params)
+	if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote"); err == nil {
+		t.Errorf("a tag instead of a digest must fail:\n%s", out)
+	}
+}
