@@ -49,11 +49,7 @@ pub(crate) fn message(error: &libcnb::Error<ProcfileBuildpackError>) -> ErrorMes
             ErrorMessage::new(headline, format!("{found}\n\n{FORMAT}"))
                 .hint("Fix that line of `Procfile` and build again.")
         }
-        other => ErrorMessage::new(
-            "The procfile buildpack hit an internal error",
-            format!("{other}"),
-        )
-        .hint("This is a bug in Luban or a problem with the build environment. Re-run the build; if it fails again, report it with the build log."),
+        other => ErrorMessage::internal("procfile", other),
     }
 }
 

@@ -42,8 +42,7 @@ pub(crate) fn on_error(error: &libcnb::Error<PythonUvError>) {
 pub(crate) fn message(error: &libcnb::Error<PythonUvError>) -> ErrorMessage {
     match error {
         libcnb::Error::BuildpackError(error) => buildpack_message(error),
-        other => ErrorMessage::new("The python-uv buildpack hit an internal error", format!("{other}"))
-            .hint("This is a bug in Luban or a problem with the build environment. Re-run the build; if it fails again, report it with the build log."),
+        other => ErrorMessage::internal("python-uv", other),
     }
 }
 

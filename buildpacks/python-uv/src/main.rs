@@ -1,6 +1,7 @@
 //! luban/python-uv: Python installed by uv and the project's locked dependencies, in cached
 //! layers that are reused while their inputs are unchanged.
 
+mod bytecode;
 mod config;
 mod errors;
 mod layers;
@@ -18,6 +19,7 @@ use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
 use project::{Dependencies, Project};
+use std::path::Path;
 use uv::{Uv, UvError};
 
 #[cfg(test)]
@@ -125,32 +127,18 @@ fn describe(dependencies: &Dependencies, config: &Config) -> String {
     text
 }
 
-/// Compiles the app's own modules with hash-checked bytecode, so the app starts without
-/// compiling (the run user can't write the app directory). A file that doesn't compile only
-/// warns: apps often carry fixtures or scripts for other Pythons.
-fn compile_app_bytecode(
-    context: &BuildContext<PythonUvBuildpack>,
-    uv: &Uv,
-    python: &std::path::Path,
-) {
-    let mut command = uv.clean_command(python);
-    command
-        .args([
-            "-m",
-            "compileall",
-            "-q",
-            "-f",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "checked-hash",
-        ])
-        .args(["-x", r"(^|/)\.|/(node_modules|__pycache__)/"])
-        .arg(&context.app_dir);
-    let timer = print::sub_start_timer("Compiling the app's Python files to bytecode");
-    let output = command.output();
-    timer.done();
-    if !output.is_ok_and(|o| o.status.success()) {
+/// Compiles the app's own modules, so the app starts without compiling (the run user can't
+/// write the app directory). A file that doesn't compile only warns: apps often carry fixtures
+/// or scripts for other Pythons.
+fn compile_app_bytecode(context: &BuildContext<PythonUvBuildpack>, uv: &Uv, python: &Path) {
+    let exclude = r"(^|/)\.|/(node_modules|__pycache__)/";
+    if !bytecode::compile(
+        uv,
+        python,
+        &context.app_dir,
+        exclude,
+        "the app's Python files",
+    ) {
         print::warning(
             "Some of the app's Python files did not compile (run `python -m compileall .` to see which); they will be compiled each time they are imported.",
         );

@@ -81,11 +81,7 @@ impl Buildpack for RunUserBuildpack {
     fn on_error(&self, error: libcnb::Error<Self::Error>) {
         match error {
             libcnb::Error::BuildpackError(RunUserError(message)) => message.print(),
-            other => ErrorMessage::new(
-                "The run-user buildpack hit an internal error",
-                other.to_string(),
-            )
-            .print(),
+            other => ErrorMessage::internal("run-user", &other).print(),
         }
     }
 }

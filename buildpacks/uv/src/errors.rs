@@ -24,11 +24,7 @@ pub(crate) fn on_error(error: &libcnb::Error<UvBuildpackError>) {
 pub(crate) fn message(error: &libcnb::Error<UvBuildpackError>) -> ErrorMessage {
     match error {
         libcnb::Error::BuildpackError(error) => buildpack_message(error),
-        other => ErrorMessage::new(
-            "The uv buildpack hit an internal error",
-            format!("{other}"),
-        )
-        .hint("This is a bug in Luban or a problem with the build environment. Re-run the build; if it fails again, report it with the build log."),
+        other => ErrorMessage::internal("uv", other),
     }
 }
 

@@ -29,6 +29,17 @@ impl ErrorMessage {
         self
     }
 
+    /// An error of libcnb or the platform rather than of the app: what every buildpack says
+    /// when it fails for a reason the user's input doesn't explain.
+    #[must_use]
+    pub fn internal(buildpack: &str, error: &dyn Display) -> Self {
+        Self::new(
+            format!("The {buildpack} buildpack hit an internal error"),
+            error.to_string(),
+        )
+        .hint("This is a bug in Luban or a problem with the build environment. Re-run the build; if it fails again, report it with the build log.")
+    }
+
     /// Prints the message to the build output as an error block.
     pub fn print(&self) {
         print::error(self.to_string());
@@ -59,6 +70,16 @@ mod tests {
         assert_eq!(
             message.to_string(),
             "Error: Something broke\n\nFound `x`.\n\nhint: Run `y`."
+        );
+    }
+
+    #[test]
+    fn internal_error() {
+        assert_eq!(
+            ErrorMessage::internal("uv", &"cannot write layer").to_string(),
+            "Error: The uv buildpack hit an internal error\n\ncannot write layer\n\n\
+             hint: This is a bug in Luban or a problem with the build environment. \
+             Re-run the build; if it fails again, report it with the build log."
         );
     }
 

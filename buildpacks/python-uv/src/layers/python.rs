@@ -5,7 +5,6 @@
 use crate::PythonUvBuildpack;
 use crate::errors::PythonUvError;
 use crate::uv::{Uv, UvError};
-use bullet_stream::global::print;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer_env::LayerEnv;
@@ -76,10 +75,8 @@ pub(crate) fn install_python(
     })
 }
 
-/// Compiles the standard library with hash-checked bytecode. Python builds ship
-/// timestamp-checked bytecode, which the lifecycle's export (it resets file times) makes stale,
-/// so without this every start of the app would recompile what it imports from the stdlib.
-/// Files that don't compile (test data in the stdlib) are skipped; this never fails the build.
+/// Compiles the standard library: Python builds ship timestamp-checked bytecode, which the
+/// export makes stale. Files that don't compile (test data in the stdlib) are skipped.
 fn compile_stdlib(uv: &Uv, executable: &Path, version: &Version) {
     let release = version.release();
     let Some(home) = executable.parent().and_then(Path::parent) else {
@@ -90,23 +87,13 @@ fn compile_stdlib(uv: &Uv, executable: &Path, version: &Version) {
         release.first().unwrap_or(&3),
         release.get(1).unwrap_or(&0)
     ));
-    let mut command = uv.clean_command(executable);
-    command
-        .args([
-            "-m",
-            "compileall",
-            "-q",
-            "-f",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "checked-hash",
-        ])
-        .args(["-x", "/(test|tests|idle_test|lib2to3)/"])
-        .arg(&stdlib);
-    let timer = print::sub_start_timer("Compiling the standard library to hash-checked bytecode");
-    let _ = command.output();
-    timer.done();
+    let _ = crate::bytecode::compile(
+        uv,
+        executable,
+        &stdlib,
+        "/(test|tests|idle_test|lib2to3)/",
+        "the standard library",
+    );
 }
 
 /// uv installs into `<dir>/cpython-<version>-<os>-<arch>-<libc>/bin/python3`.
