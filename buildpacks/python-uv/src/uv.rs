@@ -4,6 +4,7 @@ use bullet_stream::fun_run::{self, CmdError, CommandWithName};
 use bullet_stream::global::print;
 use libcnb::Env;
 use luban_common::process_env::clean_env;
+use luban_common::redact::RedactingWriter;
 use pep440_rs::Version;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -91,10 +92,14 @@ impl Uv {
     }
 }
 
-/// Runs a uv command, streaming its output under a sub-bullet.
+/// Runs a uv command, streaming its output under a sub-bullet with URL credentials redacted
+/// (uv redacts its own, this also covers what build backends print).
 pub(crate) fn stream(command: &mut Command) -> Result<fun_run::NamedOutput, CmdError> {
     let name = format!("uv {}", display_args(command));
-    print::sub_stream_cmd(command.named(name))
+    let mut named = command.named(name.clone());
+    print::sub_stream_with(format!("Running `{name}`"), |stdout, stderr| {
+        named.stream_output(RedactingWriter::new(stdout), RedactingWriter::new(stderr))
+    })
 }
 
 /// Runs a uv command quietly and returns its stdout.

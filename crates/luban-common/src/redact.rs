@@ -75,3 +75,69 @@ mod tests {
         );
     }
 }
+
+/// A writer that redacts URL credentials line by line before passing output on, for streaming
+/// the output of programs that may print an index URL with its password.
+pub struct RedactingWriter<W: std::io::Write> {
+    inner: W,
+    pending: Vec<u8>,
+}
+
+impl<W: std::io::Write> RedactingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(line);
+        self.inner.write_all(redact_urls(&text).as_bytes())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            self.write_line(&line)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.pending.is_empty() {
+            let rest = std::mem::take(&mut self.pending);
+            self.write_line(&rest)?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl<W: std::io::Write> Drop for RedactingWriter<W> {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::RedactingWriter;
+    use std::io::Write;
+
+    #[test]
+    fn redacts_across_split_writes_and_flushes_the_rest() {
+        let mut out = Vec::new();
+        {
+            let mut writer = RedactingWriter::new(&mut out);
+            writer.write_all(b"Using index https://bob:hun").unwrap();
+            writer.write_all(b"ter2@pypi.internal/simple\nResolved 3 packages\nno newline at end http://a:b@h").unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Using index https://bob:****@pypi.internal/simple\nResolved 3 packages\nno newline at end http://a:****@h"
+        );
+    }
+}
