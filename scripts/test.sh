@@ -44,7 +44,7 @@ lint() {
   "$LUBAN_ROOT/scripts/install-tools.sh" --lint-only
   hadolint stack/*/*/Dockerfile
   actionlint
-  shellcheck -x scripts/*.sh .ci/run
+  shellcheck -x scripts/*.sh .ci/run stack/common/*.sh
   "$LUBAN_ROOT/scripts/validate-manifests.sh"
   test -z "$(gofmt -l deploy/tests)" || { gofmt -l deploy/tests; die "deploy/tests needs gofmt"; }
   (cd deploy/tests && go vet ./...)
