@@ -90,9 +90,11 @@ e2e() {
 started=$(date +%s)
 for s in "${stages[@]}"; do
   case $s in
-    lint|unit|testbed|e2e) stage "$s" "$s" || break ;;
+    # Not `stage ... || break`: inside an || list bash ignores the stages' own `set -e`.
+    lint|unit|testbed|e2e) stage "$s" "$s" ;;
     *) die "unknown stage $s (lint unit testbed e2e)" ;;
   esac
+  [ -z "$failed_stage" ] || break
 done
 
 echo
