@@ -58,8 +58,8 @@ fn buildpack_message(error: &PythonUvError) -> ErrorMessage {
         .hint(format!("Set it to names from `pyproject.toml`, for example `{variable}=docs,lint`.")),
         PythonUvError::Project(error) => project_message(error),
         PythonUvError::UvNotFound => ErrorMessage::new(
-            "uv is not on the build `PATH`",
-            "This buildpack runs the uv that `luban/uv` installs, but no `uv` was found.",
+            "uv is missing",
+            "This buildpack runs the uv that `luban/uv` installs (the `LUBAN_UV` build variable), but found none.",
         )
         .hint("Put `luban/uv` before `luban/python-uv` in the builder's order (the `luban/python` composite buildpack does this)."),
         PythonUvError::UvVersion(error) => uv_failure("Could not run uv", error),

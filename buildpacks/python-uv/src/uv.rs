@@ -30,14 +30,13 @@ pub(crate) struct Uv {
 }
 
 impl Uv {
-    /// Finds the `uv` that luban/uv put on the build `PATH` and prepares a clean environment
-    /// with the user's uv, TLS and proxy settings from `user_env`.
+    /// Finds the `uv` that luban/uv installed (its absolute path is in `LUBAN_UV`; a user's
+    /// `PATH` comes before the layers' in the build env, so a `PATH` lookup could find another)
+    /// and prepares a clean environment with the user's uv, TLS and proxy settings.
     pub(crate) fn new(user_env: &Env, home: &Path) -> Result<Self, UvError> {
-        let program = std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|dir| dir.join("uv"))
-            .find(|candidate| candidate.is_file())
+        let program = std::env::var_os("LUBAN_UV")
+            .map(PathBuf::from)
+            .filter(|path| path.is_file())
             .ok_or(UvError::NotFound)?;
         let uv_dir = program.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut env = clean_env(user_env.iter(), &[uv_dir], home.as_os_str());

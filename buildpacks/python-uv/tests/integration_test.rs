@@ -12,8 +12,12 @@ use luban_test_support::{
 };
 use std::time::Duration;
 
-/// Build env that would break a buildpack relying on anything it didn't set itself.
+/// Build env that would break a buildpack relying on anything it didn't set itself. The
+/// lifecycle puts a user's `PATH` *before* the buildpacks' own directories, so the fake `uv`
+/// and `python3` of `hostile-bin/` (written by `hostile_app`) are found first by a PATH lookup.
 const HOSTILE_ENV: &[&str] = &[
+    "--env",
+    "PATH=/workspace/hostile-bin",
     "--env",
     "PYTHONPATH=/nonexistent/site-packages",
     "--env",
@@ -28,6 +32,12 @@ const HOSTILE_ENV: &[&str] = &[
 #[ignore = "integration test"]
 fn web_app_answers_http_as_non_root_without_uv_or_dev_tools() {
     let app = App::fixture("web_flask");
+    for fake in ["uv", "python", "python3"] {
+        app.write_executable(
+            &format!("hostile-bin/{fake}"),
+            &format!("#!/bin/sh\necho 'the build ran a {fake} from the user PATH' >&2\nexit 97\n"),
+        );
+    }
     let image = image_name("web_app_answers_http");
     first_build(&image, app.path(), HOSTILE_ENV)
         .assert_success()

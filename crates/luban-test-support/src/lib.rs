@@ -63,6 +63,17 @@ impl App {
         std::fs::write(path, contents).expect("write fixture file");
     }
 
+    /// Writes an executable file (mode 0755) to `relative` inside the app.
+    pub fn write_executable(&self, relative: &str, contents: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        self.write(relative, contents);
+        std::fs::set_permissions(
+            self.dir.path().join(relative),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+
     /// Runs `uv lock` in the app with the testbed's uv (the one the buildpack pins), using a
     /// Python from the testbed mirror, so nothing depends on the host's Pythons.
     ///

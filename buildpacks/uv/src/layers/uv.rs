@@ -6,8 +6,12 @@ use crate::inventory::Download;
 use bullet_stream::global::print;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
+use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
 use luban_common::cache::{LayerScope, LayerStatus, keyed_layer};
 use serde::{Deserialize, Serialize};
+
+/// The build env variable that holds the path of the installed uv.
+pub(crate) const UV_ENV_VAR: &str = "LUBAN_UV";
 
 /// The cache key: the layer is reused while version, architecture and checksum are unchanged.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -37,6 +41,14 @@ pub(crate) fn install_uv(
         &key,
         &format!("uv {}", download.version),
     )?;
+    // Later buildpacks find uv by this absolute path: a user's PATH comes before the layers'
+    // bin directories in the build env, so a PATH lookup could find another `uv`.
+    layer.write_env(LayerEnv::new().chainable_insert(
+        Scope::Build,
+        ModificationBehavior::Override,
+        UV_ENV_VAR,
+        layer.path().join("bin").join("uv"),
+    ))?;
     if status == LayerStatus::Empty {
         let timer = print::sub_start_timer(format!(
             "Downloading uv {} from {}",
