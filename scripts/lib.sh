@@ -45,7 +45,9 @@ ensure_engine() {
   if ! curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
     mkdir -p "$LUBAN_TESTBED"
     rm -f "$sock"
-    nohup podman system service --time=0 "unix://$sock" >"$LUBAN_TESTBED/podman-service.log" 2>&1 &
+    # Started from / : conmon inherits the service's working directory, and a clone that is
+    # deleted later would leave every new container failing ("Failed to get working directory").
+    (cd / && nohup podman system service --time=0 "unix://$sock" >"$LUBAN_TESTBED/podman-service.log" 2>&1 &)
     for _ in $(seq 100); do
       curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && return
       sleep 0.1
