@@ -47,7 +47,8 @@ ensure_engine() {
     rm -f "$sock"
     # Started from / : conmon inherits the service's working directory, and a clone that is
     # deleted later would leave every new container failing ("Failed to get working directory").
-    (cd / && nohup podman system service --time=0 "unix://$sock" >"$LUBAN_TESTBED/podman-service.log" 2>&1 &)
+    # `exec` so no shell waits on it holding our stdout (a stage's tee would never end).
+    (cd / && exec nohup podman system service --time=0 "unix://$sock" >"$LUBAN_TESTBED/podman-service.log" 2>&1) &
     for _ in $(seq 100); do
       curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && return
       sleep 0.1
