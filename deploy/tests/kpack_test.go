@@ -10,27 +10,25 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// orderGroup is one [[order]] entry of a buildpack.toml or builder.toml.
+type orderGroup struct {
+	Group []struct {
+		ID      string `toml:"id"`
+		Version string `toml:"version"`
+	} `toml:"group"`
+}
+
 type buildpackDescriptor struct {
 	API       string `toml:"api"`
 	Buildpack struct {
 		ID      string `toml:"id"`
 		Version string `toml:"version"`
 	} `toml:"buildpack"`
-	Order []struct {
-		Group []struct {
-			ID      string `toml:"id"`
-			Version string `toml:"version"`
-		} `toml:"group"`
-	} `toml:"order"`
+	Order []orderGroup `toml:"order"`
 }
 
 type builderConfig struct {
-	Order []struct {
-		Group []struct {
-			ID      string `toml:"id"`
-			Version string `toml:"version"`
-		} `toml:"group"`
-	} `toml:"order"`
+	Order []orderGroup `toml:"order"`
 	Build struct {
 		Image string `toml:"image"`
 	} `toml:"build"`

@@ -169,13 +169,21 @@ func copyTree(t *testing.T, from, to string) {
 	}
 }
 
-func TestE2ECloneStepChecksOutTheExactCommit(t *testing.T) {
-	requireE2E(t)
+// gitRepo makes a Git repository on branch main whose one commit holds the files of `from`
+// (a path relative to the repository root) and returns its directory.
+func gitRepo(t *testing.T, from, message string) string {
+	t.Helper()
 	repo := workspace(t)
-	copyTree(t, filepath.Join(repoRoot(t), "test-fixtures/requirements_without_lock"), repo)
+	copyTree(t, filepath.Join(repoRoot(t), from), repo)
 	git(t, repo, "init", "-q", "-b", "main")
 	git(t, repo, "add", "-A")
-	git(t, repo, "commit", "-q", "-m", "first")
+	git(t, repo, "commit", "-q", "-m", message)
+	return repo
+}
+
+func TestE2ECloneStepChecksOutTheExactCommit(t *testing.T) {
+	requireE2E(t)
+	repo := gitRepo(t, "test-fixtures/requirements_without_lock", "first")
 	first := git(t, repo, "rev-parse", "HEAD")
 	if err := os.WriteFile(filepath.Join(repo, "main.py"), []byte("print('second')\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -291,11 +299,7 @@ func registryDigest(t *testing.T, ca []byte, repo, tag string) string {
 func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	requireE2E(t)
 	// A GitOps repository (bare, like the remote) with the example overlay.
-	seed := workspace(t)
-	copyTree(t, filepath.Join(repoRoot(t), "deploy/argo/cd/gitops-example"), seed)
-	git(t, seed, "init", "-q", "-b", "main")
-	git(t, seed, "add", "-A")
-	git(t, seed, "commit", "-q", "-m", "seed")
+	seed := gitRepo(t, "deploy/argo/cd/gitops-example", "seed")
 	remote := workspace(t)
 	git(t, remote, "clone", "-q", "--bare", seed, "gitops.git")
 	bare := filepath.Join(remote, "gitops.git")
