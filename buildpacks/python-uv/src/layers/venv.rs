@@ -83,10 +83,8 @@ pub(crate) fn install_dependencies(
             Dependencies::Locked { .. } => sync(context, inputs, &venv, &cache_dir)?,
             Dependencies::Requirements { .. } => pip_install(context, inputs, &venv, &cache_dir)?,
         }
-        let mut prune = inputs.uv.command();
-        prune
-            .args(["cache", "prune", "--ci"])
-            .env("UV_CACHE_DIR", &cache_dir);
+        let mut prune = uv_in_app(context, inputs, &cache_dir);
+        prune.args(["cache", "prune", "--ci"]);
         // Pruning only keeps the cache small; a failure is not worth failing the build for.
         if crate::uv::capture(&mut prune).is_err() {
             print::warning("Could not prune the uv cache; the next build restores a larger cache.");
@@ -131,15 +129,27 @@ pub(crate) fn install_dependencies(
     Ok(())
 }
 
+/// uv, run in the app directory with the cache layer as its cache.
+fn uv_in_app(
+    context: &BuildContext<PythonUvBuildpack>,
+    inputs: &VenvInputs<'_>,
+    cache_dir: &Path,
+) -> std::process::Command {
+    let mut command = inputs.uv.command();
+    command
+        .current_dir(&context.app_dir)
+        .env("UV_CACHE_DIR", cache_dir);
+    command
+}
+
 fn sync(
     context: &BuildContext<PythonUvBuildpack>,
     inputs: &VenvInputs<'_>,
     venv: &Path,
     cache_dir: &Path,
 ) -> Result<(), PythonUvError> {
-    let mut command = inputs.uv.command();
+    let mut command = uv_in_app(context, inputs, cache_dir);
     command
-        .current_dir(&context.app_dir)
         .args([
             "sync",
             "--locked",
@@ -149,8 +159,7 @@ fn sync(
         .arg("--python")
         .arg(&inputs.python.executable)
         .args(inputs.config.sync_args())
-        .env("UV_PROJECT_ENVIRONMENT", venv)
-        .env("UV_CACHE_DIR", cache_dir);
+        .env("UV_PROJECT_ENVIRONMENT", venv);
     crate::uv::stream(&mut command).map(drop).map_err(|error| {
         let stale = error
             .output()
@@ -169,9 +178,8 @@ fn pip_install(
     venv: &Path,
     cache_dir: &Path,
 ) -> Result<(), PythonUvError> {
-    let mut create = inputs.uv.command();
+    let mut create = uv_in_app(context, inputs, cache_dir);
     create
-        .current_dir(&context.app_dir)
         .args([
             "venv",
             "--allow-existing",
@@ -179,12 +187,10 @@ fn pip_install(
             "--python",
         ])
         .arg(&inputs.python.executable)
-        .arg(venv)
-        .env("UV_CACHE_DIR", cache_dir);
+        .arg(venv);
     crate::uv::stream(&mut create).map_err(PythonUvError::Sync)?;
-    let mut install = inputs.uv.command();
+    let mut install = uv_in_app(context, inputs, cache_dir);
     install
-        .current_dir(&context.app_dir)
         .args([
             "pip",
             "install",
@@ -193,8 +199,7 @@ fn pip_install(
             REQUIREMENTS,
             "--python",
         ])
-        .arg(venv.join("bin").join("python"))
-        .env("UV_CACHE_DIR", cache_dir);
+        .arg(venv.join("bin").join("python"));
     crate::uv::stream(&mut install)
         .map(drop)
         .map_err(PythonUvError::Sync)
