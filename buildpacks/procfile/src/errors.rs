@@ -7,6 +7,12 @@ use luban_common::message::ErrorMessage;
 pub(crate) enum ProcfileBuildpackError {
     Read(std::io::Error),
     Parse(ProcfileError),
+    /// A process's program is neither on the launch `PATH` nor in the app.
+    MissingProgram {
+        process: String,
+        program: String,
+        package: Option<&'static str>,
+    },
 }
 
 impl From<ProcfileBuildpackError> for libcnb::Error<ProcfileBuildpackError> {
@@ -49,6 +55,27 @@ pub(crate) fn message(error: &libcnb::Error<ProcfileBuildpackError>) -> ErrorMes
             ErrorMessage::new(headline, format!("{found}\n\n{FORMAT}"))
                 .hint("Fix that line of `Procfile` and build again.")
         }
+        libcnb::Error::BuildpackError(ProcfileBuildpackError::MissingProgram {
+            process,
+            program,
+            package,
+        }) => ErrorMessage::new(
+            format!("Process `{process}` runs `{program}`, which is not in the image"),
+            format!(
+                "The command of `{process}` starts with `{program}`, but no such program is on the image's `PATH` (the virtual environment's `bin`, the run image's system directories) or in the app. The image would build and then fail to start."
+            ),
+        )
+        .hint(match package {
+            Some(package) if package.starts_with(program.as_str()) => format!(
+                "Add the dependency that provides it (`uv add {package}`) and commit `pyproject.toml` and `uv.lock`; in a uv workspace, add it to the member you build (`BP_UV_PACKAGE`) or check that the member that has it is installed. Or change the command of `{process}`."
+            ),
+            Some(package) => format!(
+                "`{program}` usually comes from `{package}`: add it (`uv add {package}`) and commit `pyproject.toml` and `uv.lock`. Or change the command of `{process}`."
+            ),
+            None => format!(
+                "Add the dependency that provides `{program}` (`uv add <package>`), or, for a script of your own, give its path in the app (`./bin/{program}`). Or change the command of `{process}`."
+            ),
+        }),
         other => ErrorMessage::internal("procfile", other),
     }
 }
@@ -94,6 +121,32 @@ mod tests {
             line: 4,
             name: "web".into()
         }));
+    }
+
+    fn missing(program: &str, package: Option<&'static str>) -> String {
+        message(&libcnb::Error::BuildpackError(
+            ProcfileBuildpackError::MissingProgram {
+                process: "web".into(),
+                program: program.into(),
+                package,
+            },
+        ))
+        .to_string()
+    }
+
+    #[test]
+    fn missing_known_program() {
+        insta::assert_snapshot!(missing("gunicorn", Some("gunicorn")));
+    }
+
+    #[test]
+    fn missing_program_of_another_package() {
+        insta::assert_snapshot!(missing("waitress-serve", Some("waitress")));
+    }
+
+    #[test]
+    fn missing_unknown_program() {
+        insta::assert_snapshot!(missing("start-server", None));
     }
 
     #[test]

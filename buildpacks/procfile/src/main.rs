@@ -1,6 +1,10 @@
-//! luban/procfile: declares the image's processes from the app's `Procfile`.
+//! luban/procfile: declares the image's processes: from the app's `Procfile`, or, without one,
+//! from what the project shows (see `detect`). Then checks that every process can start.
 
+mod app_files;
+mod detect;
 mod errors;
+mod launch_check;
 mod procfile;
 
 use bullet_stream::global::print;
@@ -10,10 +14,12 @@ use libcnb::data::launch::{LaunchBuilder, ProcessBuilder};
 use libcnb::data::process_type;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
-use libcnb::{Buildpack, buildpack_main};
+use libcnb::{Buildpack, Platform, buildpack_main};
+use procfile::Process;
+use std::path::PathBuf;
 
 #[cfg(test)]
-use {insta as _, luban_test_support as _};
+use {insta as _, luban_test_support as _, tempfile as _};
 
 pub(crate) struct ProcfileBuildpack;
 
@@ -23,46 +29,54 @@ impl Buildpack for ProcfileBuildpack {
     type Error = ProcfileBuildpackError;
 
     fn detect(&self, _context: DetectContext<Self>) -> libcnb::Result<DetectResult, Self::Error> {
-        // Always passes: without a Procfile the build explains how to add one.
+        // Always passes: without a Procfile the build finds a start command or says how to
+        // add one.
         DetectResultBuilder::pass().build()
     }
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
         let started = print::buildpack("Luban Procfile");
         let path = context.app_dir.join("Procfile");
-        if !path.is_file() {
-            print::bullet("No `Procfile`; the image has no process to start by default");
-            print::sub_bullet(
-                "Add a `Procfile` at the app's root with a line such as `web: gunicorn app:app --bind 0.0.0.0:8000`",
-            );
-            print::all_done(&Some(started));
-            return BuildResultBuilder::new().build();
-        }
-        let contents = std::fs::read_to_string(&path).map_err(ProcfileBuildpackError::Read)?;
-        let processes = procfile::parse(&contents).map_err(ProcfileBuildpackError::Parse)?;
-
-        print::bullet("Processes from `Procfile`");
-        let mut launch = LaunchBuilder::new();
+        let processes = if path.is_file() {
+            let contents = std::fs::read_to_string(&path).map_err(ProcfileBuildpackError::Read)?;
+            let processes = procfile::parse(&contents).map_err(ProcfileBuildpackError::Parse)?;
+            print::bullet("Processes from `Procfile`");
+            if processes.is_empty() {
+                print::sub_bullet("The `Procfile` declares no process");
+            }
+            processes
+        } else {
+            detected_processes(&context)
+        };
         for process in &processes {
-            // The names were checked by the parser against the same rules.
-            let Ok(process_type) = process.name.parse() else {
-                continue;
-            };
-            let is_web = process_type == process_type!("web");
             print::sub_bullet(format!(
                 "{}: {}{}",
                 process.name,
                 process.command,
-                if is_web { " (default)" } else { "" }
+                if process.name == "web" {
+                    " (default)"
+                } else {
+                    ""
+                }
             ));
+        }
+
+        print::bullet("Checking that each process can start");
+        check_programs(&context, &processes)?;
+        print::sub_bullet("Every process's program is in the image");
+
+        let mut launch = LaunchBuilder::new();
+        for process in &processes {
+            // The names were checked by the parser and the detection against the same rules.
+            let Ok(process_type) = process.name.parse() else {
+                continue;
+            };
+            let is_web = process_type == process_type!("web");
             launch.process(
                 ProcessBuilder::new(process_type, ["bash", "-c", &process.command])
                     .default(is_web)
                     .build(),
             );
-        }
-        if processes.is_empty() {
-            print::sub_bullet("The `Procfile` declares no process");
         }
         print::all_done(&Some(started));
         BuildResultBuilder::new().launch(launch.build()).build()
@@ -71,6 +85,73 @@ impl Buildpack for ProcfileBuildpack {
     fn on_error(&self, error: libcnb::Error<Self::Error>) {
         errors::on_error(&error);
     }
+}
+
+/// Without a `Procfile`: the processes the project shows, with why, and how to override them.
+fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process> {
+    let app = app_files::AppFiles::read(&context.app_dir, context.platform.env());
+    let read = |relative: &str| app_files::read_app_file(&context.app_dir, relative);
+    let detection = detect::detect(&detect::Inputs {
+        installed: &app.installed,
+        project_dirs: &app.project_dirs,
+        scripts: &app.scripts,
+        read: &read,
+    });
+    if detection.processes.is_empty() {
+        print::bullet("No `Procfile`, and no start command found in the project");
+        for note in &detection.notes {
+            print::sub_bullet(note);
+        }
+        print::sub_bullet(format!(
+            "Add a `Procfile` at the app's root with a line such as `web: gunicorn app:app --bind 0.0.0.0:${{PORT:-{}}}`",
+            detect::DEFAULT_PORT
+        ));
+        return Vec::new();
+    }
+    print::bullet("No `Procfile`; processes found in the project");
+    for process in &detection.processes {
+        print::sub_bullet(format!("{}: {}", process.name, process.reason));
+    }
+    for note in &detection.notes {
+        print::sub_bullet(note);
+    }
+    print::sub_bullet(
+        "To start something else, add a `Procfile` (`web: <command>`); it always wins",
+    );
+    detection
+        .processes
+        .into_iter()
+        .map(|p| Process {
+            name: p.name,
+            command: p.command,
+        })
+        .collect()
+}
+
+/// Fails the build when a process's program is not on the launch `PATH` nor in the app.
+fn check_programs(
+    context: &BuildContext<ProcfileBuildpack>,
+    processes: &[Process],
+) -> Result<(), ProcfileBuildpackError> {
+    let mut path_dirs = context
+        .layers_dir
+        .parent()
+        .map(launch_check::launch_bin_dirs)
+        .unwrap_or_default();
+    path_dirs.extend(launch_check::SYSTEM_DIRS.iter().map(PathBuf::from));
+    for process in processes {
+        let Some(program) = launch_check::first_program(&process.command) else {
+            continue;
+        };
+        if !launch_check::resolves(&program, &path_dirs, &context.app_dir) {
+            return Err(ProcfileBuildpackError::MissingProgram {
+                process: process.name.clone(),
+                program: program.clone(),
+                package: launch_check::package_for(&program),
+            });
+        }
+    }
+    Ok(())
 }
 
 buildpack_main!(ProcfileBuildpack);

@@ -8,17 +8,39 @@ pub(crate) struct Config {
     pub(crate) groups: Vec<String>,
     /// Extras of the project (`BP_UV_EXTRAS`).
     pub(crate) extras: Vec<String>,
+    /// The workspace member to install (`BP_UV_PACKAGE`); all members when unset.
+    pub(crate) package: Option<String>,
+    /// Whether Django's `collectstatic` runs (`BP_DJANGO_COLLECTSTATIC`, default true).
+    pub(crate) django_collectstatic: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InvalidName {
-    pub(crate) variable: &'static str,
-    pub(crate) value: String,
-    pub(crate) name: String,
+pub(crate) enum ConfigError {
+    InvalidName {
+        variable: &'static str,
+        value: String,
+        name: String,
+    },
+    SeveralPackages {
+        value: String,
+    },
+    NotABoolean {
+        variable: &'static str,
+        value: String,
+    },
 }
 
 impl Config {
-    pub(crate) fn from_env(env: &Env) -> Result<Self, InvalidName> {
+    pub(crate) fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let package = names(
+            "BP_UV_PACKAGE",
+            env.get_string_lossy("BP_UV_PACKAGE").as_deref(),
+        )?;
+        if package.len() > 1 {
+            return Err(ConfigError::SeveralPackages {
+                value: package.join(" "),
+            });
+        }
         Ok(Config {
             groups: names(
                 "BP_UV_GROUPS",
@@ -27,6 +49,12 @@ impl Config {
             extras: names(
                 "BP_UV_EXTRAS",
                 env.get_string_lossy("BP_UV_EXTRAS").as_deref(),
+            )?,
+            package: package.into_iter().next(),
+            django_collectstatic: boolean(
+                "BP_DJANGO_COLLECTSTATIC",
+                env.get_string_lossy("BP_DJANGO_COLLECTSTATIC").as_deref(),
+                true,
             )?,
         })
     }
@@ -47,9 +75,26 @@ impl Config {
     }
 }
 
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, any case); `default` when unset or empty.
+fn boolean(
+    variable: &'static str,
+    value: Option<&str>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(_) => Err(ConfigError::NotABoolean {
+            variable,
+            value: value.unwrap_or_default().to_string(),
+        }),
+    }
+}
+
 /// Splits a comma- or space-separated list of group or extra names, checking each against the
 /// name rules of PEP 508 / PEP 735.
-fn names(variable: &'static str, value: Option<&str>) -> Result<Vec<String>, InvalidName> {
+fn names(variable: &'static str, value: Option<&str>) -> Result<Vec<String>, ConfigError> {
     let Some(value) = value else {
         return Ok(Vec::new());
     };
@@ -64,7 +109,7 @@ fn names(variable: &'static str, value: Option<&str>) -> Result<Vec<String>, Inv
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
         if !valid {
-            return Err(InvalidName {
+            return Err(ConfigError::InvalidName {
                 variable,
                 value: value.to_string(),
                 name: name.to_string(),
@@ -92,7 +137,13 @@ mod tests {
     #[test]
     fn unset_means_defaults() {
         let config = Config::from_env(&env(&[])).unwrap();
-        assert_eq!(config, Config::default());
+        assert_eq!(
+            config,
+            Config {
+                django_collectstatic: true,
+                ..Config::default()
+            }
+        );
         assert_eq!(config.sync_args(), ["--no-dev"]);
     }
 
@@ -122,12 +173,36 @@ mod tests {
     fn bad_names_are_rejected() {
         assert_eq!(
             Config::from_env(&env(&[("BP_UV_GROUPS", "dev;rm -rf /")])),
-            Err(InvalidName {
+            Err(ConfigError::InvalidName {
                 variable: "BP_UV_GROUPS",
                 value: "dev;rm -rf /".into(),
                 name: "dev;rm".into()
             })
         );
         assert!(Config::from_env(&env(&[("BP_UV_EXTRAS", "-x")])).is_err());
+    }
+
+    #[test]
+    fn package_and_collectstatic() {
+        let config = Config::from_env(&env(&[
+            ("BP_UV_PACKAGE", " api "),
+            ("BP_DJANGO_COLLECTSTATIC", "False"),
+        ]))
+        .unwrap();
+        assert_eq!(config.package.as_deref(), Some("api"));
+        assert!(!config.django_collectstatic);
+        assert_eq!(
+            Config::from_env(&env(&[("BP_UV_PACKAGE", "api,web")])),
+            Err(ConfigError::SeveralPackages {
+                value: "api web".into()
+            })
+        );
+        assert_eq!(
+            Config::from_env(&env(&[("BP_DJANGO_COLLECTSTATIC", "maybe")])),
+            Err(ConfigError::NotABoolean {
+                variable: "BP_DJANGO_COLLECTSTATIC",
+                value: "maybe".into()
+            })
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Every message the python-uv buildpack shows a user when it fails.
 
-use crate::config::InvalidName;
+use crate::config::ConfigError;
+use crate::django::DjangoError;
 use crate::project::ProjectError;
 use crate::python_version::{PythonRequest, PythonVersionFileError, RequestOrigin};
 use crate::uv::UvError;
@@ -12,8 +13,13 @@ use std::path::PathBuf;
 
 #[derive(Debug)]
 pub(crate) enum PythonUvError {
-    Config(InvalidName),
+    Config(ConfigError),
     Project(ProjectError),
+    /// `BP_UV_PACKAGE` names no workspace member (`members` is empty without a lock).
+    UnknownPackage {
+        name: String,
+        members: Vec<String>,
+    },
     UvNotFound,
     UvVersion(UvError),
     PythonList(UvError),
@@ -25,8 +31,20 @@ pub(crate) enum PythonUvError {
     PythonInstall(UvError),
     PythonMissingAfterInstall(PathBuf),
     StaleLock,
+    /// uv could not build a package from source.
+    SourceBuild(Box<SourceBuildFailure>),
     Sync(CmdError),
     Sbom(UvError),
+    Django(DjangoError),
+}
+
+#[derive(Debug)]
+pub(crate) struct SourceBuildFailure {
+    pub(crate) package: String,
+    pub(crate) version: Option<String>,
+    pub(crate) python: Version,
+    pub(crate) python_reason: String,
+    pub(crate) error: CmdError,
 }
 
 impl From<PythonUvError> for libcnb::Error<PythonUvError> {
@@ -51,12 +69,21 @@ const REPORT: &str = "If the output above doesn't explain it, re-run the build; 
 #[allow(clippy::too_many_lines)]
 fn buildpack_message(error: &PythonUvError) -> ErrorMessage {
     match error {
-        PythonUvError::Config(InvalidName { variable, value, name }) => ErrorMessage::new(
-            format!("`{variable}` holds an invalid name"),
-            format!("Found `{variable}={value}`; `{name}` is not a valid group or extra name.\nNames are letters, digits, `.`, `_` and `-`, starting and ending with a letter or digit, separated by commas or spaces."),
-        )
-        .hint(format!("Set it to names from `pyproject.toml`, for example `{variable}=docs,lint`.")),
+        PythonUvError::Config(error) => config_message(error),
         PythonUvError::Project(error) => project_message(error),
+        PythonUvError::UnknownPackage { name, members } if members.is_empty() => ErrorMessage::new(
+            format!("`BP_UV_PACKAGE={name}` needs a uv project"),
+            "`BP_UV_PACKAGE` picks a member of a uv workspace, but this app has no `uv.lock` with projects in it.",
+        )
+        .hint("Unset `BP_UV_PACKAGE`, or build a uv workspace (`pyproject.toml` with `[tool.uv.workspace]` and its `uv.lock`)."),
+        PythonUvError::UnknownPackage { name, members } => ErrorMessage::new(
+            format!("`BP_UV_PACKAGE={name}` is not a member of the workspace"),
+            format!(
+                "The members `uv.lock` lists are: {}.",
+                members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .hint("Set `BP_UV_PACKAGE` to one of those names, or unset it to install every member."),
         PythonUvError::UvNotFound => ErrorMessage::new(
             "uv is missing",
             "This buildpack runs the uv that `luban/uv` installs (the `LUBAN_UV` build variable), but found none.",
@@ -94,13 +121,87 @@ fn buildpack_message(error: &PythonUvError) -> ErrorMessage {
             "`uv sync --locked` found that `uv.lock` no longer matches `pyproject.toml`, so the build would not install what you tested.",
         )
         .hint("Run `uv lock` in the project, commit the updated `uv.lock`, and build again."),
+        PythonUvError::SourceBuild(failure) => {
+            let SourceBuildFailure { package, version, python, python_reason, error } = failure.as_ref();
+            let spec = match version {
+                Some(version) => format!("{package} {version}"),
+                None => package.clone(),
+            };
+            let upgrade = format!("run `uv lock --upgrade-package {package}` to lock a release that has wheels for Python {python}, test it, and commit `uv.lock`");
+            let pin = if python_reason.contains(".python-version") {
+                "change `.python-version` to a Python for which the locked release has wheels".to_string()
+            } else {
+                format!("pin the Python you develop with in `.python-version` (for example `uv python pin {}`)", python.release().iter().take(2).map(ToString::to_string).collect::<Vec<_>>().join("."))
+            };
+            ErrorMessage::new(
+                format!("Could not build `{spec}` from source"),
+                format!(
+                    "`{}` failed ({}): `{spec}` has no wheel for this build and its source build failed; uv's output is above.\nThe build used Python {python} ({python_reason}).",
+                    redact_urls(&error.name()),
+                    status(error)
+                ),
+            )
+            .hint(format!(
+                "Either {pin}; or {upgrade}; or, if the error above names a missing header or library (`fatal error: …h: No such file`), use a build image that has it."
+            ))
+        }
         PythonUvError::Sync(error) => ErrorMessage::new(
             "Could not install the dependencies",
             format!("`{}` failed ({}); its output is above.", redact_urls(&error.name()), status(error)),
         )
         .hint("Check the first error uv printed above: a package that needs a compiler or headers the build image lacks, a private index that needs credentials (`UV_INDEX_<NAME>_USERNAME` / `_PASSWORD`), or an index the build can't reach."),
         PythonUvError::Sbom(error) => uv_failure("Could not write the SBOM of the dependencies", error).hint(REPORT),
+        PythonUvError::Django(error) => django_message(error),
     }
+}
+
+fn config_message(error: &ConfigError) -> ErrorMessage {
+    match error {
+        ConfigError::InvalidName { variable, value, name } => ErrorMessage::new(
+            format!("`{variable}` holds an invalid name"),
+            format!("Found `{variable}={value}`; `{name}` is not a valid package, group or extra name.\nNames are letters, digits, `.`, `_` and `-`, starting and ending with a letter or digit, separated by commas or spaces."),
+        )
+        .hint(format!("Set it to names from `pyproject.toml`, for example `{variable}=docs,lint`.")),
+        ConfigError::SeveralPackages { value } => ErrorMessage::new(
+            "`BP_UV_PACKAGE` names more than one package",
+            format!("Found `BP_UV_PACKAGE={value}`; it takes one workspace member."),
+        )
+        .hint("Set it to the member that is the app; its workspace dependencies are installed with it."),
+        ConfigError::NotABoolean { variable, value } => ErrorMessage::new(
+            format!("`{variable}` is not `true` or `false`"),
+            format!("Found `{variable}={value}`."),
+        )
+        .hint(format!("Set `{variable}=false` to turn it off, or unset it.")),
+    }
+}
+
+fn django_message(error: &DjangoError) -> ErrorMessage {
+    let (what, error) = match error {
+        DjangoError::Settings(error) => (
+            "Could not load Django's settings to read `STATIC_ROOT`",
+            error,
+        ),
+        DjangoError::Collectstatic(error) => ("Django's `collectstatic` failed", error),
+    };
+    let output = error
+        .output()
+        .map(|o| {
+            let mut text = o.stdout_lossy();
+            text.push_str(&o.stderr_lossy());
+            text
+        })
+        .unwrap_or_default();
+    let mut body = format!("`{}` failed ({}).", error.name(), status(error));
+    if !output.trim().is_empty() {
+        let tail: Vec<&str> = output.trim().lines().rev().take(20).collect();
+        body.push_str("\n\nIts output ended with:\n");
+        body.push_str(&redact_urls(
+            &tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        ));
+    }
+    ErrorMessage::new(what, body).hint(
+        "The settings run at build time without your runtime services: read secrets and database URLs with a default (`os.environ.get(...)`), or set what they need with `pack build --env`. Set `BP_DJANGO_COLLECTSTATIC=false` to skip `collectstatic`.",
+    )
 }
 
 fn project_message(error: &ProjectError) -> ErrorMessage {
@@ -227,7 +328,7 @@ mod tests {
 
     #[test]
     fn invalid_group_name() {
-        insta::assert_snapshot!(render(&PythonUvError::Config(InvalidName {
+        insta::assert_snapshot!(render(&PythonUvError::Config(ConfigError::InvalidName {
             variable: "BP_UV_GROUPS",
             value: "docs;x".into(),
             name: "docs;x".into()
@@ -313,6 +414,90 @@ mod tests {
                 .map(|v| Version::from_str(v).unwrap())
                 .collect(),
         }));
+    }
+
+    #[test]
+    fn several_packages() {
+        insta::assert_snapshot!(render(&PythonUvError::Config(
+            ConfigError::SeveralPackages {
+                value: "api web".into()
+            }
+        )));
+    }
+
+    #[test]
+    fn collectstatic_not_a_boolean() {
+        insta::assert_snapshot!(render(&PythonUvError::Config(ConfigError::NotABoolean {
+            variable: "BP_DJANGO_COLLECTSTATIC",
+            value: "maybe".into()
+        })));
+    }
+
+    #[test]
+    fn unknown_package() {
+        insta::assert_snapshot!(render(&PythonUvError::UnknownPackage {
+            name: "web".into(),
+            members: vec!["api".into(), "shared-lib".into()],
+        }));
+    }
+
+    #[test]
+    fn package_without_workspace() {
+        insta::assert_snapshot!(render(&PythonUvError::UnknownPackage {
+            name: "web".into(),
+            members: vec![],
+        }));
+    }
+
+    fn failed_command(name: &str, stdout: &str, stderr: &str) -> CmdError {
+        use bullet_stream::fun_run::CommandWithName;
+        std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("printf '%s' '{stdout}'; printf '%s' '{stderr}' >&2; exit 1"),
+            ])
+            .named(name)
+            .named_output()
+            .and_then(bullet_stream::fun_run::NamedOutput::nonzero_captured)
+            .unwrap_err()
+    }
+
+    #[test]
+    fn source_build_with_a_chosen_python() {
+        insta::assert_snapshot!(render(&PythonUvError::SourceBuild(Box::new(
+            SourceBuildFailure {
+                package: "httptools".into(),
+                version: Some("0.6.1".into()),
+                python: Version::from_str("3.13.0").unwrap(),
+                python_reason: "chosen for `>=3.12` from `requires-python` in `pyproject.toml`"
+                    .into(),
+                error: failed_command("uv sync --locked", "", "Failed to build `httptools==0.6.1`"),
+            }
+        ))));
+    }
+
+    #[test]
+    fn source_build_with_a_pinned_python() {
+        insta::assert_snapshot!(render(&PythonUvError::SourceBuild(Box::new(
+            SourceBuildFailure {
+                package: "httptools".into(),
+                version: Some("0.6.1".into()),
+                python: Version::from_str("3.13.0").unwrap(),
+                python_reason: "pinned in `.python-version`".into(),
+                error: failed_command("uv sync --locked", "", "Failed to build `httptools==0.6.1`"),
+            }
+        ))));
+    }
+
+    #[test]
+    fn collectstatic_failed() {
+        insta::assert_snapshot!(render(&PythonUvError::Django(DjangoError::Collectstatic(
+            failed_command(
+                "python manage.py collectstatic --noinput",
+                "",
+                "django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty."
+            )
+        ))));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 mod bytecode;
 mod config;
+mod django;
 mod errors;
 mod layers;
 mod project;
+mod python_choice;
 mod python_version;
 mod uv;
 
@@ -18,7 +20,11 @@ use libcnb::data::build_plan::BuildPlanBuilder;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
+use luban_common::uv_project::{self, LockedPackage, Selection};
+use pep440_rs::Version;
 use project::{Dependencies, Project};
+use python_version::RequestOrigin;
+use std::fmt::Write as _;
 use std::path::Path;
 use uv::{Uv, UvError};
 
@@ -52,6 +58,15 @@ impl Buildpack for PythonUvBuildpack {
         // download or install.
         let config = Config::from_env(context.platform.env()).map_err(PythonUvError::Config)?;
         let project = Project::read(&context.app_dir).map_err(PythonUvError::Project)?;
+        let selection = select(&project, &config)?;
+        let installed: Vec<&LockedPackage> = project.lock.as_ref().map_or_else(Vec::new, |lock| {
+            lock.installed(&selection, &config.groups, &config.extras)
+        });
+        let django = django::plan(
+            context.app_dir.join(django::MANAGE_PY).is_file(),
+            &installed,
+            config.django_collectstatic,
+        );
         let uv = Uv::new(context.platform.env(), &std::env::temp_dir()).map_err(
             |error| match error {
                 UvError::NotFound => PythonUvError::UvNotFound,
@@ -68,27 +83,19 @@ impl Buildpack for PythonUvBuildpack {
             describe(&project.dependencies, &config)
         ));
         print::sub_bullet(format!("uv {uv_version}"));
+        describe_selection(&project, &selection);
 
         print::bullet("Python");
         let available = uv.available_pythons().map_err(PythonUvError::PythonList)?;
-        let version =
-            python_version::resolve(&project.python_request, &available).ok_or_else(|| {
-                PythonUvError::PythonNotAvailable {
-                    request: project.python_request.clone(),
-                    origin: project.python_origin,
-                    available: available.clone(),
-                }
-            })?;
-        print::sub_bullet(format!(
-            "Python {} (requested: {} from {})",
-            style::value(version.to_string()),
-            project.python_request,
-            project.python_origin
-        ));
+        let version = choose_python(&context, &uv, &project, &installed, &available)?;
+        let python_reason = match project.python_origin {
+            RequestOrigin::PythonVersionFile => "pinned in `.python-version`".to_string(),
+            origin => format!("chosen for `{}` from {origin}", project.python_request),
+        };
         let python = layers::python::install_python(&context, &uv, &version, &distro)?;
 
         print::bullet("Dependencies");
-        layers::venv::install_dependencies(
+        let venv = layers::venv::install_dependencies(
             &context,
             &layers::venv::VenvInputs {
                 uv: &uv,
@@ -96,11 +103,23 @@ impl Buildpack for PythonUvBuildpack {
                 python: &python,
                 dependencies: &project.dependencies,
                 config: &config,
+                selection: &selection,
+                python_reason: &python_reason,
                 distro: &distro,
             },
         )?;
 
         print::bullet("App");
+        match django {
+            django::Plan::NotDjango => {}
+            django::Plan::TurnedOff => print::sub_bullet(
+                "Skipping Django's `collectstatic` (`BP_DJANGO_COLLECTSTATIC=false`)",
+            ),
+            django::Plan::Collect => {
+                django::collectstatic(&uv, &venv, &context.app_dir, context.platform.env())
+                    .map_err(PythonUvError::Django)?;
+            }
+        }
         compile_app_bytecode(&context, &uv, &python.executable);
 
         print::all_done(&Some(started));
@@ -110,6 +129,122 @@ impl Buildpack for PythonUvBuildpack {
     fn on_error(&self, error: libcnb::Error<Self::Error>) {
         errors::on_error(&error);
     }
+}
+
+/// Which of the lock's projects the build installs, checked against the lock's members.
+fn select(project: &Project, config: &Config) -> Result<Selection, PythonUvError> {
+    let (Some(lock), Some(pyproject)) = (&project.lock, &project.pyproject) else {
+        return match &config.package {
+            Some(name) => Err(PythonUvError::UnknownPackage {
+                name: name.clone(),
+                members: Vec::new(),
+            }),
+            None => Ok(Selection::Root),
+        };
+    };
+    let selection = uv_project::selection(pyproject, config.package.as_deref());
+    lock.check_selection(&selection)
+        .map_err(|members| PythonUvError::UnknownPackage {
+            name: config.package.clone().unwrap_or_default(),
+            members,
+        })?;
+    Ok(selection)
+}
+
+fn describe_selection(project: &Project, selection: &Selection) {
+    let members = project
+        .lock
+        .as_ref()
+        .map(luban_common::uv_project::Lock::members)
+        .unwrap_or_default();
+    match selection {
+        Selection::Root => {}
+        Selection::AllMembers => {
+            print::sub_bullet(format!(
+                "A uv workspace: installing all {} members ({})",
+                members.len(),
+                members
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            print::sub_bullet(
+                "Set `BP_UV_PACKAGE=<member>` to install one member and what it depends on, for a smaller image",
+            );
+        }
+        Selection::Member(name) => print::sub_bullet(format!(
+            "A uv workspace: installing member `{name}` and what it depends on (`BP_UV_PACKAGE`)"
+        )),
+    }
+}
+
+/// The exact Python: the newest the request allows when `.python-version` pins it; otherwise
+/// the newest whose wheels cover the lock (see `python_choice`), logged with what was skipped.
+fn choose_python(
+    context: &BuildContext<PythonUvBuildpack>,
+    uv: &Uv,
+    project: &Project,
+    installed: &[&LockedPackage],
+    available: &[Version],
+) -> Result<Version, PythonUvError> {
+    let not_available = || PythonUvError::PythonNotAvailable {
+        request: project.python_request.clone(),
+        origin: project.python_origin,
+        available: available.to_vec(),
+    };
+    let requested = format!(
+        "requested: {} from {}",
+        project.python_request, project.python_origin
+    );
+    let target = python_choice::Target::new(&context.target.arch, build_glibc(uv));
+    let choice = match (&project.python_origin, target) {
+        (RequestOrigin::PythonVersionFile, _) | (_, None) => None,
+        (_, Some(target)) => python_choice::choose(
+            &python_version::matching(&project.python_request, available),
+            installed,
+            &target,
+        ),
+    };
+    let Some(choice) = choice else {
+        let version = python_version::resolve(&project.python_request, available)
+            .ok_or_else(not_available)?;
+        print::sub_bullet(format!(
+            "Python {} ({requested})",
+            style::value(version.to_string())
+        ));
+        return Ok(version);
+    };
+    let skipped: String = choice.skipped.iter().fold(String::new(), |mut text, s| {
+        let _ = write!(
+            text,
+            "; {} skipped: {} has no wheel for it",
+            s.version, s.package
+        );
+        text
+    });
+    print::sub_bullet(format!(
+        "Python {} ({requested}{skipped})",
+        style::value(choice.version.to_string())
+    ));
+    if !choice.compiled.is_empty() {
+        print::sub_bullet(format!(
+            "No Python that satisfies the request has wheels for every package; uv will build from source: {}",
+            choice.compiled.join(", ")
+        ));
+    }
+    Ok(choice.version)
+}
+
+/// The build image's glibc version (`getconf GNU_LIBC_VERSION`), which decides which
+/// manylinux wheels install.
+fn build_glibc(uv: &Uv) -> Option<(u16, u16)> {
+    let output = uv
+        .clean_command(Path::new("getconf"))
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .ok()?;
+    python_choice::parse_glibc(&String::from_utf8_lossy(&output.stdout))
 }
 
 fn describe(dependencies: &Dependencies, config: &Config) -> String {

@@ -2,6 +2,7 @@
 
 use crate::python_version::{self, PythonRequest, PythonVersionFileError, RequestOrigin};
 use luban_common::digest::{sha256_bytes, sha256_file};
+use luban_common::uv_project::Lock;
 use std::path::{Path, PathBuf};
 
 pub(crate) const UV_LOCK: &str = "uv.lock";
@@ -19,19 +20,24 @@ pub(crate) enum Dependencies {
     /// `uv.lock` + `pyproject.toml`: `uv sync --locked`.
     Locked {
         lock_sha256: String,
-        /// Digest of the `[project]` and `[build-system]` tables: what decides how the
-        /// project itself is installed (its scripts, its build backend), unlike `[tool.*]`.
+        /// Digest of the `[project]` and `[build-system]` tables of the root and of every
+        /// workspace member: what decides how the projects themselves are installed (their
+        /// scripts, their build backends), unlike `[tool.*]`.
         project_sha256: String,
     },
     /// `requirements.txt` without a lock: `uv pip install -r`.
     Requirements { sha256: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Project {
     pub(crate) dependencies: Dependencies,
     pub(crate) python_request: PythonRequest,
     pub(crate) python_origin: RequestOrigin,
+    /// `pyproject.toml`, when there is one.
+    pub(crate) pyproject: Option<toml::Table>,
+    /// `uv.lock`, when there is one.
+    pub(crate) lock: Option<Lock>,
 }
 
 #[derive(Debug)]
@@ -72,19 +78,29 @@ impl Project {
         } else {
             None
         };
-        let dependencies = match (has(UV_LOCK), &pyproject, has(REQUIREMENTS)) {
-            (true, None, _) => return Err(ProjectError::LockWithoutPyproject),
-            (true, Some(pyproject), _) => Dependencies::Locked {
+        let lock = if has(UV_LOCK) {
+            Some(
+                Lock::parse(&read(UV_LOCK)?).map_err(|error| ProjectError::InvalidToml {
+                    file: UV_LOCK,
+                    error,
+                })?,
+            )
+        } else {
+            None
+        };
+        let dependencies = match (&lock, &pyproject, has(REQUIREMENTS)) {
+            (Some(_), None, _) => return Err(ProjectError::LockWithoutPyproject),
+            (Some(lock), Some(pyproject), _) => Dependencies::Locked {
                 lock_sha256: sha256_file(&app_dir.join(UV_LOCK)).map_err(|error| {
                     ProjectError::Read {
                         path: app_dir.join(UV_LOCK),
                         error,
                     }
                 })?,
-                project_sha256: project_digest(pyproject),
+                project_sha256: project_digest(app_dir, pyproject, lock),
             },
-            (false, Some(_), _) => return Err(ProjectError::PyprojectWithoutLock),
-            (false, None, true) => Dependencies::Requirements {
+            (None, Some(_), _) => return Err(ProjectError::PyprojectWithoutLock),
+            (None, None, true) => Dependencies::Requirements {
                 sha256: sha256_file(&app_dir.join(REQUIREMENTS)).map_err(|error| {
                     ProjectError::Read {
                         path: app_dir.join(REQUIREMENTS),
@@ -92,7 +108,7 @@ impl Project {
                     }
                 })?,
             },
-            (false, None, false) => return Err(ProjectError::NothingToInstall),
+            (None, None, false) => return Err(ProjectError::NothingToInstall),
         };
 
         let (python_request, python_origin) = if has(PYTHON_VERSION) {
@@ -108,13 +124,7 @@ impl Project {
                 .map(str::to_string)
         }) {
             requires_python(&value, RequestOrigin::PyprojectRequiresPython)?
-        } else if let Some(value) = has(UV_LOCK)
-            .then(|| read(UV_LOCK))
-            .transpose()?
-            .map(|lock| parse_toml(UV_LOCK, &lock))
-            .transpose()?
-            .and_then(|lock| lock.get("requires-python")?.as_str().map(str::to_string))
-        {
+        } else if let Some(value) = lock.as_ref().and_then(|lock| lock.requires_python.clone()) {
             requires_python(&value, RequestOrigin::UvLockRequiresPython)?
         } else {
             (PythonRequest::Newest, RequestOrigin::Default)
@@ -124,6 +134,8 @@ impl Project {
             dependencies,
             python_request,
             python_origin,
+            pyproject,
+            lock,
         })
     }
 }
@@ -148,14 +160,34 @@ fn parse_toml(file: &'static str, contents: &str) -> Result<toml::Table, Project
     })
 }
 
-fn project_digest(pyproject: &toml::Table) -> String {
-    let mut relevant = toml::Table::new();
-    for key in ["project", "build-system"] {
-        if let Some(value) = pyproject.get(key) {
-            relevant.insert(key.to_string(), value.clone());
+fn project_digest(app_dir: &Path, pyproject: &toml::Table, lock: &Lock) -> String {
+    let relevant = |pyproject: &toml::Table| {
+        let mut relevant = toml::Table::new();
+        for key in ["project", "build-system"] {
+            if let Some(value) = pyproject.get(key) {
+                relevant.insert(key.to_string(), value.clone());
+            }
+        }
+        relevant
+    };
+    let mut all = relevant(pyproject);
+    for member in lock.members() {
+        if member.dir.as_os_str().is_empty() || member.dir == Path::new(".") {
+            continue;
+        }
+        // A member's file that can't be read or parsed changes nothing here: `uv sync --locked`
+        // reports it.
+        let member_pyproject = std::fs::read_to_string(app_dir.join(&member.dir).join(PYPROJECT))
+            .ok()
+            .and_then(|text| toml::from_str::<toml::Table>(&text).ok());
+        if let Some(member_pyproject) = member_pyproject {
+            all.insert(
+                format!("member:{}", member.name),
+                toml::Value::Table(relevant(&member_pyproject)),
+            );
         }
     }
-    sha256_bytes(relevant.to_string().as_bytes())
+    sha256_bytes(all.to_string().as_bytes())
 }
 
 #[cfg(test)]

@@ -107,6 +107,11 @@ pub(crate) fn parse_requires_python(value: &str) -> Result<PythonRequest, String
 
 /// The newest of `available` (stable `CPython` releases) that satisfies `request`.
 pub(crate) fn resolve(request: &PythonRequest, available: &[Version]) -> Option<Version> {
+    matching(request, available).into_iter().max()
+}
+
+/// Every stable release of `available` that satisfies `request`.
+pub(crate) fn matching(request: &PythonRequest, available: &[Version]) -> Vec<Version> {
     available
         .iter()
         .filter(|version| !version.any_prerelease())
@@ -116,8 +121,8 @@ pub(crate) fn resolve(request: &PythonRequest, available: &[Version]) -> Option<
             PythonRequest::Specifiers(specifiers) => specifiers.contains(version),
             PythonRequest::Newest => true,
         })
-        .max()
         .cloned()
+        .collect()
 }
 
 #[cfg(test)]

@@ -8,3 +8,4 @@ pub mod digest;
 pub mod message;
 pub mod process_env;
 pub mod redact;
+pub mod uv_project;

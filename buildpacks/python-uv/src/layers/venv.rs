@@ -5,7 +5,7 @@
 
 use crate::PythonUvBuildpack;
 use crate::config::Config;
-use crate::errors::PythonUvError;
+use crate::errors::{PythonUvError, SourceBuildFailure};
 use crate::layers::python::Python;
 use crate::layers::uv_cache::uv_cache;
 use crate::project::{Dependencies, REQUIREMENTS};
@@ -17,8 +17,9 @@ use libcnb::data::sbom::SbomFormat;
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
 use libcnb::sbom::Sbom;
 use luban_common::cache::{LayerScope, LayerStatus, keyed_layer};
+use luban_common::uv_project::Selection;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +34,9 @@ pub(crate) struct VenvLayerMetadata {
     pub(crate) project_sha256: Option<String>,
     pub(crate) groups: Vec<String>,
     pub(crate) extras: Vec<String>,
+    /// Which of the lock's projects are installed (`BP_UV_PACKAGE`, all workspace members, or
+    /// the project).
+    pub(crate) selection: String,
 }
 
 pub(crate) struct VenvInputs<'a> {
@@ -41,13 +45,18 @@ pub(crate) struct VenvInputs<'a> {
     pub(crate) python: &'a Python,
     pub(crate) dependencies: &'a Dependencies,
     pub(crate) config: &'a Config,
+    pub(crate) selection: &'a Selection,
+    /// How the Python version was chosen, for the message of a failed source build.
+    pub(crate) python_reason: &'a str,
     pub(crate) distro: &'a str,
 }
 
+/// Installs the dependencies (unless the cached venv is still right) and returns the venv's
+/// directory.
 pub(crate) fn install_dependencies(
     context: &BuildContext<PythonUvBuildpack>,
     inputs: &VenvInputs<'_>,
-) -> libcnb::Result<(), PythonUvError> {
+) -> libcnb::Result<PathBuf, PythonUvError> {
     let (lock_sha256, project_sha256) = match inputs.dependencies {
         Dependencies::Locked {
             lock_sha256,
@@ -64,6 +73,7 @@ pub(crate) fn install_dependencies(
         project_sha256,
         groups: inputs.config.groups.clone(),
         extras: inputs.config.extras.clone(),
+        selection: inputs.selection.describe(),
     };
     let (layer, status) = keyed_layer(
         context,
@@ -126,7 +136,7 @@ pub(crate) fn install_dependencies(
     if status == LayerStatus::Empty {
         layer.write_metadata(key)?;
     }
-    Ok(())
+    Ok(venv)
 }
 
 /// uv, run in the app directory with the cache layer as its cache.
@@ -159,16 +169,43 @@ fn sync(
         .arg("--python")
         .arg(&inputs.python.executable)
         .args(inputs.config.sync_args())
+        .args(inputs.selection.uv_args())
         .env("UV_PROJECT_ENVIRONMENT", venv);
     crate::uv::stream(&mut command).map(drop).map_err(|error| {
-        let stale = error
+        let stderr = error
             .output()
-            .is_some_and(|output| output.stderr_lossy().contains("needs to be updated"));
-        if stale {
+            .map(bullet_stream::fun_run::NamedOutput::stderr_lossy)
+            .unwrap_or_default();
+        if stderr.contains("needs to be updated") {
             PythonUvError::StaleLock
+        } else if let Some((package, version)) = failed_source_build(&stderr) {
+            PythonUvError::SourceBuild(Box::new(SourceBuildFailure {
+                package,
+                version,
+                python: inputs.python.version.clone(),
+                python_reason: inputs.python_reason.to_string(),
+                error,
+            }))
         } else {
             PythonUvError::Sync(error)
         }
+    })
+}
+
+/// The package of uv's "Failed to build `name==version`" line.
+fn failed_source_build(stderr: &str) -> Option<(String, Option<String>)> {
+    let start = stderr.find("Failed to build `")? + "Failed to build `".len();
+    let rest = &stderr[start..];
+    let spec = &rest[..rest.find('`')?];
+    Some(match spec.split_once("==") {
+        Some((name, version)) => (name.trim().to_string(), Some(version.trim().to_string())),
+        None => (
+            spec.split_once(" @ ")
+                .map_or(spec, |(name, _)| name)
+                .trim()
+                .to_string(),
+            None,
+        ),
     })
 }
 
@@ -219,8 +256,28 @@ fn export_sbom(
             "--frozen",
             "--no-header",
         ])
-        .args(inputs.config.sync_args());
+        .args(inputs.config.sync_args())
+        .args(inputs.selection.uv_args());
     crate::uv::capture(&mut command)
         .map(String::into_bytes)
         .map_err(PythonUvError::Sbom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_source_build_names_the_package() {
+        let stderr = "Resolved 3 packages\n  \u{d7} Failed to build `httptools==0.6.1`\n  \u{251c}\u{2500}\u{25b6} The build backend returned an error\n";
+        assert_eq!(
+            failed_source_build(stderr),
+            Some(("httptools".into(), Some("0.6.1".into())))
+        );
+        assert_eq!(
+            failed_source_build("Failed to build `app @ file:///workspace`"),
+            Some(("app".into(), None))
+        );
+        assert_eq!(failed_source_build("error: network unreachable"), None);
+    }
 }

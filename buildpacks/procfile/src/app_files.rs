@@ -1,0 +1,211 @@
+//! What the process detection needs to know of the app: the packages that will be installed,
+//! the directories of the installed projects and their scripts. Read from `uv.lock`,
+//! `pyproject.toml` (and the members') or `requirements.txt`, with the same selection
+//! (`BP_UV_PACKAGE`, `BP_UV_GROUPS`, `BP_UV_EXTRAS`) as luban/python-uv.
+
+use libcnb::Env;
+use luban_common::uv_project::{self, Lock, normalize};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::str::FromStr;
+
+/// Files larger than this are not read for detection.
+const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a regular file of the app (never through a symlink, never a large one).
+pub(crate) fn read_app_file(app_dir: &Path, relative: &str) -> Option<String> {
+    let path = app_dir.join(relative);
+    let metadata = std::fs::symlink_metadata(&path).ok()?;
+    if !metadata.is_file() || metadata.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    std::fs::read_to_string(path).ok()
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct AppFiles {
+    pub(crate) installed: BTreeSet<String>,
+    pub(crate) project_dirs: Vec<String>,
+    pub(crate) scripts: Vec<String>,
+}
+
+fn list(env: &Env, name: &str) -> Vec<String> {
+    env.get_string_lossy(name)
+        .unwrap_or_default()
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn toml_table(text: &str) -> Option<toml::Table> {
+    toml::from_str(text).ok()
+}
+
+/// Whether uv installs this project as a package (so its scripts exist): it has a
+/// `[build-system]`, or `[tool.uv] package = true`; `package = false` wins.
+fn is_packaged(pyproject: &toml::Table) -> bool {
+    let package = pyproject
+        .get("tool")
+        .and_then(|t| t.get("uv"))
+        .and_then(|uv| uv.get("package"))
+        .and_then(toml::Value::as_bool);
+    package.unwrap_or_else(|| pyproject.contains_key("build-system"))
+}
+
+impl AppFiles {
+    pub(crate) fn read(app_dir: &Path, env: &Env) -> Self {
+        let read = |relative: &str| read_app_file(app_dir, relative);
+        let mut files = AppFiles {
+            project_dirs: vec![String::new()],
+            ..AppFiles::default()
+        };
+        let lock = read("uv.lock").and_then(|text| Lock::parse(&text).ok());
+        let pyproject = read("pyproject.toml").and_then(|text| toml_table(&text));
+        if let (Some(lock), Some(pyproject)) = (lock, pyproject) {
+            let package = env.get_string_lossy("BP_UV_PACKAGE");
+            let selection = uv_project::selection(&pyproject, package.as_deref());
+            files.installed = lock
+                .installed(
+                    &selection,
+                    &list(env, "BP_UV_GROUPS"),
+                    &list(env, "BP_UV_EXTRAS"),
+                )
+                .iter()
+                .map(|p| normalize(&p.name))
+                .collect();
+            for member in lock.check_selection(&selection).unwrap_or_default() {
+                let dir = member
+                    .dir
+                    .to_string_lossy()
+                    .trim_start_matches("./")
+                    .to_string();
+                let dir = if dir == "." { String::new() } else { dir };
+                let member_pyproject = if dir.is_empty() {
+                    Some(pyproject.clone())
+                } else {
+                    read(&format!("{dir}/pyproject.toml")).and_then(|text| toml_table(&text))
+                };
+                if let Some(member_pyproject) = member_pyproject
+                    && is_packaged(&member_pyproject)
+                {
+                    files
+                        .scripts
+                        .extend(uv_project::script_names(&member_pyproject));
+                }
+                if !files.project_dirs.contains(&dir) {
+                    files.project_dirs.push(dir);
+                }
+            }
+        } else if let Some(requirements) = read("requirements.txt") {
+            files.installed = requirement_names(&requirements);
+        }
+        files
+    }
+}
+
+/// The package names of a `requirements.txt` (options, includes and unparsable lines skipped).
+pub(crate) fn requirement_names(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .map(|line| line.split(" #").next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty() && !line.starts_with('#') && !line.starts_with('-'))
+        .filter_map(|line| {
+            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(line)
+                .ok()
+                .map(|r| normalize(r.name.as_ref()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, contents) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn requirements_names() {
+        assert_eq!(
+            requirement_names(
+                "Flask==3.0 # web\n-r base.txt\ngunicorn[gevent]>=23\n\n# c\nuvicorn ; python_version > '3.8'\n"
+            ),
+            ["flask", "gunicorn", "uvicorn"]
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        );
+    }
+
+    const WORKSPACE: &str = "[tool.uv.workspace]\nmembers = [\"apps/*\", \"libs/*\"]\n";
+    const LOCK: &str = r#"version = 1
+[manifest]
+members = ["api", "tool"]
+
+[[package]]
+name = "api"
+version = "0.1.0"
+source = { editable = "apps/api" }
+dependencies = [{ name = "uvicorn" }]
+
+[[package]]
+name = "tool"
+version = "0.1.0"
+source = { editable = "libs/tool" }
+
+[[package]]
+name = "uvicorn"
+version = "0.30.0"
+source = { registry = "https://pypi.org/simple" }
+"#;
+
+    #[test]
+    fn workspace_members_dirs_scripts_and_packages() {
+        let dir = app(&[
+            ("pyproject.toml", WORKSPACE),
+            ("uv.lock", LOCK),
+            (
+                "apps/api/pyproject.toml",
+                "[project]\nname = \"api\"\n[project.scripts]\napi-admin = \"api:admin\"\n[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n",
+            ),
+            (
+                "libs/tool/pyproject.toml",
+                "[project]\nname = \"tool\"\n[project.scripts]\nnot-installed = \"tool:main\"\n",
+            ),
+        ]);
+        let files = AppFiles::read(dir.path(), &Env::new());
+        assert_eq!(files.project_dirs, ["", "apps/api", "libs/tool"]);
+        assert_eq!(files.scripts, ["api-admin"]);
+        assert!(files.installed.contains("uvicorn"));
+
+        let mut env = Env::new();
+        env.insert("BP_UV_PACKAGE", "tool");
+        let files = AppFiles::read(dir.path(), &env);
+        assert_eq!(files.project_dirs, ["", "libs/tool"]);
+        assert!(!files.installed.contains("uvicorn"));
+    }
+
+    #[test]
+    fn symlinks_and_large_files_are_not_read() {
+        let dir = app(&[("real.py", "app = 1\n")]);
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("main.py")).unwrap();
+        assert_eq!(read_app_file(dir.path(), "main.py"), None);
+        assert_eq!(
+            read_app_file(dir.path(), "real.py").as_deref(),
+            Some("app = 1\n")
+        );
+        std::fs::write(
+            dir.path().join("big.py"),
+            vec![b'#'; usize::try_from(MAX_FILE_BYTES).unwrap() + 1],
+        )
+        .unwrap();
+        assert_eq!(read_app_file(dir.path(), "big.py"), None);
+    }
+}

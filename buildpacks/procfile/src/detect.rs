@@ -1,0 +1,450 @@
+//! Start commands for apps without a `Procfile`, from what the project shows: the packages that
+//! will be installed and a few well-known files. Pure: the app's files come in through `read`.
+//!
+//! The first match wins for the `web` process:
+//! 1. `FastAPI` with `fastapi-cli` installed: `[tool.fastapi] entrypoint`, or an `app` in
+//!    `main.py`, `app.py` or `app/main.py` → `fastapi run`.
+//! 2. Django (`manage.py` and `django`): gunicorn on the project's WSGI module, or uvicorn on
+//!    its ASGI module when only uvicorn is installed.
+//! 3. Another ASGI or WSGI app (`app` or `application` in `main.py`, `app.py`, `wsgi.py`,
+//!    `asgi.py`) → uvicorn (ASGI) or gunicorn (WSGI).
+//!
+//! Each `[project.scripts]` entry of the installed projects becomes a process of its own name.
+
+use std::collections::BTreeSet;
+
+/// Where the detected web process listens when `PORT` is unset.
+pub(crate) const DEFAULT_PORT: u16 = 8080;
+
+/// What the detection sees of the app.
+pub(crate) struct Inputs<'a> {
+    /// Normalized names of the packages that will be installed.
+    pub(crate) installed: &'a BTreeSet<String>,
+    /// Directories of the installed projects, relative to the app (`""` for the root), the
+    /// root first.
+    pub(crate) project_dirs: &'a [String],
+    /// The `[project.scripts]` names that will be installed.
+    pub(crate) scripts: &'a [String],
+    /// Reads a file relative to the app directory.
+    pub(crate) read: &'a dyn Fn(&str) -> Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DetectedProcess {
+    pub(crate) name: String,
+    pub(crate) command: String,
+    /// Why this command, for the build log.
+    pub(crate) reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Detection {
+    pub(crate) processes: Vec<DetectedProcess>,
+    /// Something looked like a web app but can't be started as one; says what to add.
+    pub(crate) notes: Vec<String>,
+}
+
+const ASGI_FRAMEWORKS: &[&str] = &["fastapi", "starlette", "litestar", "quart", "sanic"];
+
+pub(crate) fn detect(inputs: &Inputs<'_>) -> Detection {
+    let mut detection = Detection::default();
+    let web = fastapi(inputs)
+        .or_else(|| django(inputs, &mut detection.notes))
+        .or_else(|| generic(inputs, &mut detection.notes));
+    if let Some(web) = web {
+        detection.processes.push(web);
+    }
+    for script in inputs.scripts {
+        let valid = !script.is_empty()
+            && script
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if valid && !detection.processes.iter().any(|p| &p.name == script) {
+            detection.processes.push(DetectedProcess {
+                name: script.clone(),
+                command: script.clone(),
+                reason: "a `[project.scripts]` entry".to_string(),
+            });
+        }
+    }
+    detection
+}
+
+fn has(inputs: &Inputs<'_>, package: &str) -> bool {
+    inputs.installed.contains(package)
+}
+
+fn join(dir: &str, file: &str) -> String {
+    if dir.is_empty() || dir == "." {
+        file.to_string()
+    } else {
+        format!("{}/{file}", dir.trim_end_matches('/'))
+    }
+}
+
+/// Whether Python source assigns `name` at the top level (`app = …`, `app: FastAPI = …`).
+fn assigns(source: &str, name: &str) -> bool {
+    source.lines().any(|line| {
+        line.strip_prefix(name).is_some_and(|rest| {
+            let rest = rest.trim_start();
+            (rest.starts_with('=') && !rest.starts_with("=="))
+                || (rest.starts_with(':') && rest.contains('='))
+        })
+    })
+}
+
+fn fastapi(inputs: &Inputs<'_>) -> Option<DetectedProcess> {
+    if !has(inputs, "fastapi-cli") {
+        return None;
+    }
+    let port = format!("--host 0.0.0.0 --port \"${{PORT:-{DEFAULT_PORT}}}\"");
+    for dir in inputs.project_dirs {
+        let pyproject = (inputs.read)(&join(dir, "pyproject.toml"))
+            .and_then(|text| toml::from_str::<toml::Table>(&text).ok());
+        let entrypoint = pyproject.as_ref().and_then(|p| {
+            p.get("tool")?
+                .get("fastapi")?
+                .get("entrypoint")?
+                .as_str()
+                .map(str::to_string)
+        });
+        if let Some(entrypoint) = entrypoint {
+            let valid = entrypoint
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._:".contains(c));
+            if valid {
+                let chdir = if dir.is_empty() {
+                    String::new()
+                } else {
+                    format!("cd {dir} && ")
+                };
+                return Some(DetectedProcess {
+                    name: "web".into(),
+                    command: format!("{chdir}fastapi run --entrypoint {entrypoint} {port}"),
+                    reason: format!(
+                        "FastAPI: `[tool.fastapi] entrypoint` in `{}`",
+                        join(dir, "pyproject.toml")
+                    ),
+                });
+            }
+        }
+        for file in ["main.py", "app.py", "app/main.py"] {
+            let path = join(dir, file);
+            if (inputs.read)(&path).is_some_and(|source| assigns(&source, "app")) {
+                return Some(DetectedProcess {
+                    name: "web".into(),
+                    command: format!("fastapi run {path} {port}"),
+                    reason: format!("FastAPI: an `app` in `{path}`"),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The packages that may hold the WSGI/ASGI modules, from the settings module named in
+/// `manage.py`: `mysite` for `"mysite.settings"`, `config.settings` then `config` for
+/// `"config.settings.production"`.
+fn django_project_packages(manage_py: &str) -> Option<Vec<String>> {
+    let start = manage_py.find("DJANGO_SETTINGS_MODULE")?;
+    let rest = &manage_py[start + "DJANGO_SETTINGS_MODULE".len()..];
+    // Past the key's closing quote: `", "mysite.settings"` or `"] = "mysite.settings"`.
+    let rest = &rest[rest.find([',', '='])?..];
+    let quote = rest.find(['"', '\''])?;
+    let rest = &rest[quote + 1..];
+    let module = &rest[..rest.find(['"', '\''])?];
+    let valid = module
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    if !valid {
+        return None;
+    }
+    let parts: Vec<&str> = module.split('.').collect();
+    let packages: Vec<String> = (1..parts.len())
+        .rev()
+        .map(|n| parts[..n].join("."))
+        .filter(|p| !p.is_empty())
+        .collect();
+    (!packages.is_empty()).then_some(packages)
+}
+
+fn django(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProcess> {
+    let manage_py = (inputs.read)("manage.py")?;
+    if !has(inputs, "django") {
+        return None;
+    }
+    let Some(packages) = django_project_packages(&manage_py) else {
+        notes.push("A Django project, but `manage.py` doesn't name its settings module (`DJANGO_SETTINGS_MODULE`), so no web process was declared; add a `Procfile`.".into());
+        return None;
+    };
+    let module_file = |package: &str, name: &str| {
+        (inputs.read)(&format!("{}/{name}.py", package.replace('.', "/"))).is_some()
+    };
+    let package = packages
+        .iter()
+        .find(|p| module_file(p, "wsgi") || module_file(p, "asgi"))
+        .unwrap_or(&packages[0])
+        .clone();
+    let dir = package.replace('.', "/");
+    if has(inputs, "gunicorn") && module_file(&package, "wsgi") {
+        return Some(DetectedProcess {
+            name: "web".into(),
+            command: format!(
+                "gunicorn {package}.wsgi --bind \"0.0.0.0:${{PORT:-{DEFAULT_PORT}}}\""
+            ),
+            reason: format!("Django with gunicorn: `{dir}/wsgi.py`"),
+        });
+    }
+    if has(inputs, "uvicorn") && module_file(&package, "asgi") {
+        return Some(DetectedProcess {
+            name: "web".into(),
+            command: format!(
+                "uvicorn {package}.asgi:application --host 0.0.0.0 --port \"${{PORT:-{DEFAULT_PORT}}}\""
+            ),
+            reason: format!("Django with uvicorn: `{dir}/asgi.py`"),
+        });
+    }
+    notes.push(format!(
+        "A Django project (`{package}`), but neither gunicorn (with `{dir}/wsgi.py`) nor uvicorn (with `{dir}/asgi.py`) will be installed, so no web process was declared. Add a server (`uv add gunicorn`) or a `Procfile`."
+    ));
+    None
+}
+
+fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProcess> {
+    let asgi_installed = ASGI_FRAMEWORKS.iter().any(|f| has(inputs, f));
+    for dir in inputs.project_dirs {
+        for file in ["main.py", "app.py", "wsgi.py", "asgi.py"] {
+            let path = join(dir, file);
+            let Some(source) = (inputs.read)(&path) else {
+                continue;
+            };
+            let Some(variable) = ["app", "application"]
+                .into_iter()
+                .find(|v| assigns(&source, v))
+            else {
+                continue;
+            };
+            let module = file.trim_end_matches(".py");
+            let asgi = file == "asgi.py"
+                || (asgi_installed && ASGI_FRAMEWORKS.iter().any(|f| source.contains(f)));
+            let port = format!("${{PORT:-{DEFAULT_PORT}}}");
+            let command = if asgi && has(inputs, "uvicorn") {
+                let app_dir = if dir.is_empty() {
+                    String::new()
+                } else {
+                    format!(" --app-dir {dir}")
+                };
+                format!("uvicorn {module}:{variable}{app_dir} --host 0.0.0.0 --port \"{port}\"")
+            } else if !asgi && has(inputs, "gunicorn") {
+                let chdir = if dir.is_empty() {
+                    String::new()
+                } else {
+                    format!(" --chdir {dir}")
+                };
+                format!("gunicorn {module}:{variable}{chdir} --bind \"0.0.0.0:{port}\"")
+            } else {
+                notes.push(format!(
+                    "`{path}` defines `{variable}`, but {} will not be installed, so no web process was declared. Add it (`uv add {}`) or a `Procfile`.",
+                    if asgi { "uvicorn (for an ASGI app)" } else { "gunicorn (for a WSGI app)" },
+                    if asgi { "uvicorn" } else { "gunicorn" },
+                ));
+                return None;
+            };
+            return Some(DetectedProcess {
+                name: "web".into(),
+                command,
+                reason: format!(
+                    "{} app `{variable}` in `{path}`",
+                    if asgi { "an ASGI" } else { "a WSGI" }
+                ),
+            });
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    struct App {
+        files: BTreeMap<String, String>,
+        installed: BTreeSet<String>,
+        dirs: Vec<String>,
+        scripts: Vec<String>,
+    }
+
+    fn app(files: &[(&str, &str)], installed: &[&str]) -> App {
+        App {
+            files: files
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+            installed: installed.iter().map(ToString::to_string).collect(),
+            dirs: vec![String::new()],
+            scripts: vec![],
+        }
+    }
+
+    fn run(app: &App) -> Detection {
+        let read = |path: &str| app.files.get(path).cloned();
+        detect(&Inputs {
+            installed: &app.installed,
+            project_dirs: &app.dirs,
+            scripts: &app.scripts,
+            read: &read,
+        })
+    }
+
+    fn web(app: &App) -> String {
+        let detection = run(app);
+        let web = detection
+            .processes
+            .iter()
+            .find(|p| p.name == "web")
+            .unwrap_or_else(|| panic!("no web process: {detection:?}"));
+        format!("{}  ({})", web.command, web.reason)
+    }
+
+    const FASTAPI_MAIN: &str = "from fastapi import FastAPI\n\napp = FastAPI()\n";
+
+    #[test]
+    fn fastapi_from_a_file() {
+        insta::assert_snapshot!(web(&app(
+            &[("main.py", FASTAPI_MAIN)],
+            &["fastapi", "fastapi-cli", "uvicorn"]
+        )), @r#"fastapi run main.py --host 0.0.0.0 --port "${PORT:-8080}"  (FastAPI: an `app` in `main.py`)"#);
+        insta::assert_snapshot!(web(&app(
+            &[("app/main.py", "app: FastAPI = FastAPI()\n")],
+            &["fastapi", "fastapi-cli"]
+        )), @r#"fastapi run app/main.py --host 0.0.0.0 --port "${PORT:-8080}"  (FastAPI: an `app` in `app/main.py`)"#);
+    }
+
+    #[test]
+    fn fastapi_entrypoint_from_pyproject() {
+        let mut app = app(
+            &[(
+                "backend/pyproject.toml",
+                "[project]\nname = \"backend\"\n[tool.fastapi]\nentrypoint = \"app.main:app\"\n",
+            )],
+            &["fastapi", "fastapi-cli"],
+        );
+        app.dirs = vec![String::new(), "backend".into()];
+        insta::assert_snapshot!(web(&app), @r#"cd backend && fastapi run --entrypoint app.main:app --host 0.0.0.0 --port "${PORT:-8080}"  (FastAPI: `[tool.fastapi] entrypoint` in `backend/pyproject.toml`)"#);
+    }
+
+    #[test]
+    fn fastapi_without_cli_uses_uvicorn() {
+        insta::assert_snapshot!(web(&app(
+            &[("main.py", FASTAPI_MAIN)],
+            &["fastapi", "uvicorn"]
+        )), @r#"uvicorn main:app --host 0.0.0.0 --port "${PORT:-8080}"  (an ASGI app `app` in `main.py`)"#);
+    }
+
+    const MANAGE_PY: &str =
+        "import os\nos.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"mysite.settings\")\n";
+
+    #[test]
+    fn django_with_gunicorn_or_uvicorn() {
+        let files = [
+            ("manage.py", MANAGE_PY),
+            ("mysite/wsgi.py", ""),
+            ("mysite/asgi.py", ""),
+        ];
+        insta::assert_snapshot!(web(&app(&files, &["django", "gunicorn"])), @r#"gunicorn mysite.wsgi --bind "0.0.0.0:${PORT:-8080}"  (Django with gunicorn: `mysite/wsgi.py`)"#);
+        insta::assert_snapshot!(web(&app(&files, &["django", "uvicorn"])), @r#"uvicorn mysite.asgi:application --host 0.0.0.0 --port "${PORT:-8080}"  (Django with uvicorn: `mysite/asgi.py`)"#);
+    }
+
+    #[test]
+    fn django_without_a_server_gets_a_note() {
+        let detection = run(&app(
+            &[("manage.py", MANAGE_PY), ("mysite/wsgi.py", "")],
+            &["django"],
+        ));
+        assert!(detection.processes.is_empty());
+        insta::assert_snapshot!(detection.notes.join("\n"), @"A Django project (`mysite`), but neither gunicorn (with `mysite/wsgi.py`) nor uvicorn (with `mysite/asgi.py`) will be installed, so no web process was declared. Add a server (`uv add gunicorn`) or a `Procfile`.");
+    }
+
+    #[test]
+    fn flask_with_gunicorn() {
+        insta::assert_snapshot!(web(&app(
+            &[("app.py", "from flask import Flask\napp = Flask(__name__)\n")],
+            &["flask", "gunicorn"]
+        )), @r#"gunicorn app:app --bind "0.0.0.0:${PORT:-8080}"  (a WSGI app `app` in `app.py`)"#);
+    }
+
+    #[test]
+    fn flask_without_a_server_gets_a_note() {
+        let detection = run(&app(
+            &[("app.py", "from flask import Flask\napp = Flask(__name__)\n")],
+            &["flask"],
+        ));
+        assert!(detection.processes.is_empty());
+        insta::assert_snapshot!(detection.notes.join("\n"), @"`app.py` defines `app`, but gunicorn (for a WSGI app) will not be installed, so no web process was declared. Add it (`uv add gunicorn`) or a `Procfile`.");
+    }
+
+    #[test]
+    fn member_directories_are_searched() {
+        let mut app = app(
+            &[(
+                "apps/api/main.py",
+                "from starlette.applications import Starlette\napp = Starlette()\n",
+            )],
+            &["starlette", "uvicorn"],
+        );
+        app.dirs = vec![String::new(), "apps/api".into()];
+        insta::assert_snapshot!(web(&app), @r#"uvicorn main:app --app-dir apps/api --host 0.0.0.0 --port "${PORT:-8080}"  (an ASGI app `app` in `apps/api/main.py`)"#);
+    }
+
+    #[test]
+    fn scripts_become_processes_but_never_web() {
+        let mut app = app(&[], &["click"]);
+        app.scripts = vec!["greet".into(), "bad name".into()];
+        let detection = run(&app);
+        assert_eq!(
+            detection.processes,
+            [DetectedProcess {
+                name: "greet".into(),
+                command: "greet".into(),
+                reason: "a `[project.scripts]` entry".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn nothing_recognised() {
+        assert_eq!(
+            run(&app(&[("README.md", "hi")], &["requests"])),
+            Detection::default()
+        );
+        // `app ==` is a comparison, not an app.
+        assert_eq!(
+            run(&app(&[("main.py", "if app == 1: pass\n")], &["gunicorn"])),
+            Detection::default()
+        );
+    }
+
+    #[test]
+    fn settings_package_from_manage_py() {
+        assert_eq!(
+            django_project_packages(MANAGE_PY),
+            Some(vec!["mysite".into()])
+        );
+        assert_eq!(
+            django_project_packages(
+                "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.prod')"
+            ),
+            Some(vec!["config.settings".into(), "config".into()])
+        );
+        assert_eq!(django_project_packages("nothing"), None);
+        // cookiecutter-django's layout: `config/wsgi.py` next to `config/settings/`.
+        insta::assert_snapshot!(web(&app(
+            &[
+                ("manage.py", "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.local')"),
+                ("config/wsgi.py", "")
+            ],
+            &["django", "gunicorn"]
+        )), @r#"gunicorn config.wsgi --bind "0.0.0.0:${PORT:-8080}"  (Django with gunicorn: `config/wsgi.py`)"#);
+    }
+}
