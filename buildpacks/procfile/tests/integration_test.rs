@@ -1,9 +1,10 @@
-//! End-to-end test of luban/procfile: a bad line fails the build and is named.
+//! End-to-end tests of luban/procfile: processes from a `Procfile` or found in the project,
+//! each started and queried; a bad line and a missing program fail the build.
 
 // Integration tests see every dependency of the crate (rust-lang/rust#95513).
 #![allow(unused_crate_dependencies)]
 
-use luban_test_support::{App, first_build, image_name};
+use luban_test_support::{App, WebApp, first_build, image_name};
 
 #[test]
 #[ignore = "integration test"]
@@ -13,4 +14,68 @@ fn bad_procfile_line_fails_with_its_message() {
         .assert_failure()
         .assert_contains("Error: `Procfile` line 2 is not a process")
         .assert_contains("Line 2 is `python worker.py`");
+}
+
+#[test]
+#[ignore = "integration test"]
+fn fastapi_without_procfile_starts_with_fastapi_run() {
+    let app = App::fixture("fastapi_no_procfile");
+    let image = image_name("fastapi_no_procfile");
+    first_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("No `Procfile`; processes found in the project")
+        .assert_contains("web: FastAPI: an `app` in `main.py`")
+        .assert_contains(
+            r#"web: fastapi run main.py --host 0.0.0.0 --port "${PORT:-8080}" (default)"#,
+        )
+        .assert_contains("add a `Procfile` (`web: <command>`); it always wins");
+    WebApp::start(&image).assert_ok("/", &["Hello from FastAPI", r#""uid":1002"#]);
+}
+
+#[test]
+#[ignore = "integration test"]
+fn flask_without_procfile_starts_with_gunicorn() {
+    let app = App::fixture("flask_no_procfile");
+    let image = image_name("flask_no_procfile");
+    first_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("web: a WSGI app `app` in `app.py`")
+        .assert_contains(r#"web: gunicorn app:app --bind "0.0.0.0:${PORT:-8080}" (default)"#);
+    WebApp::start(&image).assert_ok("/", &["Hello from Flask", r#""uid":1002"#]);
+}
+
+#[test]
+#[ignore = "integration test"]
+fn django_without_procfile_collects_static_files_and_serves_them() {
+    let app = App::fixture("django_no_procfile");
+    let image = image_name("django_no_procfile");
+    first_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("Running `python manage.py collectstatic --noinput`")
+        .assert_contains("web: Django with gunicorn: `mysite/wsgi.py`");
+    let web = WebApp::start(&image);
+    web.assert_ok("/", &["Hello from Django", r#""uid":1002"#]);
+    web.assert_ok("/static/luban.css", &["#c0ffee"]);
+
+    // Turned off: nothing collected, so nothing served.
+    luban_test_support::pack_build(
+        &image,
+        app.path(),
+        &["--env", "BP_DJANGO_COLLECTSTATIC=false"],
+    )
+    .assert_success()
+    .assert_contains("Skipping Django's `collectstatic` (`BP_DJANGO_COLLECTSTATIC=false`)")
+    .assert_not_contains("Running `python manage.py collectstatic");
+    let (status, _) = WebApp::start(&image).get("/static/luban.css");
+    assert_eq!(status, 404);
+}
+
+#[test]
+#[ignore = "integration test"]
+fn procfile_program_missing_from_the_image_fails_the_build() {
+    let app = App::fixture("procfile_missing_program");
+    first_build(&image_name("procfile_missing_program"), app.path(), &[])
+        .assert_failure()
+        .assert_contains("Error: Process `web` runs `gunicorn`, which is not in the image")
+        .assert_contains("`uv add gunicorn`");
 }

@@ -7,7 +7,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 use luban_test_support::{
-    App, Container, PrivateIndex, REGISTRY, find_in_image, first_build, first_build_with,
+    App, Container, PrivateIndex, REGISTRY, WebApp, find_in_image, first_build, first_build_with,
     free_port, http_get, image_name, pack_build, pull_from_registry, run, run_shell,
 };
 use std::time::Duration;
@@ -396,4 +396,84 @@ fn published_to_a_tls_registry_with_its_ca_then_runs() {
     let out = run(&image, &[], &[]);
     assert_eq!(out.exit_code, 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "six 1.17.0");
+}
+
+#[test]
+#[ignore = "integration test"]
+fn python_is_chosen_from_the_locked_wheels_and_a_pin_still_wins() {
+    let app = App::fixture("python_choice_by_wheels");
+    let image = image_name("python_choice_by_wheels");
+    first_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains(
+            "Python `3.12.1` (requested: >=3.12 from `requires-python` in `pyproject.toml`; 3.13.0 skipped: httptools 0.6.1 has no wheel for it)",
+        )
+        .assert_not_contains("Building httptools");
+    let out = run_shell(&image, "python main.py");
+    assert_eq!(
+        out.stdout.trim(),
+        "python 3.12.1 httptools 0.6.1",
+        "{}",
+        out.stderr
+    );
+
+    // The user's pin wins, even where the lock has no wheel for it: uv compiles the sdist,
+    // which fails, and the error says which Python was used and why.
+    app.write(".python-version", "3.13\n");
+    pack_build(&image, app.path(), &[])
+        .assert_failure()
+        .assert_contains("Python `3.13.0` (requested: 3.13 from `.python-version`)")
+        .assert_contains("Error: Could not build `httptools 0.6.1` from source")
+        .assert_contains("The build used Python 3.13.0 (pinned in `.python-version`).")
+        .assert_contains("uv lock --upgrade-package httptools");
+}
+
+#[test]
+#[ignore = "integration test"]
+fn workspace_with_a_virtual_root_installs_every_member() {
+    let app = App::fixture("workspace_virtual_root");
+    let image = image_name("workspace_virtual_root");
+    first_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("A uv workspace: installing all 2 members (greeting, web)")
+        .assert_contains("Set `BP_UV_PACKAGE=<member>`")
+        .assert_contains("--all-packages")
+        .assert_contains("web: a WSGI app `app` in `apps/web/app.py`");
+    WebApp::start(&image).assert_ok(
+        "/",
+        &["Hello, workspace, from a library member", r#""uid":1002"#],
+    );
+}
+
+#[test]
+#[ignore = "integration test"]
+fn workspace_package_installs_one_member_and_what_it_needs() {
+    let app = App::fixture("workspace_with_package");
+    let image = image_name("workspace_with_package");
+
+    // An unknown member fails before Python or anything else is installed.
+    first_build(&image, app.path(), &["--env", "BP_UV_PACKAGE=web"])
+        .assert_failure()
+        .assert_contains("Error: `BP_UV_PACKAGE=web` is not a member of the workspace")
+        .assert_contains("`api`, `core`, `platform`, `report`")
+        .assert_not_contains("Running `uv python install");
+
+    pack_build(&image, app.path(), &["--env", "BP_UV_PACKAGE=api"])
+        .assert_success()
+        .assert_contains("A uv workspace: installing member `api` and what it depends on")
+        .assert_contains("--package api")
+        .assert_contains("api-admin: a `[project.scripts]` entry");
+    WebApp::start(&image).assert_ok("/", &["Hello from the api member", r#""core":"1.0""#]);
+    let out = run_shell(
+        &image,
+        "api-admin; for m in report six; do python -c \"import $m\" 2>/dev/null && echo \"$m: present\" || echo \"$m: absent\"; done",
+    );
+    for expected in ["api admin, core 1.0", "report: absent", "six: absent"] {
+        assert!(
+            out.stdout.contains(expected),
+            "{expected:?} not in:\n{}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
 }

@@ -352,6 +352,47 @@ impl Drop for Container {
     }
 }
 
+/// An image's default process, started on a free port of the host network (`PORT`).
+pub struct WebApp {
+    container: Container,
+    port: u16,
+}
+
+impl WebApp {
+    /// Starts `image` with `PORT` set to a free port.
+    #[must_use]
+    pub fn start(image: &str) -> Self {
+        let port = free_port();
+        let container = Container::start(image, &["--env", &format!("PORT={port}")]);
+        WebApp { container, port }
+    }
+
+    /// GETs `path` (waiting up to 60 s for the app to answer) and returns status and body.
+    ///
+    /// # Panics
+    /// When nothing answers, with the container's logs.
+    #[must_use]
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(
+            &format!("http://127.0.0.1:{}{path}", self.port),
+            Duration::from_mins(1),
+        )
+        .unwrap_or_else(|error| panic!("no answer: {error}\n{}", self.container.logs()))
+    }
+
+    /// GETs `path` and asserts a 200 whose body holds each of `expected`.
+    ///
+    /// # Panics
+    /// When the answer is not that.
+    pub fn assert_ok(&self, path: &str, expected: &[&str]) {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "{body}\n{}", self.container.logs());
+        for text in expected {
+            assert!(body.contains(text), "{text:?} not in {body}");
+        }
+    }
+}
+
 /// GETs `url`, retrying until the server answers or `timeout` passes.
 ///
 /// # Errors

@@ -1,0 +1,5 @@
+from core import VERSION
+
+
+def admin() -> None:
+    print(f"api admin, core {VERSION}")
