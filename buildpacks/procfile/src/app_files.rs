@@ -3,6 +3,7 @@
 //! `pyproject.toml` (and the members') or `requirements.txt`, with the same selection
 //! (`BP_UV_PACKAGE`, `BP_UV_GROUPS`, `BP_UV_EXTRAS`) as luban/python-uv.
 
+use crate::detect::ProjectDir;
 use libcnb::Env;
 use luban_common::uv_project::{self, Lock, normalize};
 use std::collections::BTreeSet;
@@ -25,7 +26,7 @@ pub(crate) fn read_app_file(app_dir: &Path, relative: &str) -> Option<String> {
 #[derive(Debug, Default)]
 pub(crate) struct AppFiles {
     pub(crate) installed: BTreeSet<String>,
-    pub(crate) project_dirs: Vec<String>,
+    pub(crate) projects: Vec<ProjectDir>,
     pub(crate) scripts: Vec<String>,
 }
 
@@ -57,7 +58,10 @@ impl AppFiles {
     pub(crate) fn read(app_dir: &Path, env: &Env) -> Self {
         let read = |relative: &str| read_app_file(app_dir, relative);
         let mut files = AppFiles {
-            project_dirs: vec![String::new()],
+            projects: vec![ProjectDir {
+                dir: String::new(),
+                name: None,
+            }],
             ..AppFiles::default()
         };
         let lock = read("uv.lock").and_then(|text| Lock::parse(&text).ok());
@@ -93,8 +97,13 @@ impl AppFiles {
                         .scripts
                         .extend(uv_project::script_names(&member_pyproject));
                 }
-                if !files.project_dirs.contains(&dir) {
-                    files.project_dirs.push(dir);
+                if let Some(known) = files.projects.iter_mut().find(|p| p.dir == dir) {
+                    known.name = Some(member.name.clone());
+                } else {
+                    files.projects.push(ProjectDir {
+                        dir,
+                        name: Some(member.name.clone()),
+                    });
                 }
             }
         } else if let Some(requirements) = read("requirements.txt") {
@@ -181,14 +190,17 @@ source = { registry = "https://pypi.org/simple" }
             ),
         ]);
         let files = AppFiles::read(dir.path(), &Env::new());
-        assert_eq!(files.project_dirs, ["", "apps/api", "libs/tool"]);
+        let dirs: Vec<&str> = files.projects.iter().map(|p| p.dir.as_str()).collect();
+        assert_eq!(dirs, ["", "apps/api", "libs/tool"]);
+        assert_eq!(files.projects[1].name.as_deref(), Some("api"));
         assert_eq!(files.scripts, ["api-admin"]);
         assert!(files.installed.contains("uvicorn"));
 
         let mut env = Env::new();
         env.insert("BP_UV_PACKAGE", "tool");
         let files = AppFiles::read(dir.path(), &env);
-        assert_eq!(files.project_dirs, ["", "libs/tool"]);
+        let dirs: Vec<&str> = files.projects.iter().map(|p| p.dir.as_str()).collect();
+        assert_eq!(dirs, ["", "libs/tool"]);
         assert!(!files.installed.contains("uvicorn"));
     }
 

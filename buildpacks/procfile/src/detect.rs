@@ -20,13 +20,73 @@ pub(crate) const DEFAULT_PORT: u16 = 8080;
 pub(crate) struct Inputs<'a> {
     /// Normalized names of the packages that will be installed.
     pub(crate) installed: &'a BTreeSet<String>,
-    /// Directories of the installed projects, relative to the app (`""` for the root), the
-    /// root first.
-    pub(crate) project_dirs: &'a [String],
+    /// The installed projects, the app's root first.
+    pub(crate) projects: &'a [ProjectDir],
     /// The `[project.scripts]` names that will be installed.
     pub(crate) scripts: &'a [String],
     /// Reads a file relative to the app directory.
     pub(crate) read: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// A project of the app: its directory relative to the app (`""` for the root) and its
+/// normalized name, when it has one (a virtual workspace root has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProjectDir {
+    pub(crate) dir: String,
+    pub(crate) name: Option<String>,
+}
+
+/// A file that may define the app, and the directory its module path starts from.
+struct Candidate {
+    path: String,
+    root: String,
+}
+
+impl Candidate {
+    /// The dotted module of the file (`pkg.main`, `pkg` for `pkg/__init__.py`).
+    fn module(&self) -> String {
+        let relative = if self.root.is_empty() {
+            self.path.as_str()
+        } else {
+            self.path
+                .strip_prefix(&format!("{}/", self.root))
+                .unwrap_or(&self.path)
+        };
+        let module = relative.trim_end_matches(".py").replace('/', ".");
+        module
+            .strip_suffix(".__init__")
+            .map_or(module.clone(), str::to_string)
+    }
+}
+
+/// The files that may define the app in a project, in the order they are tried: the
+/// conventional top-level files, then the project's own package (`src/<name>/` or `<name>/`).
+fn candidates(project: &ProjectDir, top_level: &[&str]) -> Vec<Candidate> {
+    let dir = project.dir.as_str();
+    let mut files: Vec<Candidate> = top_level
+        .iter()
+        .map(|file| Candidate {
+            path: join(dir, file),
+            root: dir.to_string(),
+        })
+        .collect();
+    if let Some(name) = &project.name {
+        let package = name.replace('-', "_");
+        for (root, file) in [
+            (join(dir, "src"), "main.py"),
+            (join(dir, "src"), "app.py"),
+            (join(dir, "src"), "__init__.py"),
+            (dir.to_string(), "main.py"),
+            (dir.to_string(), "app.py"),
+            (dir.to_string(), "__init__.py"),
+        ] {
+            files.push(Candidate {
+                path: join(&join(&root, &package), file),
+                root,
+            });
+        }
+    }
+    files
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +158,8 @@ fn fastapi(inputs: &Inputs<'_>) -> Option<DetectedProcess> {
         return None;
     }
     let port = format!("--host 0.0.0.0 --port \"${{PORT:-{DEFAULT_PORT}}}\"");
-    for dir in inputs.project_dirs {
+    for project in inputs.projects {
+        let dir = &project.dir;
         let pyproject = (inputs.read)(&join(dir, "pyproject.toml"))
             .and_then(|text| toml::from_str::<toml::Table>(&text).ok());
         let entrypoint = pyproject.as_ref().and_then(|p| {
@@ -128,8 +189,7 @@ fn fastapi(inputs: &Inputs<'_>) -> Option<DetectedProcess> {
                 });
             }
         }
-        for file in ["main.py", "app.py", "app/main.py"] {
-            let path = join(dir, file);
+        for Candidate { path, .. } in candidates(project, &["main.py", "app.py", "app/main.py"]) {
             if (inputs.read)(&path).is_some_and(|source| assigns(&source, "app")) {
                 return Some(DetectedProcess {
                     name: "web".into(),
@@ -212,10 +272,10 @@ fn django(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProces
 
 fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProcess> {
     let asgi_installed = ASGI_FRAMEWORKS.iter().any(|f| has(inputs, f));
-    for dir in inputs.project_dirs {
-        for file in ["main.py", "app.py", "wsgi.py", "asgi.py"] {
-            let path = join(dir, file);
-            let Some(source) = (inputs.read)(&path) else {
+    for project in inputs.projects {
+        for candidate in candidates(project, &["main.py", "app.py", "wsgi.py", "asgi.py"]) {
+            let path = &candidate.path;
+            let Some(source) = (inputs.read)(path) else {
                 continue;
             };
             let Some(variable) = ["app", "application"]
@@ -224,22 +284,23 @@ fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProce
             else {
                 continue;
             };
-            let module = file.trim_end_matches(".py");
-            let asgi = file == "asgi.py"
+            let module = candidate.module();
+            let root = &candidate.root;
+            let asgi = path.ends_with("asgi.py")
                 || (asgi_installed && ASGI_FRAMEWORKS.iter().any(|f| source.contains(f)));
             let port = format!("${{PORT:-{DEFAULT_PORT}}}");
             let command = if asgi && has(inputs, "uvicorn") {
-                let app_dir = if dir.is_empty() {
+                let app_dir = if root.is_empty() {
                     String::new()
                 } else {
-                    format!(" --app-dir {dir}")
+                    format!(" --app-dir {root}")
                 };
                 format!("uvicorn {module}:{variable}{app_dir} --host 0.0.0.0 --port \"{port}\"")
             } else if !asgi && has(inputs, "gunicorn") {
-                let chdir = if dir.is_empty() {
+                let chdir = if root.is_empty() {
                     String::new()
                 } else {
-                    format!(" --chdir {dir}")
+                    format!(" --chdir {root}")
                 };
                 format!("gunicorn {module}:{variable}{chdir} --bind \"0.0.0.0:{port}\"")
             } else {
@@ -271,7 +332,7 @@ mod tests {
     struct App {
         files: BTreeMap<String, String>,
         installed: BTreeSet<String>,
-        dirs: Vec<String>,
+        projects: Vec<ProjectDir>,
         scripts: Vec<String>,
     }
 
@@ -282,8 +343,15 @@ mod tests {
                 .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
                 .collect(),
             installed: installed.iter().map(ToString::to_string).collect(),
-            dirs: vec![String::new()],
+            projects: vec![project("", None)],
             scripts: vec![],
+        }
+    }
+
+    fn project(dir: &str, name: Option<&str>) -> ProjectDir {
+        ProjectDir {
+            dir: dir.into(),
+            name: name.map(Into::into),
         }
     }
 
@@ -291,7 +359,7 @@ mod tests {
         let read = |path: &str| app.files.get(path).cloned();
         detect(&Inputs {
             installed: &app.installed,
-            project_dirs: &app.dirs,
+            projects: &app.projects,
             scripts: &app.scripts,
             read: &read,
         })
@@ -330,7 +398,7 @@ mod tests {
             )],
             &["fastapi", "fastapi-cli"],
         );
-        app.dirs = vec![String::new(), "backend".into()];
+        app.projects = vec![project("", None), project("backend", Some("app"))];
         insta::assert_snapshot!(web(&app), @r#"cd backend && fastapi run --entrypoint app.main:app --host 0.0.0.0 --port "${PORT:-8080}"  (FastAPI: `[tool.fastapi] entrypoint` in `backend/pyproject.toml`)"#);
     }
 
@@ -393,8 +461,38 @@ mod tests {
             )],
             &["starlette", "uvicorn"],
         );
-        app.dirs = vec![String::new(), "apps/api".into()];
+        app.projects = vec![project("", None), project("apps/api", Some("api"))];
         insta::assert_snapshot!(web(&app), @r#"uvicorn main:app --app-dir apps/api --host 0.0.0.0 --port "${PORT:-8080}"  (an ASGI app `app` in `apps/api/main.py`)"#);
+    }
+
+    #[test]
+    fn the_projects_own_package_is_searched() {
+        let mut fastapi = app(
+            &[("src/uv_example/__init__.py", FASTAPI_MAIN)],
+            &["fastapi", "fastapi-cli"],
+        );
+        fastapi.projects = vec![project("", Some("uv-example"))];
+        insta::assert_snapshot!(web(&fastapi), @r#"fastapi run src/uv_example/__init__.py --host 0.0.0.0 --port "${PORT:-8080}"  (FastAPI: an `app` in `src/uv_example/__init__.py`)"#);
+
+        let mut flask = app(
+            &[(
+                "src/shop/app.py",
+                "from flask import Flask\napp = Flask(__name__)\n",
+            )],
+            &["flask", "gunicorn"],
+        );
+        flask.projects = vec![project("", Some("shop"))];
+        insta::assert_snapshot!(web(&flask), @r#"gunicorn shop.app:app --chdir src --bind "0.0.0.0:${PORT:-8080}"  (a WSGI app `app` in `src/shop/app.py`)"#);
+
+        let mut starlette = app(
+            &[(
+                "services/api/api/main.py",
+                "from starlette.applications import Starlette\napp = Starlette()\n",
+            )],
+            &["starlette", "uvicorn"],
+        );
+        starlette.projects = vec![project("", None), project("services/api", Some("api"))];
+        insta::assert_snapshot!(web(&starlette), @r#"uvicorn api.main:app --app-dir services/api --host 0.0.0.0 --port "${PORT:-8080}"  (an ASGI app `app` in `services/api/api/main.py`)"#);
     }
 
     #[test]

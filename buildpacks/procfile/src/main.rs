@@ -93,7 +93,7 @@ fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process>
     let read = |relative: &str| app_files::read_app_file(&context.app_dir, relative);
     let detection = detect::detect(&detect::Inputs {
         installed: &app.installed,
-        project_dirs: &app.project_dirs,
+        projects: &app.projects,
         scripts: &app.scripts,
         read: &read,
     });
@@ -114,6 +114,12 @@ fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process>
     }
     for note in &detection.notes {
         print::sub_bullet(note);
+    }
+    if !detection.processes.iter().any(|p| p.name == "web") {
+        print::sub_bullet(format!(
+            "No web process, so the image has no default: run one by name (`docker run --entrypoint {} <image>`)",
+            detection.processes[0].name
+        ));
     }
     print::sub_bullet(
         "To start something else, add a `Procfile` (`web: <command>`); it always wins",
