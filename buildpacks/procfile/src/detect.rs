@@ -8,6 +8,7 @@
 //!    its ASGI module when only uvicorn is installed.
 //! 3. Another ASGI or WSGI app (`app` or `application` in `main.py`, `app.py`, `wsgi.py`,
 //!    `asgi.py`) → uvicorn (ASGI) or gunicorn (WSGI).
+//! 4. A Streamlit app (`streamlit` installed, a file that imports it) → `streamlit run`.
 //!
 //! Each `[project.scripts]` entry of the installed projects becomes a process of its own name.
 
@@ -110,7 +111,8 @@ pub(crate) fn detect(inputs: &Inputs<'_>) -> Detection {
     let mut detection = Detection::default();
     let web = fastapi(inputs)
         .or_else(|| django(inputs, &mut detection.notes))
-        .or_else(|| generic(inputs, &mut detection.notes));
+        .or_else(|| generic(inputs, &mut detection.notes))
+        .or_else(|| streamlit(inputs));
     if let Some(web) = web {
         detection.processes.push(web);
     }
@@ -324,6 +326,26 @@ fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProce
     None
 }
 
+fn streamlit(inputs: &Inputs<'_>) -> Option<DetectedProcess> {
+    if !has(inputs, "streamlit") {
+        return None;
+    }
+    let files = ["streamlit_app.py", "main.py", "app.py", "Home.py"];
+    inputs.projects.iter().find_map(|project| {
+        files.iter().find_map(|file| {
+            let path = join(&project.dir, file);
+            let source = (inputs.read)(&path)?;
+            source.contains("import streamlit").then(|| DetectedProcess {
+                name: "web".into(),
+                command: format!(
+                    "streamlit run {path} --server.address 0.0.0.0 --server.port \"${{PORT:-{DEFAULT_PORT}}}\" --server.headless true"
+                ),
+                reason: format!("a Streamlit app in `{path}`"),
+            })
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,6 +515,14 @@ mod tests {
         );
         starlette.projects = vec![project("", None), project("services/api", Some("api"))];
         insta::assert_snapshot!(web(&starlette), @r#"uvicorn api.main:app --app-dir services/api --host 0.0.0.0 --port "${PORT:-8080}"  (an ASGI app `app` in `services/api/api/main.py`)"#);
+    }
+
+    #[test]
+    fn streamlit_app() {
+        insta::assert_snapshot!(web(&app(
+            &[("main.py", "import streamlit as st\nst.title('hi')\n")],
+            &["streamlit", "pandas"]
+        )), @r#"streamlit run main.py --server.address 0.0.0.0 --server.port "${PORT:-8080}" --server.headless true  (a Streamlit app in `main.py`)"#);
     }
 
     #[test]

@@ -61,9 +61,15 @@ impl Buildpack for ProcfileBuildpack {
             ));
         }
 
-        print::bullet("Checking that each process can start");
-        check_programs(&context, &processes)?;
-        print::sub_bullet("Every process's program is in the image");
+        if processes.is_empty() {
+            print::warning(
+                "The image has no process: `docker run` needs a command, and Kubernetes a `command:`.",
+            );
+        } else {
+            print::bullet("Checking that each process can start");
+            check_programs(&context, &processes)?;
+            print::sub_bullet("Every process's program is in the image");
+        }
 
         let mut launch = LaunchBuilder::new();
         for process in &processes {

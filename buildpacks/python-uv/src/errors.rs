@@ -215,7 +215,7 @@ fn project_message(error: &ProjectError) -> ErrorMessage {
             "`pyproject.toml` without `uv.lock`",
             "The app has a `pyproject.toml` but no `uv.lock`. Luban installs exactly what the lock pins, so a build never resolves different versions than you tested.",
         )
-        .hint("Run `uv lock` in the project and commit `uv.lock`."),
+        .hint("Run `uv lock` in the project and commit `uv.lock` (if `.gitignore` lists `uv.lock`, remove that line)."),
         ProjectError::NothingToInstall => ErrorMessage::new(
             "No dependencies file next to `.python-version`",
             "The app has a `.python-version` but neither `pyproject.toml` + `uv.lock` nor `requirements.txt`.",

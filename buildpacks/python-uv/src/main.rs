@@ -45,7 +45,7 @@ impl Buildpack for PythonUvBuildpack {
                 .build()
         } else {
             println!(
-                "No `uv.lock` or `.python-version` in the app; luban/python-uv does not apply."
+                "No `uv.lock`, `pyproject.toml` or `.python-version` in the app; luban/python-uv does not apply."
             );
             DetectResultBuilder::fail().build()
         }

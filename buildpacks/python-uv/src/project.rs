@@ -10,9 +10,12 @@ pub(crate) const PYPROJECT: &str = "pyproject.toml";
 pub(crate) const PYTHON_VERSION: &str = ".python-version";
 pub(crate) const REQUIREMENTS: &str = "requirements.txt";
 
-/// Whether the detect phase should pass for this app.
+/// Whether the detect phase should pass for this app: a uv project, a `pyproject.toml` (the
+/// build then says to run `uv lock` when the lock is missing), or `.python-version`.
 pub(crate) fn detected(app_dir: &Path) -> bool {
-    app_dir.join(UV_LOCK).is_file() || app_dir.join(PYTHON_VERSION).is_file()
+    [UV_LOCK, PYPROJECT, PYTHON_VERSION]
+        .iter()
+        .any(|file| app_dir.join(file).is_file())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,7 +216,7 @@ mod tests {
     fn detects_lock_or_python_version() {
         assert!(detected(app(&[(UV_LOCK, LOCK)]).path()));
         assert!(detected(app(&[(PYTHON_VERSION, "3.12")]).path()));
-        assert!(!detected(app(&[(PYPROJECT, PYPROJECT_TOML)]).path()));
+        assert!(detected(app(&[(PYPROJECT, PYPROJECT_TOML)]).path()));
         assert!(!detected(app(&[(REQUIREMENTS, "flask")]).path()));
     }
 
