@@ -116,7 +116,17 @@ fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process>
     }
     print::bullet("No `Procfile`; processes found in the project");
     for process in &detection.processes {
-        print::sub_bullet(format!("{}: {}", process.name, process.reason));
+        print::sub_bullet(format!(
+            "{}: {} ({}{})",
+            process.name,
+            process.command,
+            if process.name == "web" {
+                "default; "
+            } else {
+                ""
+            },
+            process.reason
+        ));
     }
     for note in &detection.notes {
         print::sub_bullet(note);

@@ -39,8 +39,7 @@ fn flask_without_procfile_starts_with_gunicorn() {
     let image = image_name("flask_no_procfile");
     first_build(&image, app.path(), &[])
         .assert_success()
-        .assert_contains("web: a WSGI app `app` in `app.py`")
-        .assert_contains(r#"web: gunicorn app:app --bind "0.0.0.0:${PORT:-8080}" (default)"#);
+        .assert_contains(r#"web: gunicorn app:app --bind "0.0.0.0:${PORT:-8080}" (default; a WSGI app `app` in `app.py`)"#);
     WebApp::start(&image).assert_ok("/", &["Hello from Flask", r#""uid":1002"#]);
 }
 
@@ -52,7 +51,7 @@ fn django_without_procfile_collects_static_files_and_serves_them() {
     first_build(&image, app.path(), &[])
         .assert_success()
         .assert_contains("Running `python manage.py collectstatic --noinput`")
-        .assert_contains("web: Django with gunicorn: `mysite/wsgi.py`");
+        .assert_contains(r#"web: gunicorn mysite.wsgi --bind "0.0.0.0:${PORT:-8080}" (default; Django with gunicorn: `mysite/wsgi.py`)"#);
     let web = WebApp::start(&image);
     web.assert_ok("/", &["Hello from Django", r#""uid":1002"#]);
     web.assert_ok("/static/luban.css", &["#c0ffee"]);

@@ -438,7 +438,7 @@ fn workspace_with_a_virtual_root_installs_every_member() {
         .assert_contains("A uv workspace: installing all 2 members (greeting, web)")
         .assert_contains("Set `BP_UV_PACKAGE=<member>`")
         .assert_contains("--all-packages")
-        .assert_contains("web: a WSGI app `app` in `apps/web/app.py`");
+        .assert_contains("(default; a WSGI app `app` in `apps/web/app.py`)");
     WebApp::start(&image).assert_ok(
         "/",
         &["Hello, workspace, from a library member", r#""uid":1002"#],
@@ -462,7 +462,7 @@ fn workspace_package_installs_one_member_and_what_it_needs() {
         .assert_success()
         .assert_contains("A uv workspace: installing member `api` and what it depends on")
         .assert_contains("--package api")
-        .assert_contains("api-admin: a `[project.scripts]` entry");
+        .assert_contains("api-admin: api-admin (a `[project.scripts]` entry)");
     WebApp::start(&image).assert_ok("/", &["Hello from the api member", r#""core":"1.0""#]);
     let out = run_shell(
         &image,
