@@ -5,22 +5,21 @@
 
 use crate::detect::ProjectDir;
 use libcnb::Env;
+use luban_common::app_file;
 use luban_common::uv_project::{self, Lock, normalize};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::str::FromStr;
 
-/// Files larger than this are not read for detection.
-const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
-
-/// Reads a regular file of the app (never through a symlink, never a large one).
+/// Reads a file of the app for detection: what can't be read safely (a symlink out of the
+/// app, not a regular file, too large) is as good as absent.
 pub(crate) fn read_app_file(app_dir: &Path, relative: &str) -> Option<String> {
-    let path = app_dir.join(relative);
-    let metadata = std::fs::symlink_metadata(&path).ok()?;
-    if !metadata.is_file() || metadata.len() > MAX_FILE_BYTES {
-        return None;
-    }
-    std::fs::read_to_string(path).ok()
+    let limit = if relative.ends_with("uv.lock") {
+        app_file::LOCK_FILE_LIMIT
+    } else {
+        app_file::TEXT_FILE_LIMIT
+    };
+    app_file::read(app_dir, relative, limit).ok().flatten()
 }
 
 #[derive(Debug, Default)]
@@ -215,7 +214,7 @@ source = { registry = "https://pypi.org/simple" }
         );
         std::fs::write(
             dir.path().join("big.py"),
-            vec![b'#'; usize::try_from(MAX_FILE_BYTES).unwrap() + 1],
+            vec![b'#'; usize::try_from(app_file::TEXT_FILE_LIMIT).unwrap() + 1],
         )
         .unwrap();
         assert_eq!(read_app_file(dir.path(), "big.py"), None);

@@ -1,11 +1,12 @@
 //! Every message the procfile buildpack shows a user when it fails.
 
 use crate::procfile::ProcfileError;
+use luban_common::app_file::{AppFileError, excerpt};
 use luban_common::message::ErrorMessage;
 
 #[derive(Debug)]
 pub(crate) enum ProcfileBuildpackError {
-    Read(std::io::Error),
+    Read(AppFileError),
     Parse(ProcfileError),
     /// A process's program is neither on the launch `PATH` nor in the app.
     MissingProgram {
@@ -30,18 +31,18 @@ pub(crate) fn message(error: &libcnb::Error<ProcfileBuildpackError>) -> ErrorMes
     match error {
         libcnb::Error::BuildpackError(ProcfileBuildpackError::Read(error)) => ErrorMessage::new(
             "Could not read the `Procfile`",
-            format!("Reading `Procfile` failed: {error}."),
+            error.to_string(),
         )
-        .hint("Check that `Procfile` is a readable text file at the app's root."),
+        .hint("Commit `Procfile` as a readable text file at the app's root (not a symlink out of the app)."),
         libcnb::Error::BuildpackError(ProcfileBuildpackError::Parse(error)) => {
             let (headline, found) = match error {
                 ProcfileError::NotAProcess { line, text } => (
                     format!("`Procfile` line {line} is not a process"),
-                    format!("Line {line} is `{text}`, which has no `name:` before the command."),
+                    format!("Line {line} is `{}`, which has no `name:` before the command.", excerpt(text)),
                 ),
                 ProcfileError::InvalidName { line, name } => (
                     format!("`Procfile` line {line} has an invalid process name"),
-                    format!("Line {line} names the process `{name}`."),
+                    format!("Line {line} names the process `{}`.", excerpt(name)),
                 ),
                 ProcfileError::EmptyCommand { line, name } => (
                     format!("`Procfile` line {line} has no command"),
@@ -153,9 +154,10 @@ mod tests {
     fn unreadable() {
         insta::assert_snapshot!(
             message(&libcnb::Error::BuildpackError(
-                ProcfileBuildpackError::Read(std::io::Error::from(
-                    std::io::ErrorKind::PermissionDenied
-                ))
+                ProcfileBuildpackError::Read(AppFileError::Read {
+                    file: "Procfile".into(),
+                    error: std::io::Error::from(std::io::ErrorKind::PermissionDenied)
+                })
             ))
             .to_string()
         );

@@ -15,6 +15,7 @@ use libcnb::data::process_type;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
+use luban_common::app_file;
 use procfile::Process;
 use std::path::PathBuf;
 
@@ -36,9 +37,9 @@ impl Buildpack for ProcfileBuildpack {
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
         let started = print::buildpack("Luban Procfile");
-        let path = context.app_dir.join("Procfile");
-        let processes = if path.is_file() {
-            let contents = std::fs::read_to_string(&path).map_err(ProcfileBuildpackError::Read)?;
+        let procfile = app_file::read(&context.app_dir, "Procfile", app_file::TEXT_FILE_LIMIT)
+            .map_err(ProcfileBuildpackError::Read)?;
+        let processes = if let Some(contents) = procfile {
             let processes = procfile::parse(&contents).map_err(ProcfileBuildpackError::Parse)?;
             print::bullet("Processes from `Procfile`");
             if processes.is_empty() {

@@ -6,6 +6,7 @@ use crate::project::ProjectError;
 use crate::python_version::{PythonRequest, PythonVersionFileError, RequestOrigin};
 use crate::uv::UvError;
 use bullet_stream::fun_run::CmdError;
+use luban_common::app_file::{AppFileError, excerpt};
 use luban_common::message::ErrorMessage;
 use luban_common::redact::redact_urls;
 use pep440_rs::Version;
@@ -226,11 +227,15 @@ fn project_message(error: &ProjectError) -> ErrorMessage {
             "A virtual environment made on another machine would shadow the one this buildpack builds, and its interpreter paths don't exist in the image.",
         )
         .hint("Remove `.venv` from the app (`git rm -r --cached .venv`), and add it to `.gitignore` and `.dockerignore` / `project.toml` excludes."),
-        ProjectError::Read { path, error } => ErrorMessage::new(
-            format!("Could not read `{}`", path.file_name().unwrap_or_default().to_string_lossy()),
-            format!("Reading `{}` failed: {error}.", path.display()),
+        ProjectError::File(error) => ErrorMessage::new(
+            format!("Could not read `{}`", error.file()),
+            error.to_string(),
         )
-        .hint("Check the file's permissions and that it is a regular file."),
+        .hint(match error {
+            AppFileError::OutsideApp { .. } => "Commit the file itself instead of a symlink, or link to a file inside the app.",
+            AppFileError::TooLarge { .. } => "Check that it is the file you meant to commit.",
+            AppFileError::NotRegular { .. } | AppFileError::Read { .. } => "Check the file's permissions and that it is a regular text file.",
+        }),
         ProjectError::InvalidToml { file, error } => ErrorMessage::new(
             format!("`{file}` is not valid TOML"),
             format!("Parsing `{file}` failed:\n\n{error}"),
@@ -261,14 +266,15 @@ fn python_version_file_message(error: &PythonVersionFileError) -> ErrorMessage {
                 "Found: {}.\n\n{format_help}",
                 versions
                     .iter()
-                    .map(|v| format!("`{v}`"))
+                    .take(5)
+                    .map(|v| format!("`{}`", excerpt(v)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
         ),
         PythonVersionFileError::Invalid { line, value } => ErrorMessage::new(
             "`.python-version` holds an invalid version",
-            format!("Line {line} is `{value}`.\n\n{format_help}"),
+            format!("Line {line} is `{}`.\n\n{format_help}", excerpt(value)),
         ),
     }
     .hint("Run `uv python pin 3.12` (or the version you use) to rewrite it.")
@@ -357,10 +363,17 @@ mod tests {
 
     #[test]
     fn unreadable_file() {
-        insta::assert_snapshot!(project(ProjectError::Read {
-            path: PathBuf::from("/workspace/uv.lock"),
+        insta::assert_snapshot!(project(ProjectError::File(AppFileError::Read {
+            file: "uv.lock".into(),
             error: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
-        }));
+        })));
+    }
+
+    #[test]
+    fn file_linked_out_of_the_app() {
+        insta::assert_snapshot!(project(ProjectError::File(AppFileError::OutsideApp {
+            file: ".python-version".into(),
+        })));
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! What the app directory holds, checked before anything is installed.
 
 use crate::python_version::{self, PythonRequest, PythonVersionFileError, RequestOrigin};
-use luban_common::digest::{sha256_bytes, sha256_file};
+use luban_common::app_file::{self, AppFileError};
+use luban_common::digest::sha256_bytes;
 use luban_common::uv_project::Lock;
-use std::path::{Path, PathBuf};
+use std::fmt::Write as _;
+use std::path::Path;
 
 pub(crate) const UV_LOCK: &str = "uv.lock";
 pub(crate) const PYPROJECT: &str = "pyproject.toml";
 pub(crate) const PYTHON_VERSION: &str = ".python-version";
 pub(crate) const REQUIREMENTS: &str = "requirements.txt";
+pub(crate) const UV_TOML: &str = "uv.toml";
 
 /// Whether the detect phase should pass for this app: a uv project, a `pyproject.toml` (the
 /// build then says to run `uv lock` when the lock is missing), or `.python-version`.
@@ -23,12 +26,12 @@ pub(crate) enum Dependencies {
     /// `uv.lock` + `pyproject.toml`: `uv sync --locked`.
     Locked {
         lock_sha256: String,
-        /// Digest of the `[project]` and `[build-system]` tables of the root and of every
-        /// workspace member: what decides how the projects themselves are installed (their
-        /// scripts, their build backends), unlike `[tool.*]`.
+        /// Digest of the whole `pyproject.toml` of the root and of every workspace member, and
+        /// of `uv.toml`: every setting that changes what `uv sync` installs.
         project_sha256: String,
     },
-    /// `requirements.txt` without a lock: `uv pip install -r`.
+    /// `requirements.txt` without a lock: `uv pip install -r`. The digest covers the files it
+    /// includes.
     Requirements { sha256: String },
 }
 
@@ -49,10 +52,8 @@ pub(crate) enum ProjectError {
     PyprojectWithoutLock,
     NothingToInstall,
     CommittedVenv,
-    Read {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    /// An app file that is unsafe or impossible to read.
+    File(AppFileError),
     InvalidToml {
         file: &'static str,
         error: String,
@@ -67,56 +68,46 @@ pub(crate) enum ProjectError {
 
 impl Project {
     pub(crate) fn read(app_dir: &Path) -> Result<Self, ProjectError> {
-        if app_dir.join(".venv").exists() {
+        if app_file::exists(app_dir, ".venv") {
             return Err(ProjectError::CommittedVenv);
         }
-        let has = |name: &str| app_dir.join(name).is_file();
-        let read = |name: &str| {
-            let path = app_dir.join(name);
-            std::fs::read_to_string(&path).map_err(|error| ProjectError::Read { path, error })
+        let read = |name: &str, limit: u64| {
+            app_file::read(app_dir, name, limit).map_err(ProjectError::File)
         };
 
-        let pyproject = if has(PYPROJECT) {
-            Some(parse_toml(PYPROJECT, &read(PYPROJECT)?)?)
-        } else {
-            None
-        };
-        let lock = if has(UV_LOCK) {
-            Some(
-                Lock::parse(&read(UV_LOCK)?).map_err(|error| ProjectError::InvalidToml {
+        let pyproject_text = read(PYPROJECT, app_file::TEXT_FILE_LIMIT)?;
+        let pyproject = pyproject_text
+            .as_deref()
+            .map(|text| parse_toml(PYPROJECT, text))
+            .transpose()?;
+        let lock_text = read(UV_LOCK, app_file::LOCK_FILE_LIMIT)?;
+        let lock = lock_text
+            .as_deref()
+            .map(|text| {
+                Lock::parse(text).map_err(|error| ProjectError::InvalidToml {
                     file: UV_LOCK,
                     error,
-                })?,
-            )
-        } else {
-            None
-        };
-        let dependencies = match (&lock, &pyproject, has(REQUIREMENTS)) {
+                })
+            })
+            .transpose()?;
+        let requirements = read(REQUIREMENTS, app_file::TEXT_FILE_LIMIT)?;
+        let dependencies = match (&lock, &pyproject_text, &requirements) {
             (Some(_), None, _) => return Err(ProjectError::LockWithoutPyproject),
-            (Some(lock), Some(pyproject), _) => Dependencies::Locked {
-                lock_sha256: sha256_file(&app_dir.join(UV_LOCK)).map_err(|error| {
-                    ProjectError::Read {
-                        path: app_dir.join(UV_LOCK),
-                        error,
-                    }
-                })?,
-                project_sha256: project_digest(app_dir, pyproject, lock),
+            (Some(lock), Some(pyproject_text), _) => Dependencies::Locked {
+                lock_sha256: sha256_bytes(lock_text.unwrap_or_default().as_bytes()),
+                project_sha256: project_digest(app_dir, pyproject_text, lock)?,
             },
             (None, Some(_), _) => return Err(ProjectError::PyprojectWithoutLock),
-            (None, None, true) => Dependencies::Requirements {
-                sha256: sha256_file(&app_dir.join(REQUIREMENTS)).map_err(|error| {
-                    ProjectError::Read {
-                        path: app_dir.join(REQUIREMENTS),
-                        error,
-                    }
-                })?,
+            (None, None, Some(text)) => Dependencies::Requirements {
+                sha256: requirements_digest(app_dir, text)?,
             },
-            (None, None, false) => return Err(ProjectError::NothingToInstall),
+            (None, None, None) => return Err(ProjectError::NothingToInstall),
         };
 
-        let (python_request, python_origin) = if has(PYTHON_VERSION) {
+        let python_version = read(PYTHON_VERSION, app_file::SMALL_FILE_LIMIT)?;
+        let (python_request, python_origin) = if let Some(text) = python_version {
             (
-                python_version::parse_python_version_file(&read(PYTHON_VERSION)?)
+                python_version::parse_python_version_file(&text)
                     .map_err(ProjectError::InvalidPythonVersionFile)?,
                 RequestOrigin::PythonVersionFile,
             )
@@ -163,34 +154,72 @@ fn parse_toml(file: &'static str, contents: &str) -> Result<toml::Table, Project
     })
 }
 
-fn project_digest(app_dir: &Path, pyproject: &toml::Table, lock: &Lock) -> String {
-    let relevant = |pyproject: &toml::Table| {
-        let mut relevant = toml::Table::new();
-        for key in ["project", "build-system"] {
-            if let Some(value) = pyproject.get(key) {
-                relevant.insert(key.to_string(), value.clone());
-            }
-        }
-        relevant
-    };
-    let mut all = relevant(pyproject);
+/// Digest of everything besides the lock that decides what `uv sync` installs: the whole
+/// `pyproject.toml` of the root and of every workspace member (`[tool.uv]` settings, dependency
+/// groups, build-backend tables, sources: simpler and honest, at the cost of a reinstall when
+/// only a linter's table changes), and `uv.toml`.
+fn project_digest(app_dir: &Path, pyproject: &str, lock: &Lock) -> Result<String, ProjectError> {
+    let mut all = String::from(pyproject);
     for member in lock.members() {
         if member.dir.as_os_str().is_empty() || member.dir == Path::new(".") {
             continue;
         }
-        // A member's file that can't be read or parsed changes nothing here: `uv sync --locked`
-        // reports it.
-        let member_pyproject = std::fs::read_to_string(app_dir.join(&member.dir).join(PYPROJECT))
-            .ok()
-            .and_then(|text| toml::from_str::<toml::Table>(&text).ok());
-        if let Some(member_pyproject) = member_pyproject {
-            all.insert(
-                format!("member:{}", member.name),
-                toml::Value::Table(relevant(&member_pyproject)),
-            );
+        let file = format!("{}/{PYPROJECT}", member.dir.display());
+        // A member's file that doesn't exist changes nothing here: `uv sync --locked` reports it.
+        if let Some(text) =
+            app_file::read(app_dir, &file, app_file::TEXT_FILE_LIMIT).map_err(ProjectError::File)?
+        {
+            let _ = write!(all, "\n# member {}\n{text}", member.name);
         }
     }
-    sha256_bytes(all.to_string().as_bytes())
+    if let Some(text) =
+        app_file::read(app_dir, UV_TOML, app_file::TEXT_FILE_LIMIT).map_err(ProjectError::File)?
+    {
+        all.push_str("\n# uv.toml\n");
+        all.push_str(&text);
+    }
+    Ok(sha256_bytes(all.as_bytes()))
+}
+
+/// Digest of `requirements.txt` and every file it includes (`-r`, `-c`, also nested), read from
+/// the app like any app file.
+fn requirements_digest(app_dir: &Path, text: &str) -> Result<String, ProjectError> {
+    let mut all = String::from(text);
+    let mut queue: Vec<(String, String)> = includes(REQUIREMENTS, text);
+    let mut seen: Vec<String> = vec![REQUIREMENTS.to_string()];
+    while let Some((_, file)) = queue.pop() {
+        if seen.contains(&file) || seen.len() > 100 {
+            continue;
+        }
+        seen.push(file.clone());
+        if let Some(included) =
+            app_file::read(app_dir, &file, app_file::TEXT_FILE_LIMIT).map_err(ProjectError::File)?
+        {
+            let _ = write!(all, "\n# {file}\n{included}");
+            queue.extend(includes(&file, &included));
+        }
+    }
+    Ok(sha256_bytes(all.as_bytes()))
+}
+
+/// The files a requirements file includes, relative to the app: `(including file, included)`.
+fn includes(from: &str, text: &str) -> Vec<(String, String)> {
+    let base = Path::new(from).parent().unwrap_or(Path::new(""));
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let rest = ["-r", "--requirement", "-c", "--constraint"]
+                .iter()
+                .find_map(|flag| line.strip_prefix(flag))?;
+            let name = rest.trim_start_matches(['=', ' ', '\t']).trim();
+            (!name.is_empty() && !name.contains("://")).then(|| {
+                (
+                    from.to_string(),
+                    base.join(name).to_string_lossy().into_owned(),
+                )
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -267,28 +296,77 @@ mod tests {
     }
 
     #[test]
-    fn tool_tables_do_not_change_the_project_digest() {
-        let digest = |pyproject: &str| match Project::read(
-            app(&[(UV_LOCK, LOCK), (PYPROJECT, pyproject)]).path(),
+    fn every_setting_that_changes_the_install_changes_the_project_digest() {
+        let digest =
+            |files: &[(&str, &str)]| match Project::read(app(files).path()).unwrap().dependencies {
+                Dependencies::Locked { project_sha256, .. } => project_sha256,
+                Dependencies::Requirements { .. } => unreachable!(),
+            };
+        let base = digest(&[(UV_LOCK, LOCK), (PYPROJECT, PYPROJECT_TOML)]);
+        for (changed, files) in [
+            (
+                "[tool.uv]",
+                vec![(
+                    PYPROJECT,
+                    format!("{PYPROJECT_TOML}\n[tool.uv]\ndefault-groups = [\"docs\"]\n"),
+                )],
+            ),
+            (
+                "[dependency-groups]",
+                vec![(
+                    PYPROJECT,
+                    format!("{PYPROJECT_TOML}\n[dependency-groups]\ndocs = [\"x\"]\n"),
+                )],
+            ),
+            (
+                "[project.scripts]",
+                vec![(
+                    PYPROJECT,
+                    format!("{PYPROJECT_TOML}\n[project.scripts]\napp = \"app:main\"\n"),
+                )],
+            ),
+            (
+                "uv.toml",
+                vec![
+                    (PYPROJECT, PYPROJECT_TOML.to_string()),
+                    (UV_TOML, "no-binary-package = [\"x\"]\n".to_string()),
+                ],
+            ),
+        ] {
+            let mut all: Vec<(&str, &str)> = vec![(UV_LOCK, LOCK)];
+            all.extend(files.iter().map(|(n, c)| (*n, c.as_str())));
+            assert_ne!(base, digest(&all), "{changed} should change the digest");
+        }
+    }
+
+    #[test]
+    fn included_requirement_files_change_the_digest() {
+        let digest = |constraints: &str| match Project::read(
+            app(&[
+                (PYTHON_VERSION, "3.12"),
+                (REQUIREMENTS, "-r requirements/base.txt\nflask\n"),
+                ("requirements/base.txt", "-c constraints.txt\nsix\n"),
+                ("requirements/constraints.txt", constraints),
+            ])
+            .path(),
         )
         .unwrap()
         .dependencies
         {
-            Dependencies::Locked { project_sha256, .. } => project_sha256,
-            Dependencies::Requirements { .. } => unreachable!(),
+            Dependencies::Requirements { sha256 } => sha256,
+            Dependencies::Locked { .. } => unreachable!(),
         };
-        let base = digest(PYPROJECT_TOML);
-        assert_eq!(
-            base,
-            digest(&format!(
-                "{PYPROJECT_TOML}\n[tool.ruff]\nline-length = 100\n"
-            ))
-        );
-        assert_ne!(
-            base,
-            digest(&format!(
-                "{PYPROJECT_TOML}\n[project.scripts]\napp = \"app:main\"\n"
-            ))
+        assert_ne!(digest("six==1.16.0\n"), digest("six==1.17.0\n"));
+    }
+
+    #[test]
+    fn files_linked_out_of_the_app_are_refused() {
+        let dir = app(&[(UV_LOCK, LOCK), (PYPROJECT, PYPROJECT_TOML)]);
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join(PYTHON_VERSION)).unwrap();
+        let error = Project::read(dir.path()).unwrap_err();
+        assert!(
+            matches!(&error, ProjectError::File(AppFileError::OutsideApp { file }) if file == PYTHON_VERSION),
+            "{error:?}"
         );
     }
 

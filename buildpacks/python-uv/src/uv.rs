@@ -51,13 +51,20 @@ impl Uv {
     }
 
     pub(crate) fn command(&self) -> Command {
-        self.clean_command(&self.program)
+        let mut command = Command::new(&self.program);
+        command.env_clear().envs(&self.env);
+        command
     }
 
-    /// Any program, with the same clean environment uv gets.
+    /// Any program other than uv (Python, `getconf`): the same clean environment, without
+    /// uv's settings, so index credentials given as `UV_INDEX_*` never reach it.
     pub(crate) fn clean_command(&self, program: &Path) -> Command {
         let mut command = Command::new(program);
-        command.env_clear().envs(&self.env);
+        command.env_clear().envs(
+            self.env
+                .iter()
+                .filter(|(name, _)| !name.to_string_lossy().starts_with("UV_")),
+        );
         command
     }
 
@@ -145,6 +152,31 @@ fn parse_python_list(json: &str) -> Option<Vec<Version>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn programs_other_than_uv_get_no_uv_settings() {
+        let mut user_env = Env::new();
+        user_env.insert("UV_INDEX_PRIVATE_PASSWORD", "s3cret");
+        user_env.insert("UV_INDEX_URL", "https://u:p@index.example/simple");
+        let uv = Uv {
+            program: PathBuf::from("/layers/luban_uv/uv/bin/uv"),
+            env: clean_env(user_env.iter(), &[], "/tmp".as_ref()),
+        };
+        let names = |command: &Command| -> Vec<String> {
+            command
+                .get_envs()
+                .map(|(name, _)| name.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert!(names(&uv.command()).contains(&"UV_INDEX_PRIVATE_PASSWORD".to_string()));
+        let python = uv.clean_command(Path::new("/usr/bin/python3"));
+        assert!(
+            names(&python).iter().all(|n| !n.starts_with("UV_")),
+            "{:?}",
+            names(&python)
+        );
+        assert!(names(&python).contains(&"PATH".to_string()));
+    }
 
     #[test]
     fn python_list_keeps_stable_default_cpython() {

@@ -3,6 +3,7 @@
 //! Each buildpack keeps its own user-facing text in its `errors.rs`; this crate only holds
 //! the mechanics they have in common, so nothing is copied between buildpacks.
 
+pub mod app_file;
 pub mod cache;
 pub mod digest;
 pub mod message;
