@@ -92,7 +92,7 @@ impl Buildpack for PythonUvBuildpack {
             RequestOrigin::PythonVersionFile => "pinned in `.python-version`".to_string(),
             origin => format!("chosen for `{}` from {origin}", project.python_request),
         };
-        let python = layers::python::install_python(&context, &uv, &version, &distro)?;
+        let python = layers::python::install_python(&context, &uv, &uv_version, &version, &distro)?;
 
         print::bullet("Dependencies");
         let venv = layers::venv::install_dependencies(

@@ -74,12 +74,76 @@ pub fn clean_env<'a>(
     env
 }
 
+/// Whether a uv setting holds a secret (a password, a token, a username that goes with one).
+#[must_use]
+pub fn is_secret_setting(name: &str) -> bool {
+    [
+        "PASSWORD",
+        "USERNAME",
+        "TOKEN",
+        "SECRET",
+        "CREDENTIAL",
+        "AUTH",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
+/// The uv settings passed through to uv, as `NAME=value` lines for a cache key: secrets left
+/// out (not even hashed: layer metadata ends up in image labels), URL credentials redacted.
+/// Sorted, so the key doesn't depend on the order of the env.
+#[must_use]
+pub fn uv_settings_for_key<'a>(
+    user_env: impl IntoIterator<Item = (&'a OsString, &'a OsString)>,
+) -> Vec<String> {
+    let mut settings: Vec<String> = user_env
+        .into_iter()
+        .filter(|(name, _)| is_passed_through(name))
+        .filter_map(|(name, value)| {
+            let name = name.to_str()?;
+            (name.starts_with("UV_") && !is_secret_setting(name)).then(|| {
+                format!(
+                    "{name}={}",
+                    crate::redact::redact_urls(&value.to_string_lossy())
+                )
+            })
+        })
+        .collect();
+    settings.sort();
+    settings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn os(s: &str) -> OsString {
         OsString::from(s)
+    }
+
+    #[test]
+    fn uv_settings_for_the_key_have_no_secrets() {
+        let user = [
+            (
+                os("UV_INDEX_URL"),
+                os("https://u:hunter2@example.com/simple"),
+            ),
+            (os("UV_INDEX_PRIVATE_PASSWORD"), os("hunter2")),
+            (os("UV_INDEX_PRIVATE_USERNAME"), os("u")),
+            (os("UV_PUBLISH_TOKEN"), os("pypi-abc")),
+            (os("UV_NO_BINARY"), os("1")),
+            (os("UV_CACHE_DIR"), os("/elsewhere")),
+            (os("SSL_CERT_FILE"), os("/etc/ca.pem")),
+        ];
+        let settings = uv_settings_for_key(user.iter().map(|(k, v)| (k, v)));
+        assert_eq!(
+            settings,
+            [
+                "UV_INDEX_URL=https://u:****@example.com/simple",
+                "UV_NO_BINARY=1"
+            ]
+        );
+        assert!(!settings.join(" ").contains("hunter2"));
     }
 
     #[test]

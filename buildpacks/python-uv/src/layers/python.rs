@@ -5,6 +5,7 @@
 use crate::PythonUvBuildpack;
 use crate::errors::PythonUvError;
 use crate::uv::{Uv, UvError};
+use libcnb::Platform;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer_env::LayerEnv;
@@ -19,6 +20,27 @@ pub(crate) struct PythonLayerMetadata {
     pub(crate) python_version: String,
     pub(crate) arch: String,
     pub(crate) distro: String,
+    /// The uv that installs it: a fixed build of the same version comes with a new uv.
+    pub(crate) uv_version: String,
+    /// Where the build comes from: `UV_PYTHON_DOWNLOADS_JSON_URL` / `UV_PYTHON_INSTALL_MIRROR`
+    /// (credentials redacted), or uv's default.
+    pub(crate) downloads: String,
+}
+
+/// The Python download source, for the cache key.
+pub(crate) fn downloads_source(env: &libcnb::Env) -> String {
+    let settings: Vec<String> = ["UV_PYTHON_DOWNLOADS_JSON_URL", "UV_PYTHON_INSTALL_MIRROR"]
+        .iter()
+        .filter_map(|name| {
+            env.get_string_lossy(name)
+                .map(|value| format!("{name}={}", luban_common::redact::redact_urls(&value)))
+        })
+        .collect();
+    if settings.is_empty() {
+        "uv's default".to_string()
+    } else {
+        settings.join(" ")
+    }
 }
 
 /// The installed interpreter.
@@ -31,6 +53,7 @@ pub(crate) struct Python {
 pub(crate) fn install_python(
     context: &BuildContext<PythonUvBuildpack>,
     uv: &Uv,
+    uv_version: &str,
     version: &Version,
     distro: &str,
 ) -> libcnb::Result<Python, PythonUvError> {
@@ -38,6 +61,8 @@ pub(crate) fn install_python(
         python_version: version.to_string(),
         arch: context.target.arch.clone(),
         distro: distro.to_string(),
+        uv_version: uv_version.to_string(),
+        downloads: downloads_source(context.platform.env()),
     };
     let (layer, status) = keyed_layer(
         context,
@@ -110,7 +135,42 @@ fn find_interpreter(layer_dir: &Path, version: &Version) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use luban_common::cache::compare;
     use std::str::FromStr;
+
+    #[test]
+    fn uv_version_and_download_source_rebuild_python() {
+        let key = |uv: &str, downloads: &str| PythonLayerMetadata {
+            python_version: "3.12.1".into(),
+            arch: "amd64".into(),
+            distro: "debian-12".into(),
+            uv_version: uv.into(),
+            downloads: downloads.into(),
+        };
+        let base = key("0.12.6", "uv's default");
+        assert_eq!(
+            compare(&base, &key("0.12.7", "uv's default")).reason(),
+            Some("uv version changed (0.12.6 → 0.12.7)".into())
+        );
+        assert_eq!(
+            compare(&base, &key("0.12.6", "UV_PYTHON_INSTALL_MIRROR=https://m/")).reason(),
+            Some("downloads changed (uv's default → UV_PYTHON_INSTALL_MIRROR=https://m/)".into())
+        );
+    }
+
+    #[test]
+    fn download_source_has_no_credentials() {
+        let mut env = libcnb::Env::new();
+        assert_eq!(downloads_source(&env), "uv's default");
+        env.insert(
+            "UV_PYTHON_DOWNLOADS_JSON_URL",
+            "https://user:s3cret@mirror.example/downloads.json",
+        );
+        assert_eq!(
+            downloads_source(&env),
+            "UV_PYTHON_DOWNLOADS_JSON_URL=https://user:****@mirror.example/downloads.json"
+        );
+    }
 
     #[test]
     fn finds_the_interpreter_of_the_right_version() {

@@ -11,6 +11,7 @@ use crate::layers::uv_cache::uv_cache;
 use crate::project::{Dependencies, REQUIREMENTS};
 use crate::uv::Uv;
 use bullet_stream::global::print;
+use libcnb::Platform;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::data::sbom::SbomFormat;
@@ -30,13 +31,15 @@ pub(crate) struct VenvLayerMetadata {
     pub(crate) distro: String,
     /// sha256 of `uv.lock`, or of `requirements.txt` for projects without a lock.
     pub(crate) lock_sha256: String,
-    /// sha256 of `[project]` and `[build-system]` in `pyproject.toml`.
+    /// sha256 of the `pyproject.toml` files (root and members) and `uv.toml`.
     pub(crate) project_sha256: Option<String>,
     pub(crate) groups: Vec<String>,
     pub(crate) extras: Vec<String>,
     /// Which of the lock's projects are installed (`BP_UV_PACKAGE`, all workspace members, or
     /// the project).
     pub(crate) selection: String,
+    /// The uv settings from the build env (`UV_INDEX_URL`, `UV_NO_BINARY`…), secrets left out.
+    pub(crate) uv_settings: Vec<String>,
 }
 
 pub(crate) struct VenvInputs<'a> {
@@ -74,6 +77,7 @@ pub(crate) fn install_dependencies(
         groups: inputs.config.groups.clone(),
         extras: inputs.config.extras.clone(),
         selection: inputs.selection.describe(),
+        uv_settings: luban_common::process_env::uv_settings_for_key(context.platform.env().iter()),
     };
     let (layer, status) = keyed_layer(
         context,
@@ -266,6 +270,55 @@ fn export_sbom(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use luban_common::cache::compare;
+
+    fn key() -> VenvLayerMetadata {
+        VenvLayerMetadata {
+            python_version: "3.12.1".into(),
+            uv_version: "0.12.6".into(),
+            arch: "amd64".into(),
+            distro: "debian-12".into(),
+            lock_sha256: "a".repeat(64),
+            project_sha256: Some("b".repeat(64)),
+            groups: vec![],
+            extras: vec![],
+            selection: Selection::Root.describe(),
+            uv_settings: vec![],
+        }
+    }
+
+    #[test]
+    fn each_key_field_rebuilds_and_says_why() {
+        let base = key();
+        let changes: Vec<(&str, VenvLayerMetadata)> = vec![
+            (
+                "project sha256 changed",
+                VenvLayerMetadata {
+                    project_sha256: Some("c".repeat(64)),
+                    ..key()
+                },
+            ),
+            (
+                "selection changed (the project → workspace member api)",
+                VenvLayerMetadata {
+                    selection: Selection::Member("api".into()).describe(),
+                    ..key()
+                },
+            ),
+            (
+                "uv settings changed (none → UV_INDEX_URL=https://mirror.example/simple)",
+                VenvLayerMetadata {
+                    uv_settings: vec!["UV_INDEX_URL=https://mirror.example/simple".into()],
+                    ..key()
+                },
+            ),
+        ];
+        for (reason, changed) in changes {
+            let decision = compare(&base, &changed).reason().unwrap_or_default();
+            assert!(decision.contains(reason), "{decision:?} lacks {reason:?}");
+        }
+        assert_eq!(compare(&base, &key()).reason(), None);
+    }
 
     #[test]
     fn failed_source_build_names_the_package() {
