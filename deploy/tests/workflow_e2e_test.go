@@ -332,9 +332,29 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	if out, err := update.run(t, gitImage, "1001:1000", remote+":/remote"); err != nil || !strings.Contains(out, "already at") {
 		t.Errorf("re-running with the same digest should change nothing: %v\n%s", err, out)
 	}
-	params["digest"] = "latest"
+	head := git(t, bare, "rev-parse", "main")
+	for _, digest := range []string{
+		"latest",
+		"sha256:" + strings.Repeat("ab", 31),
+		"sha256:" + strings.Repeat("AB", 32),
+		// The injection that once passed a `sha256:` prefix check and, through `awk -v`, added
+		// a remote component to the kustomization Argo CD syncs.
+		"sha256:" + strings.Repeat("ab", 32) + `\ncomponents:\n  - https://evil.example//evil`,
+		"sha256:" + strings.Repeat("ab", 32) + "\ncomponents:\n  - https://evil.example//evil",
+	} {
+		params["digest"] = digest
+		bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "update-digest", params)
+		if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote"); err == nil || !strings.Contains(out, "not an image digest") {
+			t.Errorf("digest %q must fail the step before any change: %v\n%s", digest, err, out)
+		}
+		if now := git(t, bare, "rev-parse", "main"); now != head {
+			t.Fatalf("digest %q changed the GitOps repository (%s → %s)", digest, head, now)
+		}
+	}
+	params["digest"] = digest
+	params["image-name"] = "sample-app\nx"
 	bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "update-digest", params)
 	if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote"); err == nil {
-		t.Errorf("a tag instead of a digest must fail:\n%s", out)
+		t.Errorf("an image name with a newline must fail:\n%s", out)
 	}
 }

@@ -22,7 +22,16 @@ fn image_refuses_to_start_as_root() {
     );
     assert_eq!(as_default.stdout.trim(), "six 1.17.0");
 
-    for user in ["0", "0:0", "1002:0"] {
+    // A non-root uid in the root group, as OpenShift runs pods, starts the app.
+    let openshift = run(&image, &["--user", "1000660000:0"], &[]);
+    assert_eq!(
+        (openshift.exit_code, openshift.stdout.trim()),
+        (0, "six 1.17.0"),
+        "{}",
+        openshift.stderr
+    );
+
+    for user in ["0", "0:0", "0:1000"] {
         let as_root = run(&image, &["--user", user], &[]);
         assert_ne!(as_root.exit_code, 0, "--user {user} must be refused");
         assert!(
