@@ -46,7 +46,7 @@ pub fn current_ids() -> Result<Ids, String> {
 }
 
 /// The launch-time check: `None` when the app may start, else the message that refuses it.
-/// Only uid 0 is refused: a non-root uid with gid 0 is how OpenShift runs every pod (an
+/// Only uid 0 is refused: a non-root uid with gid 0 is how `OpenShift` runs every pod (an
 /// arbitrary uid in the root group), and the app's files are not group-writable.
 #[must_use]
 pub fn launch_refusal(ids: Ids) -> Option<ErrorMessage> {
@@ -213,7 +213,13 @@ mod tests {
         insta::assert_snapshot!(launch_refusal(Ids { uid: 0, gid: 0 }).unwrap().to_string());
         assert!(launch_refusal(Ids { uid: 0, gid: 1000 }).is_some());
         // OpenShift's arbitrary uid in the root group may start.
-        assert!(launch_refusal(Ids { uid: 1_000_660_000, gid: 0 }).is_none());
+        assert!(
+            launch_refusal(Ids {
+                uid: 1_000_660_000,
+                gid: 0
+            })
+            .is_none()
+        );
     }
 
     #[test]

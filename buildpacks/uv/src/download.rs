@@ -9,12 +9,38 @@ use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use ureq::tls::{RootCerts, TlsConfig};
 
 pub(crate) const ATTEMPTS: u32 = 3;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 const BINARIES: [&str; 2] = ["uv", "uvx"];
+/// The CA bundles of the build images (Debian, Amazon Linux), used when `SSL_CERT_FILE` is
+/// unset, so a mirror signed by a company CA the image trusts works.
+const SYSTEM_CA_BUNDLES: [&str; 2] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+];
+
+/// What a download may take: attempts with exponential backoff, a size cap (a uv release is
+/// about 20 MB; a mirror that streams without end must not fill the disk) and an overall
+/// deadline across attempts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) attempts: u32,
+    pub(crate) first_backoff: Duration,
+    pub(crate) max_bytes: u64,
+    pub(crate) deadline: Duration,
+}
+
+pub(crate) const LIMITS: Limits = Limits {
+    attempts: ATTEMPTS,
+    first_backoff: Duration::from_secs(1),
+    max_bytes: 256 * 1024 * 1024,
+    deadline: Duration::from_mins(5),
+};
 
 #[derive(Debug)]
 pub(crate) enum DownloadError {
@@ -37,7 +63,52 @@ pub(crate) enum DownloadError {
         url: String,
         name: &'static str,
     },
+    /// The server's certificate isn't trusted: never retried.
+    Certificate {
+        url: String,
+        reason: String,
+        ca_file: Option<PathBuf>,
+    },
+    /// `SSL_CERT_FILE` names a file without certificates.
+    CaBundle {
+        path: PathBuf,
+        reason: String,
+    },
     Io(io::Error),
+}
+
+/// The roots the download trusts: `SSL_CERT_FILE` when set (the same setting uv and the
+/// lifecycle honour), else the build image's CA bundle, else Mozilla's roots.
+pub(crate) fn trust(
+    ssl_cert_file: Option<&Path>,
+) -> Result<(RootCerts, Option<PathBuf>), DownloadError> {
+    let file = match ssl_cert_file {
+        Some(path) => Some(path.to_path_buf()),
+        None => SYSTEM_CA_BUNDLES
+            .iter()
+            .map(PathBuf::from)
+            .find(|path| path.is_file()),
+    };
+    let Some(path) = file else {
+        return Ok((RootCerts::WebPki, None));
+    };
+    let pem = std::fs::read(&path).map_err(|error| DownloadError::CaBundle {
+        path: path.clone(),
+        reason: error.to_string(),
+    })?;
+    let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(DownloadError::CaBundle {
+            path,
+            reason: "it holds no PEM certificate".into(),
+        });
+    }
+    Ok((RootCerts::Specific(Arc::new(certs)), Some(path)))
 }
 
 /// Downloads `url` into `bin_dir`, verified against `sha256`. Retries network failures
@@ -47,9 +118,10 @@ pub(crate) fn download_verified(
     sha256: &str,
     bin_dir: &Path,
     scratch: &Path,
+    ssl_cert_file: Option<&Path>,
 ) -> Result<Vec<PathBuf>, DownloadError> {
     let mut archive = tempfile::tempfile_in(scratch).map_err(DownloadError::Io)?;
-    let actual = fetch_with_retries(url, &mut archive, ATTEMPTS, Duration::from_secs(1))?;
+    let actual = fetch_with_retries(url, &mut archive, &LIMITS, ssl_cert_file)?;
     if !actual.eq_ignore_ascii_case(sha256) {
         return Err(DownloadError::ChecksumMismatch {
             url: url.to_string(),
@@ -73,23 +145,38 @@ pub(crate) fn download_verified(
 fn fetch_with_retries(
     url: &str,
     out: &mut File,
-    attempts: u32,
-    first_backoff: Duration,
+    limits: &Limits,
+    ssl_cert_file: Option<&Path>,
 ) -> Result<String, DownloadError> {
+    let (roots, ca_file) = trust(ssl_cert_file)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(CONNECT_TIMEOUT))
         .timeout_per_read(Some(READ_TIMEOUT))
+        .timeout_global(Some(limits.deadline))
+        .tls_config(TlsConfig::builder().root_certs(roots).build())
         .user_agent("luban-uv-buildpack")
         .build()
         .into();
-    let mut backoff = first_backoff;
+    let started = Instant::now();
+    let mut backoff = limits.first_backoff;
     let mut attempt = 1;
     loop {
         out.set_len(0).map_err(DownloadError::Io)?;
         out.rewind().map_err(DownloadError::Io)?;
-        match fetch_once(&agent, url, out) {
+        match fetch_once(&agent, url, out, limits.max_bytes) {
             Ok(digest) => return Ok(digest),
-            Err(failure) if failure.retryable && attempt < attempts => {
+            Err(failure) if failure.certificate => {
+                return Err(DownloadError::Certificate {
+                    url: url.to_string(),
+                    reason: failure.reason,
+                    ca_file,
+                });
+            }
+            Err(failure)
+                if failure.retryable
+                    && attempt < limits.attempts
+                    && started.elapsed() + backoff < limits.deadline =>
+            {
                 std::thread::sleep(backoff);
                 backoff *= 2;
                 attempt += 1;
@@ -108,35 +195,63 @@ fn fetch_with_retries(
 struct Failure {
     reason: String,
     retryable: bool,
+    certificate: bool,
 }
 
-fn fetch_once(agent: &ureq::Agent, url: &str, out: &mut File) -> Result<String, Failure> {
+/// Whether a request failed on the server's certificate (not trusted, expired, wrong name).
+fn is_certificate_error(error: &ureq::Error) -> bool {
+    let text = format!("{error} {error:?}").to_ascii_lowercase();
+    text.contains("certificate") || text.contains("unknownissuer")
+}
+
+fn fetch_once(
+    agent: &ureq::Agent,
+    url: &str,
+    out: &mut File,
+    max_bytes: u64,
+) -> Result<String, Failure> {
     let mut response = agent.get(url).call().map_err(|error| Failure {
         retryable: match &error {
             ureq::Error::StatusCode(code) => *code == 429 || *code >= 500,
             ureq::Error::BadUri(_) => false,
             _ => true,
         },
+        certificate: is_certificate_error(&error),
         reason: match error {
             ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
             other => other.to_string(),
         },
     })?;
-    let mut reader = response.body_mut().as_reader();
+    // ureq's own body limit is lifted: the cap below is ours, and says what happened.
+    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 64 * 1024];
+    let mut total: u64 = 0;
     loop {
         let read = reader.read(&mut buffer).map_err(|error| Failure {
             reason: format!("the download broke off: {error}"),
             retryable: true,
+            certificate: false,
         })?;
         if read == 0 {
             break;
+        }
+        total += read as u64;
+        if total > max_bytes {
+            return Err(Failure {
+                reason: format!(
+                    "the download is larger than {} MiB, far more than a uv release",
+                    max_bytes / (1024 * 1024)
+                ),
+                retryable: false,
+                certificate: false,
+            });
         }
         hasher.update(&buffer[..read]);
         out.write_all(&buffer[..read]).map_err(|error| Failure {
             reason: format!("could not write the download to disk: {error}"),
             retryable: false,
+            certificate: false,
         })?;
     }
     Ok(hex(&hasher.finalize()))
@@ -187,6 +302,13 @@ mod tests {
     use std::io::BufRead;
     use std::net::TcpListener;
 
+    const FAST: Limits = Limits {
+        attempts: 3,
+        first_backoff: Duration::from_millis(1),
+        max_bytes: 1024 * 1024,
+        deadline: Duration::from_secs(20),
+    };
+
     fn release_archive(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::fast()));
         for (path, contents) in files {
@@ -234,7 +356,7 @@ mod tests {
         let url = serve(vec![(200, archive)]);
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
-        download_verified(&url, &sha, &bin, dir.path()).unwrap();
+        download_verified(&url, &sha, &bin, dir.path(), None).unwrap();
         assert_eq!(std::fs::read(bin.join("uv")).unwrap(), b"uv binary");
         assert_eq!(std::fs::read(bin.join("uvx")).unwrap(), b"uvx binary");
         assert!(!bin.join("LICENSE").exists());
@@ -248,7 +370,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         let expected = "0".repeat(64);
-        match download_verified(&url, &expected, &bin, dir.path()) {
+        match download_verified(&url, &expected, &bin, dir.path(), None) {
             Err(DownloadError::ChecksumMismatch {
                 url: u,
                 expected: e,
@@ -268,7 +390,7 @@ mod tests {
         let url = serve(vec![(503, Vec::new()), (200, archive)]);
         let dir = tempfile::tempdir().unwrap();
         let mut file = tempfile::tempfile().unwrap();
-        let digest = fetch_with_retries(&url, &mut file, 3, Duration::from_millis(1)).unwrap();
+        let digest = fetch_with_retries(&url, &mut file, &FAST, None).unwrap();
         assert_eq!(digest, sha);
         drop(dir);
     }
@@ -277,7 +399,7 @@ mod tests {
     fn not_found_is_not_retried() {
         let url = serve(vec![(404, Vec::new())]);
         let mut file = tempfile::tempfile().unwrap();
-        match fetch_with_retries(&url, &mut file, 3, Duration::from_millis(1)) {
+        match fetch_with_retries(&url, &mut file, &FAST, None) {
             Err(DownloadError::Request {
                 attempts, reason, ..
             }) => {
@@ -299,12 +421,181 @@ mod tests {
         match fetch_with_retries(
             &format!("http://127.0.0.1:{port}/uv.tar.gz"),
             &mut file,
-            3,
-            Duration::from_millis(1),
+            &FAST,
+            None,
         ) {
             Err(DownloadError::Request { attempts, .. }) => assert_eq!(attempts, 3),
             other => panic!("expected a request error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn oversized_downloads_stop_at_the_cap_and_are_not_retried() {
+        let url = serve(vec![(200, vec![0; 2 * 1024 * 1024])]);
+        let mut file = tempfile::tempfile().unwrap();
+        match fetch_with_retries(&url, &mut file, &FAST, None) {
+            Err(DownloadError::Request {
+                attempts, reason, ..
+            }) => {
+                assert_eq!(attempts, 1);
+                assert!(reason.contains("larger than 1 MiB"), "{reason}");
+            }
+            other => panic!("expected a request error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_retry_past_the_deadline() {
+        let url = serve(vec![(503, vec![]), (503, vec![]), (503, vec![])]);
+        let mut file = tempfile::tempfile().unwrap();
+        let limits = Limits {
+            first_backoff: Duration::from_secs(2),
+            deadline: Duration::from_secs(1),
+            ..FAST
+        };
+        let started = Instant::now();
+        match fetch_with_retries(&url, &mut file, &limits, None) {
+            Err(DownloadError::Request { attempts, .. }) => assert_eq!(attempts, 1),
+            other => panic!("expected a request error, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, "not a certificate").unwrap();
+        assert!(matches!(
+            trust(Some(&file)),
+            Err(DownloadError::CaBundle { .. })
+        ));
+    }
+
+    /// A CA and a server certificate it signed for 127.0.0.1, made with openssl in `dir`;
+    /// returns the CA's file.
+    fn make_certificates(dir: &Path) -> PathBuf {
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("openssl is needed for this test");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let key = ["-newkey", "rsa:2048", "-nodes", "-days", "1"];
+        openssl(
+            &[
+                &["req", "-x509"],
+                &key[..],
+                &[
+                    "-subj",
+                    "/CN=Test CA",
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                ],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req"],
+                &key[..3],
+                &[
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-keyout",
+                    "key.pem",
+                    "-out",
+                    "server.csr",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "cert.pem",
+        ]);
+        dir.join("ca.pem")
+    }
+
+    /// openssl's `s_server` serving the files of `dir` over HTTPS; returns it and its port.
+    fn https_server(dir: &Path) -> (std::process::Child, u16) {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = std::process::Command::new("openssl")
+            .args([
+                "s_server", "-quiet", "-WWW", "-key", "key.pem", "-cert", "cert.pem",
+            ])
+            .args(["-accept", &port.to_string()])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (server, port)
+    }
+
+    /// An HTTPS server whose CA the download doesn't know fails at once, naming the
+    /// certificate, without retries; with the CA in `SSL_CERT_FILE` it is trusted.
+    #[test]
+    fn untrusted_certificates_fail_at_once_and_ssl_cert_file_is_honoured() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = make_certificates(dir.path());
+        std::fs::write(dir.path().join("uv.tar.gz"), b"payload").unwrap();
+        let (mut server, port) = https_server(dir.path());
+        let url = format!("https://127.0.0.1:{port}/uv.tar.gz");
+        let mut file = tempfile::tempfile().unwrap();
+        let untrusted = fetch_with_retries(&url, &mut file, &FAST, None);
+        let trusted = fetch_with_retries(&url, &mut file, &FAST, Some(&ca));
+        let _ = server.kill();
+        let _ = server.wait();
+        match untrusted {
+            Err(DownloadError::Certificate { reason, .. }) => {
+                assert!(
+                    reason.to_ascii_lowercase().contains("certificate"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected a certificate error, got {other:?}"),
+        }
+        assert_eq!(
+            trusted.unwrap(),
+            luban_common::digest::sha256_bytes(b"payload")
+        );
     }
 
     #[test]

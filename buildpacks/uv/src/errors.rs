@@ -81,6 +81,24 @@ fn buildpack_message(error: &UvBuildpackError) -> ErrorMessage {
             format!("The archive from `{}` matched its checksum but contains no `{name}` file.", redact_urls(url)),
         )
         .hint("The pinned inventory in `buildpack.toml` points at the wrong release file; report this to the builder's maintainers."),
+        UvBuildpackError::Download(DownloadError::Certificate { url, reason, ca_file }) => ErrorMessage::new(
+            "Could not download uv: the server's certificate is not trusted",
+            format!(
+                "Connecting to `{}` failed on its TLS certificate: {}.\nThe download trusted {}. Certificate errors are not retried.",
+                redact_urls(url),
+                redact_urls(reason),
+                match ca_file {
+                    Some(path) => format!("the certificates in `{}`", path.display()),
+                    None => "Mozilla's root certificates".to_string(),
+                }
+            ),
+        )
+        .hint("If the mirror (or a proxy that inspects TLS) uses a company CA, give the build a bundle with it: `SSL_CERT_FILE=<path>` in the build env (`pack build --env SSL_CERT_FILE=…` with the file mounted, or the CA ConfigMap of the Argo build)."),
+        UvBuildpackError::Download(DownloadError::CaBundle { path, reason }) => ErrorMessage::new(
+            "`SSL_CERT_FILE` can't be used",
+            format!("`SSL_CERT_FILE` is `{}`, but {reason}.", path.display()),
+        )
+        .hint("Point `SSL_CERT_FILE` at a PEM file of CA certificates, or unset it to use the build image's bundle."),
         UvBuildpackError::Download(DownloadError::Io(error)) => ErrorMessage::new(
             "Could not write the uv download to disk",
             format!("{error}."),
@@ -121,6 +139,28 @@ mod tests {
             attempts: 3,
             reason: "Connection refused (os error 111)".into(),
         })));
+    }
+
+    #[test]
+    fn untrusted_certificate() {
+        insta::assert_snapshot!(render(&UvBuildpackError::Download(
+            DownloadError::Certificate {
+                url: "https://mirror.example.com/uv/0.12.6/uv-x86_64-unknown-linux-musl.tar.gz"
+                    .into(),
+                reason: "invalid peer certificate: UnknownIssuer".into(),
+                ca_file: Some("/etc/ssl/certs/ca-certificates.crt".into()),
+            }
+        )));
+    }
+
+    #[test]
+    fn unusable_ca_file() {
+        insta::assert_snapshot!(render(&UvBuildpackError::Download(
+            DownloadError::CaBundle {
+                path: "/workspace/ca.pem".into(),
+                reason: "it holds no PEM certificate".into(),
+            }
+        )));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use crate::UvBuildpack;
 use crate::download::{self, DownloadError};
 use crate::inventory::Download;
 use bullet_stream::global::print;
+use libcnb::Platform;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
@@ -50,6 +51,12 @@ pub(crate) fn install_uv(
         layer.path().join("bin").join("uv"),
     ))?;
     if status == LayerStatus::Empty {
+        let ssl_cert_file = context
+            .platform
+            .env()
+            .get("SSL_CERT_FILE")
+            .filter(|value| !value.is_empty())
+            .map(std::path::PathBuf::from);
         let timer = print::sub_start_timer(format!(
             "Downloading uv {} from {}",
             download.version,
@@ -61,6 +68,7 @@ pub(crate) fn install_uv(
             &download.sha256,
             &layer_dir.join("bin"),
             &layer_dir,
+            ssl_cert_file.as_deref(),
         )
         .map_err(crate::errors::UvBuildpackError::Download)?;
         timer.done();
