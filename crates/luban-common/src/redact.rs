@@ -1,41 +1,164 @@
-//! Keeps credentials out of build output: `scheme://user:password@host` becomes
-//! `scheme://user:****@host`, and a bare `scheme://token@host` becomes `scheme://****@host`.
+//! Keeps credentials out of build output, line by line:
+//! - URL userinfo: `scheme://user:password@host` becomes `scheme://user:****@host`, and a bare
+//!   `scheme://token@host` becomes `scheme://****@host`, also when the password holds
+//!   unencoded `/ # ? :` or spaces (everything up to the line's first `@` after `://` is taken
+//!   as userinfo when it has the shape `user:…`);
+//! - scheme-less `user:secret@host` (as in `git` remotes and some index settings);
+//! - query parameters whose name says secret (`token`, `password`, `secret`, `key`, `sig`,
+//!   `auth`…): `?token=****`;
+//! - `Authorization:` and `Proxy-Authorization:` header values.
+//!
+//! It errs on the side of redacting: a `host:port` followed later on the same line by an `@`
+//! loses its port and what follows up to the `@`.
 
-/// Redacts the credentials of every URL in `text`.
+const MASK: &str = "****";
+
+/// Redacts the credentials in `text`.
 #[must_use]
 pub fn redact_urls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    text.split_inclusive('\n').map(redact_line).collect()
+}
+
+fn redact_line(line: &str) -> String {
+    let line = redact_authorization(line);
+    let line = redact_url_userinfo(&line);
+    let line = redact_schemeless_userinfo(&line);
+    redact_query_secrets(&line)
+}
+
+fn redact_authorization(line: &str) -> String {
+    let lower = line.to_ascii_lowercase();
+    let Some(pos) = lower.find("authorization:") else {
+        return line.to_string();
+    };
+    let value_start = pos + "authorization:".len();
+    let ending = if line.ends_with('\n') { "\n" } else { "" };
+    format!("{} {MASK}{ending}", &line[..value_start])
+}
+
+/// Whether `userinfo` (between `://` and `@`) looks like credentials: `user:anything` with a
+/// plain user name, or a single token without `/`, spaces or quotes.
+fn is_userinfo(userinfo: &str) -> bool {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && !s
+                .chars()
+                .any(|c| c == '/' || c.is_whitespace() || "\"'`<>()[]{}".contains(c))
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => plain(user),
+        None => plain(userinfo),
+    }
+}
+
+fn mask_userinfo(userinfo: &str) -> String {
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:{MASK}"),
+        None => MASK.to_string(),
+    }
+}
+
+fn redact_url_userinfo(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
     while let Some(pos) = rest.find("://") {
         let (before, after) = rest.split_at(pos + 3);
         out.push_str(before);
-        let authority_end = after
-            .find(|c: char| {
-                c == '/'
-                    || c == '?'
-                    || c == '#'
-                    || c.is_whitespace()
-                    || c == '"'
-                    || c == '\''
-                    || c == '`'
-            })
-            .unwrap_or(after.len());
-        let authority = &after[..authority_end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                match userinfo.split_once(':') {
-                    Some((user, _password)) => {
-                        out.push_str(user);
-                        out.push_str(":****");
-                    }
-                    None => out.push_str("****"),
-                }
-                out.push_str(&authority[at..]);
+        // The userinfo ends at the first `@` of the line that comes before the next URL.
+        let next_url = after.find("://").unwrap_or(after.len());
+        match after[..next_url].find('@') {
+            Some(at) if is_userinfo(&after[..at]) => {
+                out.push_str(&mask_userinfo(&after[..at]));
+                rest = &after[at..];
             }
-            None => out.push_str(authority),
+            _ => rest = after,
         }
-        rest = &after[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn redact_schemeless_userinfo(line: &str) -> String {
+    let is_boundary = |c: char| c.is_whitespace() || "\"'`=(,[<".contains(c);
+    let mut out = String::with_capacity(line.len());
+    let mut word_start = 0;
+    for (i, c) in line
+        .char_indices()
+        .chain(std::iter::once((line.len(), ' ')))
+    {
+        if !is_boundary(c) {
+            continue;
+        }
+        let word = &line[word_start..i];
+        out.push_str(&redact_schemeless_word(word));
+        if i < line.len() {
+            out.push(c);
+        }
+        word_start = i + c.len_utf8();
+    }
+    out
+}
+
+/// `user:secret@host` → `user:****@host`, for a word without `://`.
+fn redact_schemeless_word(word: &str) -> String {
+    if word.contains("://") || word.contains(MASK) {
+        return word.to_string();
+    }
+    let Some((userinfo, host)) = word.split_once('@') else {
+        return word.to_string();
+    };
+    let Some((user, secret)) = userinfo.split_once(':') else {
+        return word.to_string();
+    };
+    let user_ok = !user.is_empty()
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c));
+    let host_ok = host.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if user_ok && host_ok && !secret.is_empty() {
+        format!("{user}:{MASK}@{host}")
+    } else {
+        word.to_string()
+    }
+}
+
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "token",
+        "password",
+        "passwd",
+        "secret",
+        "key",
+        "sig",
+        "auth",
+        "credential",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
+fn redact_query_secrets(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(pos) = rest.find(['?', '&']) {
+        let (before, after) = rest.split_at(pos + 1);
+        out.push_str(before);
+        let name_end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
+            .unwrap_or(after.len());
+        let (name, tail) = after.split_at(name_end);
+        if let (true, Some(value)) = (is_secret_parameter(name), tail.strip_prefix('=')) {
+            let value_end = value
+                .find(|c: char| c == '&' || c == '#' || c.is_whitespace() || "\"'`".contains(c))
+                .unwrap_or(value.len());
+            out.push_str(name);
+            out.push('=');
+            out.push_str(MASK);
+            rest = &value[value_end..];
+        } else {
+            rest = after;
+        }
     }
     out.push_str(rest);
     out
@@ -65,6 +188,51 @@ mod tests {
     fn leaves_plain_urls_and_emails_alone() {
         let text = "see https://pypi.org/simple and write to a@b.c";
         assert_eq!(redact_urls(text), text);
+    }
+
+    #[test]
+    fn redacts_passwords_with_unencoded_characters() {
+        for secret in ["pa/ss", "pa#ss", "pa?ss", "pa ss", "p:a:ss", "pa/ss?x#y z"] {
+            let line = format!("index https://alice:{secret}@pypi.example.com/simple/ used\n");
+            let redacted = redact_urls(&line);
+            assert_eq!(
+                redacted, "index https://alice:****@pypi.example.com/simple/ used\n",
+                "{secret:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn redacts_schemeless_userinfo_query_tokens_and_authorization() {
+        assert_eq!(
+            redact_urls("remote alice:s3cret@git.example.com/repo.git"),
+            "remote alice:****@git.example.com/repo.git"
+        );
+        assert_eq!(
+            redact_urls("GET https://files.example/x.whl?sig=abc&token=t0k&v=1 ok"),
+            "GET https://files.example/x.whl?sig=****&token=****&v=1 ok"
+        );
+        assert_eq!(
+            redact_urls("> Authorization: Bearer eyJabc\nnext"),
+            "> Authorization: ****\nnext"
+        );
+        assert_eq!(
+            redact_urls("proxy-authorization: Basic dXNlcjpwYXNz"),
+            "proxy-authorization: ****"
+        );
+    }
+
+    #[test]
+    fn leaves_ordinary_text_alone() {
+        for text in [
+            "Resolved 12 packages in 0.4s",
+            "see https://pypi.org/simple?page=2 and write to a@b.c",
+            "time 12:30 at the office",
+            "mirror http://127.0.0.1:18080/python/downloads.json",
+            "Installed flask==3.1.0 from https://files.example/flask-3.1.0-py3-none-any.whl",
+        ] {
+            assert_eq!(redact_urls(text), text);
+        }
     }
 
     #[test]
@@ -139,5 +307,61 @@ mod writer_tests {
             String::from_utf8(out).unwrap(),
             "Using index https://bob:****@pypi.internal/simple\nResolved 3 packages\nno newline at end http://a:****@h"
         );
+    }
+}
+
+#[cfg(test)]
+mod property_tests {
+    use super::RedactingWriter;
+    use proptest::prelude::*;
+    use std::io::Write;
+
+    /// What a build log carries a secret in: index URLs (with unencoded characters in the
+    /// password), git remotes, signed download URLs and HTTP headers.
+    fn log_with(secret: &str, kind: usize) -> String {
+        let line = match kind % 5 {
+            0 => format!("Using index https://ci-user:{secret}@pypi.internal/simple"),
+            1 => format!("  error: failed to fetch http://{secret}@mirror.example/uv.tar.gz"),
+            2 => format!("remote: deploy:{secret}@git.example.com/app.git"),
+            3 => format!("GET https://files.example/a.whl?X-Token={secret} 200"),
+            _ => format!("> Authorization: Bearer {secret}"),
+        };
+        format!("Resolved 3 packages in 12ms\n{line}\n   Built app @ file:///workspace\n")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn no_secret_survives_any_chunking(
+            // Characters a password may hold unencoded, without `@` (which ends userinfo) and
+            // without `&`, which ends a query value (a secret holding one would be two values).
+            body in "[A-Za-z0-9/#?:!$%^*_~.-]{6,24}",
+            kind in 0usize..5,
+            cuts in proptest::collection::vec(0usize..200, 0..8),
+        ) {
+            // Query values and the token-only userinfo end at `#`, `?`, `/` or `:`; keep the
+            // secret in one piece for those kinds.
+            let secret = match kind % 5 {
+                1 | 3 => format!("Zq{}", body.replace(['/', '#', '?', ':'], "x")),
+                _ => format!("Zq{body}"),
+            };
+            let log = log_with(&secret, kind);
+            let bytes = log.as_bytes();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut out = Vec::new();
+            {
+                let mut writer = RedactingWriter::new(&mut out);
+                let mut from = 0;
+                for cut in cuts.into_iter().chain(std::iter::once(bytes.len())) {
+                    writer.write_all(&bytes[from..cut]).unwrap();
+                    from = cut;
+                }
+            }
+            let out = String::from_utf8(out).unwrap();
+            prop_assert!(!out.contains(&secret), "{secret:?} in {out:?}");
+            prop_assert!(out.contains("Resolved 3 packages"));
+        }
     }
 }
