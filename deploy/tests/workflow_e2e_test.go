@@ -103,6 +103,14 @@ func loadStep(t *testing.T, file, template string, params map[string]string) ste
 // registry for alpine/git), volumes are host:container pairs.
 func (s step) run(t *testing.T, image string, user string, volumes ...string) (string, error) {
 	t.Helper()
+	out, _, err := s.runReading(t, image, user, "", volumes...)
+	return out, err
+}
+
+// runReading is run that also returns the content of `file` in the container after the step
+// (an output parameter's path), or "" when file is empty or absent.
+func (s step) runReading(t *testing.T, image, user, file string, volumes ...string) (string, string, error) {
+	t.Helper()
 	// No --rm: through some engines' Docker API a removed container reports exit code 0
 	// whatever its command did, so the code is read from the container before removing it.
 	name := fmt.Sprintf("luban-step-%d-%d", os.Getpid(), time.Now().UnixNano())
@@ -119,14 +127,24 @@ func (s step) run(t *testing.T, image string, user string, volumes ...string) (s
 	docker := filepath.Join(repoRoot(t), "scripts/docker.sh")
 	out, _ := exec.Command(docker, args...).CombinedOutput()
 	code, err := exec.Command(docker, "inspect", "--format", "{{.State.ExitCode}}", name).Output()
+	var content string
+	if file != "" {
+		dir := t.TempDir()
+		if cp, err := exec.Command(docker, "cp", name+":"+file, filepath.Join(dir, "out")).CombinedOutput(); err == nil {
+			data, _ := os.ReadFile(filepath.Join(dir, "out"))
+			content = string(data)
+		} else {
+			t.Logf("docker cp %s: %v %s", file, err, cp)
+		}
+	}
 	exec.Command(docker, "rm", "-f", name).Run()
 	if err != nil {
-		return string(out), fmt.Errorf("inspecting the step's container: %w", err)
+		return string(out), content, fmt.Errorf("inspecting the step's container: %w", err)
 	}
 	if c := strings.TrimSpace(string(code)); c != "0" {
-		return string(out), fmt.Errorf("the step exited with %s", c)
+		return string(out), content, fmt.Errorf("the step exited with %s", c)
 	}
-	return string(out), nil
+	return string(out), content, nil
 }
 
 func git(t *testing.T, dir string, args ...string) string {
@@ -212,22 +230,35 @@ func TestE2ECloneStepChecksOutTheExactCommit(t *testing.T) {
 	if out, err := wrong.run(t, gitImage, "1001:1000", workspace(t)+":/workspace", repo+":/repo:ro"); err == nil {
 		t.Errorf("a revision that doesn't exist must fail the step:\n%s", out)
 	}
+	// Not a full SHA: refused before git sees it.
+	for _, revision := range []string{"main", first[:12], "--upload-pack=touch /tmp/x", first + "\n"} {
+		bad := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
+			map[string]string{"repo-url": "file:///repo", "revision": revision})
+		if out, err := bad.run(t, gitImage, "1001:1000", workspace(t)+":/workspace", repo+":/repo:ro"); err == nil || !strings.Contains(out, "full commit SHA") {
+			t.Errorf("revision %q must be refused: %v\n%s", revision, err, out)
+		}
+	}
 }
 
-func TestE2ECreatorStepPublishesAndReportsTheDigest(t *testing.T) {
+// The lifecycle's phases as the WorkflowTemplate runs them, one container each, sharing the
+// workspace volume: the app's build-time code (a setup.py that hunts for credentials) runs in
+// the build step and finds none, while the export step pushes with them.
+func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T) {
 	requireE2E(t)
 	ws := workspace(t)
 	source := filepath.Join(ws, "source")
 	if err := os.MkdirAll(source, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	copyTree(t, filepath.Join(repoRoot(t), "test-fixtures/requirements_without_lock"), source)
+	copyTree(t, filepath.Join(repoRoot(t), "test-fixtures/build_backend_probe"), source)
 	chownToBuildUser(t, ws)
 
-	// The registry Secret (empty: the testbed registry needs no login) and the CA ConfigMap:
-	// the private registry's CA and, as a company's would, the CAs of this network's proxy.
+	// The registry Secret (the testbed registry needs no login, so the token is a marker the
+	// probe looks for) and the CA ConfigMap: the registry's CA and, as a company's would, the
+	// CAs of this network's proxy. A build Secret with one key, as platform env.
 	auth := t.TempDir()
-	os.WriteFile(filepath.Join(auth, "config.json"), []byte(`{"auths":{}}`), 0o644)
+	token := "luban-e2e-registry-token-" + fmt.Sprint(time.Now().UnixNano())
+	os.WriteFile(filepath.Join(auth, "config.json"), []byte(`{"auths":{"registry.example":{"auth":"`+token+`"}}}`), 0o644)
 	caDir := t.TempDir()
 	ca, err := os.ReadFile(filepath.Join(testbed(), "registry/ca.crt"))
 	if err != nil {
@@ -239,36 +270,84 @@ func TestE2ECreatorStepPublishesAndReportsTheDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(caDir, "network.crt"), hostCAs, 0o644)
+	secrets := t.TempDir()
+	os.WriteFile(filepath.Join(secrets, "UV_PYTHON_DOWNLOADS_JSON_URL"), []byte("http://127.0.0.1:18080/python/downloads.json"), 0o644)
+	os.Chmod(secrets, 0o755)
 
-	image := registry + "/luban-test/argo-creator"
-	creator := loadStep(t, "deploy/argo/workflows/build-template.yaml", "creator", map[string]string{
+	image := registry + "/luban-test/argo-phases"
+	params := map[string]string{
 		"builder-image":     builderImage,
 		"image":             image,
 		"run-image":         registry + "/luban/run:bookworm",
 		"cache-image":       "",
 		"insecure-registry": "",
-		"build-env":         "UV_PYTHON_DOWNLOADS_JSON_URL=http://127.0.0.1:18080/python/downloads.json\nBP_UV_EXTRAS=",
-	})
-	out, err := creator.run(t, creator.Image, "1001:1000",
-		ws+":/workspace", auth+":/luban/registry-auth:ro", caDir+":/luban/ca:ro")
-	if err != nil {
-		t.Fatalf("creator step failed: %v\n%s", err, out)
+		"build-env":         "BP_UV_EXTRAS=\nBP_UV_GROUPS=",
 	}
-	digest, _ := os.ReadFile(filepath.Join(ws, "digest"))
-	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n?$`).Match(digest) {
-		t.Fatalf("the step's output parameter (digest file) is %q\n%s", digest, out)
+	registryMounts := []string{ws + ":/workspace", auth + ":/luban/registry-auth:ro", caDir + ":/luban/ca:ro"}
+	buildMounts := []string{ws + ":/workspace", secrets + ":/luban/build-secrets:ro", caDir + ":/luban/ca:ro"}
+	var digest, buildLog string
+	for _, phase := range []struct{ name, template string }{
+		{"analyze", "registry-phase"}, {"detect", "buildpack-phase"}, {"restore", "registry-phase"},
+		{"build", "buildpack-phase"}, {"export", "registry-phase"},
+	} {
+		params["phase"] = phase.name
+		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", phase.template, params)
+		mounts := buildMounts
+		if phase.template == "registry-phase" {
+			mounts = registryMounts
+		}
+		out, output, err := s.runReading(t, s.Image, "1001:1000", "/tmp/luban-digest", mounts...)
+		if err != nil {
+			t.Fatalf("%s step failed: %v\n%s", phase.name, err, out)
+		}
+		if strings.Contains(out, token) {
+			t.Errorf("the %s step printed the registry token", phase.name)
+		}
+		if phase.name == "build" {
+			buildLog = out
+		}
+		if phase.name == "export" {
+			digest = output
+		}
 	}
-	if got := registryDigest(t, ca, "luban-test/argo-creator", "latest"); got != strings.TrimSpace(string(digest)) {
+	if !strings.Contains(buildLog, "luban-probe==1.0") {
+		t.Errorf("the probe package should have been built and installed:\n%s", buildLog)
+	}
+	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(digest) {
+		t.Fatalf("the export step's output parameter (digest) is %q", digest)
+	}
+	if got := registryDigest(t, ca, "luban-test/argo-phases", "latest"); got != digest {
 		t.Errorf("the registry has %s, the step reported %s", got, digest)
 	}
+	if _, err := os.Stat(filepath.Join(ws, "digest")); !os.IsNotExist(err) {
+		t.Error("the digest must not be kept on the shared volume, where build-time code can write")
+	}
 
-	pull := exec.Command(filepath.Join(repoRoot(t), "scripts/registry.sh"), "pull", image+"@"+strings.TrimSpace(string(digest)))
+	pull := exec.Command(filepath.Join(repoRoot(t), "scripts/registry.sh"), "pull", image+"@"+digest)
 	if out, err := pull.CombinedOutput(); err != nil {
 		t.Fatalf("pull: %v\n%s", err, out)
 	}
-	run, err := exec.Command(filepath.Join(repoRoot(t), "scripts/docker.sh"), "run", "--rm", image+"@"+strings.TrimSpace(string(digest))).CombinedOutput()
-	if err != nil || !strings.Contains(string(run), "six 1.17.0") {
-		t.Errorf("the published image should run: %v\n%s", err, run)
+	run, err := exec.Command(filepath.Join(repoRoot(t), "scripts/docker.sh"), "run", "--rm", "--entrypoint", "launcher",
+		image+"@"+digest, "python", "main.py").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`probe looked at [1-9][0-9]* places and found: nothing`).Match(run) {
+		t.Errorf("the published image should run and report what the probe found: %v\n%s", err, run)
+	}
+}
+
+// A build-env key that isn't a variable name (it would write outside platform/env) fails the
+// step before any buildpack runs.
+func TestE2EBuildEnvKeysMustBeVariableNames(t *testing.T) {
+	requireE2E(t)
+	ws := workspace(t)
+	chownToBuildUser(t, ws)
+	for _, env := range []string{"../../etc/x=1", "A/B=1", "1X=2", "X Y=1"} {
+		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "buildpack-phase", map[string]string{
+			"phase": "detect", "build-env": env, "builder-image": builderImage,
+		})
+		out, err := s.run(t, builderImage, "1001:1000", ws+":/workspace")
+		if err == nil || !strings.Contains(out, "is not a variable name") {
+			t.Errorf("build-env %q must fail the step: %v\n%s", env, err, out)
+		}
 	}
 }
 
