@@ -5,7 +5,9 @@ go 1.24.1
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/argoproj/argo-events v1.9.7
+	k8s.io/api v0.32.2
 	k8s.io/apimachinery v0.32.2
+	k8s.io/pod-security-admission v0.32.2
 	sigs.k8s.io/yaml v1.5.0
 )
 
@@ -122,8 +124,8 @@ require (
 	gopkg.in/warnings.v0 v0.1.2 // indirect
 	gopkg.in/yaml.v2 v2.4.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
-	k8s.io/api v0.32.2 // indirect
 	k8s.io/client-go v0.32.2 // indirect
+	k8s.io/component-base v0.32.2 // indirect
 	k8s.io/gengo v0.0.0-20250207200755-1244d31929d7 // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
 	k8s.io/kube-openapi v0.0.0-20250318190949-c8a335a9a2ff // indirect

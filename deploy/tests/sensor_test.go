@@ -27,15 +27,6 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// sharedDir is ../shared next to the clone, where the payloads and schemas live.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("LUBAN_SHARED"); dir != "" {
-		return dir
-	}
-	return filepath.Join(repoRoot(t), "..", "shared")
-}
-
 // documents returns the YAML documents of a manifest file whose kind is `kind`.
 func documents(t *testing.T, path, kind string) [][]byte {
 	t.Helper()
@@ -87,13 +78,26 @@ func pushEvent(t *testing.T, payload []byte) *v1alpha1.Event {
 	}
 }
 
-func readPayload(t *testing.T, name string) []byte {
+// pushPayload is testdata/push-main.json, a push to main of luban-buildpacks/sample-app
+// written after GitHub's documented push event, with `change` applied to its decoded form.
+func pushPayload(t *testing.T, change func(map[string]any)) []byte {
 	t.Helper()
-	payload, err := os.ReadFile(filepath.Join(sharedDir(t), "github", name))
+	raw, err := os.ReadFile(filepath.Join("testdata", "push-main.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return payload
+	var payload map[string]any
+	if err := json.Unmarshal(raw, &payload); err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		change(payload)
+	}
+	out, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func passes(t *testing.T, sensor *v1alpha1.Sensor, payload []byte) bool {
@@ -108,36 +112,56 @@ func passes(t *testing.T, sensor *v1alpha1.Sensor, payload []byte) bool {
 
 func TestSensorPassesAPushToTheDefaultBranch(t *testing.T) {
 	sensor := loadSensor(t)
-	if !passes(t, sensor, readPayload(t, "push-payload.json")) {
-		t.Fatal("a push to the default branch (refs/heads/master, default_branch master) must pass")
+	if !passes(t, sensor, pushPayload(t, nil)) {
+		t.Fatal("a push to the default branch (refs/heads/main, default_branch main) must pass")
+	}
+	newBranch := pushPayload(t, func(p map[string]any) { p["created"] = true; p["before"] = strings.Repeat("0", 40) })
+	if !passes(t, sensor, newBranch) {
+		t.Error("the first push of the default branch must pass")
 	}
 }
 
-func TestSensorFiltersOutOtherBranchesTagsAndDeletions(t *testing.T) {
+func TestSensorFiltersOutOtherReposBranchesTagsAndDeletions(t *testing.T) {
 	sensor := loadSensor(t)
-	var payload map[string]any
-	if err := json.Unmarshal(readPayload(t, "push-payload.json"), &payload); err != nil {
+	for name, change := range map[string]func(map[string]any){
+		"another branch": func(p map[string]any) { p["ref"] = "refs/heads/feature/login" },
+		// a prefix match must not pass
+		"a branch whose name starts with the default branch's": func(p map[string]any) { p["ref"] = "refs/heads/main-old" },
+		"a tag": func(p map[string]any) { p["ref"] = "refs/tags/v1.0.0" },
+		"a deletion of the default branch": func(p map[string]any) {
+			p["deleted"] = true
+			p["after"] = strings.Repeat("0", 40)
+		},
+		"another repository": func(p map[string]any) {
+			repo := p["repository"].(map[string]any)
+			repo["full_name"] = "someone-else/sample-app"
+			repo["clone_url"] = "https://github.com/someone-else/sample-app.git"
+		},
+	} {
+		if passes(t, sensor, pushPayload(t, change)) {
+			t.Errorf("%s must be filtered out", name)
+		}
+	}
+}
+
+// The Sensor's repository filter names the repository the EventSource receives webhooks for.
+func TestSensorAndEventSourceNameTheSameRepository(t *testing.T) {
+	var source v1alpha1.EventSource
+	doc := documents(t, filepath.Join(repoRoot(t), "deploy/argo/events/eventsource-github.yaml"), "EventSource")[0]
+	if err := yaml.UnmarshalStrict(doc, &source); err != nil {
 		t.Fatal(err)
 	}
-	payload["ref"] = "refs/heads/feature/login"
-	other, _ := json.Marshal(payload)
-	if passes(t, sensor, other) {
-		t.Error("a push to another branch must be filtered out")
-	}
-	payload["ref"] = "refs/heads/master-old" // a prefix match must not pass
-	prefix, _ := json.Marshal(payload)
-	if passes(t, sensor, prefix) {
-		t.Error("a branch whose name only starts with the default branch must be filtered out")
-	}
-	for _, example := range []string{"payload.json", "with-installation.payload.json", "with-organization.payload.json"} {
-		if passes(t, sensor, readPayload(t, filepath.Join("push-examples", example))) {
-			t.Errorf("%s (a tag deletion) must be filtered out", example)
+	var repos []string
+	for _, github := range source.Spec.Github {
+		for _, r := range github.Repositories {
+			for _, name := range r.Names {
+				repos = append(repos, r.Owner+"/"+name)
+			}
 		}
 	}
-	for _, example := range []string{"with-new-branch.payload.json", "with-no-username-committer.payload.json"} {
-		if !passes(t, sensor, readPayload(t, filepath.Join("push-examples", example))) {
-			t.Errorf("%s (a push to master) must pass", example)
-		}
+	expr := loadSensor(t).Spec.Dependencies[0].Filters.Exprs[0].Expr
+	if len(repos) != 1 || !strings.Contains(expr, `repository == "`+repos[0]+`"`) {
+		t.Errorf("the EventSource receives %v; the Sensor's filter is %q", repos, expr)
 	}
 }
 
@@ -152,7 +176,7 @@ func TestSensorSubmitsTheBuildWithCloneURLAndPushedCommit(t *testing.T) {
 	if err := workflow.UnmarshalJSON(resource); err != nil {
 		t.Fatal(err)
 	}
-	events := map[string]*v1alpha1.Event{"push": pushEvent(t, readPayload(t, "push-payload.json"))}
+	events := map[string]*v1alpha1.Event{"push": pushEvent(t, pushPayload(t, nil))}
 	if err := triggers.ApplyResourceParameters(events, trigger.Parameters, workflow); err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +186,10 @@ func TestSensorSubmitsTheBuildWithCloneURLAndPushedCommit(t *testing.T) {
 		m := p.(map[string]any)
 		got[m["name"].(string)], _ = m["value"].(string)
 	}
-	if got["repo-url"] != "https://github.com/Codertocat/Hello-World.git" {
+	if got["repo-url"] != "https://github.com/luban-buildpacks/sample-app.git" {
 		t.Errorf("repo-url = %q", got["repo-url"])
 	}
-	if got["revision"] != "6113728f27ae82c7b1a177c8d03f9e96e0adf246" {
+	if got["revision"] != "4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70" {
 		t.Errorf("revision = %q, want the payload's `after`", got["revision"])
 	}
 
