@@ -477,3 +477,65 @@ fn workspace_package_installs_one_member_and_what_it_needs() {
         );
     }
 }
+
+#[test]
+#[ignore = "integration test"]
+fn app_files_are_untrusted_input() {
+    // `.python-version` linked to a file outside the app: refused, and nothing of that file
+    // is printed.
+    let app = App::fixture("web_flask");
+    std::fs::remove_file(app.path().join(".python-version")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", app.path().join(".python-version")).unwrap();
+    first_build(&image_name("python_version_symlink"), app.path(), &[])
+        .assert_failure()
+        .assert_contains("Error: Could not read `.python-version`")
+        .assert_contains("is a symlink to a file outside the app directory")
+        .assert_not_contains("root:x:0:0")
+        .assert_not_contains("/usr/sbin/nologin");
+
+    // An app module named like the standard library's `compileall` never runs: the bytecode
+    // compile runs Python isolated, from outside the app.
+    let app = App::fixture("web_flask");
+    app.write(
+        "compileall.py",
+        "import pathlib\npathlib.Path(__file__).with_name('COMPILEALL_RAN').write_text('ran')\nraise SystemExit('the app shadowed compileall')\n",
+    );
+    let image = image_name("compileall_shadow");
+    first_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_not_contains("the app shadowed compileall");
+    let out = run_shell(
+        &image,
+        "test -e /workspace/COMPILEALL_RAN && echo 'marker: present' || echo 'marker: absent'",
+    );
+    assert_eq!(out.stdout.trim(), "marker: absent", "{}", out.stderr);
+}
+
+#[test]
+#[ignore = "integration test"]
+fn uv_settings_in_pyproject_or_the_build_env_rebuild_the_venv() {
+    let app = App::fixture("web_flask");
+    let image = image_name("uv_settings_rebuild");
+    first_build(&image, app.path(), &[]).assert_success();
+
+    let pyproject = std::fs::read_to_string(app.path().join("pyproject.toml")).unwrap();
+    app.write(
+        "pyproject.toml",
+        &format!("{pyproject}\n[tool.uv]\ndefault-groups = []\n"),
+    );
+    pack_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("Rebuilding the virtual environment because project sha256 changed")
+        .assert_contains("Running `uv sync");
+
+    pack_build(
+        &image,
+        app.path(),
+        &["--env", "UV_INDEX_URL=https://pypi.org/simple"],
+    )
+    .assert_success()
+    .assert_contains(
+        "Rebuilding the virtual environment because uv settings changed (none → UV_INDEX_URL=https://pypi.org/simple)",
+    )
+    .assert_contains("Running `uv sync");
+}

@@ -90,8 +90,9 @@ pub fn is_secret_setting(name: &str) -> bool {
 }
 
 /// The uv settings passed through to uv, as `NAME=value` lines for a cache key: secrets left
-/// out (not even hashed: layer metadata ends up in image labels), URL credentials redacted.
-/// Sorted, so the key doesn't depend on the order of the env.
+/// out (not even hashed: layer metadata ends up in image labels), URL credentials redacted,
+/// and the Python download settings (they are the Python layer's key) left out. Sorted, so
+/// the key doesn't depend on the order of the env.
 #[must_use]
 pub fn uv_settings_for_key<'a>(
     user_env: impl IntoIterator<Item = (&'a OsString, &'a OsString)>,
@@ -101,7 +102,11 @@ pub fn uv_settings_for_key<'a>(
         .filter(|(name, _)| is_passed_through(name))
         .filter_map(|(name, value)| {
             let name = name.to_str()?;
-            (name.starts_with("UV_") && !is_secret_setting(name)).then(|| {
+            let python_download = matches!(
+                name,
+                "UV_PYTHON_DOWNLOADS_JSON_URL" | "UV_PYTHON_INSTALL_MIRROR"
+            );
+            (name.starts_with("UV_") && !is_secret_setting(name) && !python_download).then(|| {
                 format!(
                     "{name}={}",
                     crate::redact::redact_urls(&value.to_string_lossy())
@@ -133,6 +138,10 @@ mod tests {
             (os("UV_PUBLISH_TOKEN"), os("pypi-abc")),
             (os("UV_NO_BINARY"), os("1")),
             (os("UV_CACHE_DIR"), os("/elsewhere")),
+            (
+                os("UV_PYTHON_DOWNLOADS_JSON_URL"),
+                os("http://mirror/d.json"),
+            ),
             (os("SSL_CERT_FILE"), os("/etc/ca.pem")),
         ];
         let settings = uv_settings_for_key(user.iter().map(|(k, v)| (k, v)));
