@@ -9,6 +9,7 @@ mod layers;
 mod project;
 mod python_choice;
 mod python_version;
+mod sbom;
 mod uv;
 
 use bullet_stream::global::print;
@@ -95,6 +96,9 @@ impl Buildpack for PythonUvBuildpack {
         let python = layers::python::install_python(&context, &uv, &uv_version, &version, &distro)?;
 
         print::bullet("Dependencies");
+        // Opened on every build, so the lifecycle keeps it: a later lock change links what it
+        // already has instead of downloading everything again.
+        let uv_cache = layers::uv_cache::uv_cache(&context, &distro)?;
         let venv = layers::venv::install_dependencies(
             &context,
             &layers::venv::VenvInputs {
@@ -104,6 +108,7 @@ impl Buildpack for PythonUvBuildpack {
                 dependencies: &project.dependencies,
                 config: &config,
                 selection: &selection,
+                cache_dir: &uv_cache,
                 python_reason: &python_reason,
                 distro: &distro,
             },

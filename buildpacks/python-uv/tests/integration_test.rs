@@ -142,6 +142,11 @@ fn changed_lock_updates_the_dependencies() {
     let app = App::fixture("web_flask");
     let image = image_name("lock_changed");
     first_build(&image, app.path(), &[]).assert_success();
+    // A warm build keeps the uv cache (it opens the layer even though nothing is installed)…
+    pack_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("Reusing the uv cache from the cache")
+        .assert_contains("cache layer 'luban/python-uv:uv-cache'");
 
     let pyproject = std::fs::read_to_string(app.path().join("pyproject.toml")).unwrap();
     app.write(
@@ -153,6 +158,8 @@ fn changed_lock_updates_the_dependencies() {
         .assert_success()
         .assert_contains("Reusing Python 3.12.1 from the cache")
         .assert_contains("Rebuilding the virtual environment because lock sha256 changed")
+        // … so the lock change after it starts from the cache, not from nothing.
+        .assert_contains("Reusing the uv cache from the cache")
         .assert_contains("+ six==");
     let out = run_shell(&image, "python -c 'import six; print(six.__version__)'");
     assert!(
@@ -538,4 +545,26 @@ fn uv_settings_in_pyproject_or_the_build_env_rebuild_the_venv() {
         "Rebuilding the virtual environment because uv settings changed (none → UV_INDEX_URL=https://pypi.org/simple)",
     )
     .assert_contains("Running `uv sync");
+}
+
+#[test]
+#[ignore = "integration test"]
+fn two_cold_builds_of_the_same_source_give_the_same_image() {
+    let image_id = |image: &str| {
+        let out = luban_test_support::docker(&["image", "inspect", "--format", "{{.Id}}", image]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // Two copies of the app (two paths), two empty caches, built at least a second apart.
+    let first_app = App::fixture("web_flask");
+    let first = image_name("reproducible_first");
+    first_build(&first, first_app.path(), &[]).assert_success();
+    std::thread::sleep(Duration::from_secs(1));
+    let second_app = App::fixture("web_flask");
+    assert_ne!(first_app.path(), second_app.path());
+    let second = image_name("reproducible_second");
+    first_build(&second, second_app.path(), &[]).assert_success();
+
+    let (a, b) = (image_id(&first), image_id(&second));
+    assert!(!a.is_empty(), "no image id for {first}");
+    assert_eq!(a, b, "the two builds gave different images");
 }

@@ -1,6 +1,7 @@
 //! The `uv-cache` layer: uv's cache, kept between builds only (never in the image), so a
-//! changed lock downloads and builds only what changed. Pruned to what can't be re-downloaded
-//! (`uv cache prune --ci`) so restoring it stays cheap.
+//! changed lock downloads and builds only what changed. Opened on every build (a layer a build
+//! doesn't open is dropped from the cache), pruned to what can't be re-downloaded
+//! (`uv cache prune --ci`) whenever the venv is rebuilt, so restoring it stays cheap.
 
 use crate::PythonUvBuildpack;
 use crate::errors::PythonUvError;

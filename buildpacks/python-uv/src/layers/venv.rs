@@ -7,7 +7,6 @@ use crate::PythonUvBuildpack;
 use crate::config::Config;
 use crate::errors::{PythonUvError, SourceBuildFailure};
 use crate::layers::python::Python;
-use crate::layers::uv_cache::uv_cache;
 use crate::project::{Dependencies, REQUIREMENTS};
 use crate::uv::Uv;
 use bullet_stream::global::print;
@@ -49,6 +48,8 @@ pub(crate) struct VenvInputs<'a> {
     pub(crate) dependencies: &'a Dependencies,
     pub(crate) config: &'a Config,
     pub(crate) selection: &'a Selection,
+    /// The `uv-cache` layer's directory (opened by `main`, every build, so it is kept).
+    pub(crate) cache_dir: &'a Path,
     /// How the Python version was chosen, for the message of a failed source build.
     pub(crate) python_reason: &'a str,
     pub(crate) distro: &'a str,
@@ -92,7 +93,7 @@ pub(crate) fn install_dependencies(
     let venv = layer.path();
 
     if status == LayerStatus::Empty {
-        let cache_dir = uv_cache(context, inputs.distro)?;
+        let cache_dir = inputs.cache_dir.to_path_buf();
         match inputs.dependencies {
             Dependencies::Locked { .. } => sync(context, inputs, &venv, &cache_dir)?,
             Dependencies::Requirements { .. } => pip_install(context, inputs, &venv, &cache_dir)?,
@@ -263,7 +264,7 @@ fn export_sbom(
         .args(inputs.config.sync_args())
         .args(inputs.selection.uv_args());
     crate::uv::capture(&mut command)
-        .map(String::into_bytes)
+        .map(|sbom| crate::sbom::deterministic(sbom.as_bytes()))
         .map_err(PythonUvError::Sbom)
 }
 
