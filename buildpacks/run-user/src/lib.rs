@@ -1,5 +1,7 @@
 //! The non-root rule shared by the build check and the launch-time exec.d program.
 
+pub mod errors;
+
 use luban_common::message::ErrorMessage;
 
 // Used by the buildpack binary, not by this library.
@@ -50,16 +52,7 @@ pub fn current_ids() -> Result<Ids, String> {
 /// arbitrary uid in the root group), and the app's files are not group-writable.
 #[must_use]
 pub fn launch_refusal(ids: Ids) -> Option<ErrorMessage> {
-    (ids.uid == 0).then(|| {
-        ErrorMessage::new(
-            "Refusing to start the app as root",
-            format!(
-                "This image runs its app as a non-root user, but the container was started with uid {} and gid {}.\nRunning as root would let the app rewrite its own code and anything else in the image.",
-                ids.uid, ids.gid
-            ),
-        )
-        .hint("Start the container without `--user 0` / `runAsUser: 0` (the image's own user is the default), or with another non-root user, e.g. `--user 1002:1000`.")
-    })
+    (ids.uid == 0).then(|| errors::root_may_not_launch(ids))
 }
 
 /// The exec.d program's whole job, as a function of the ids it finds: `Ok` lets the app start,
@@ -70,9 +63,7 @@ pub fn launch_refusal(ids: Ids) -> Option<ErrorMessage> {
 pub fn exec_d_check(ids: Result<Ids, String>) -> Result<(), String> {
     match ids {
         Ok(ids) => launch_refusal(ids).map_or(Ok(()), |refusal| Err(refusal.to_string())),
-        Err(error) => Err(format!(
-            "Error: could not check the user the app runs as: {error}"
-        )),
+        Err(error) => Err(errors::ids_unreadable_at_launch(&error).to_string()),
     }
 }
 
@@ -97,16 +88,7 @@ pub fn build_refusal(
     if zero(cnb_group_id) {
         found.push("`CNB_GROUP_ID` is 0".to_string());
     }
-    (!found.is_empty()).then(|| {
-        ErrorMessage::new(
-            "Refusing to build as root",
-            format!(
-                "Found: {}.\nAn image built as root has files the app can rewrite at run time, which this builder is meant to prevent.",
-                found.join("; ")
-            ),
-        )
-        .hint("Use a build image whose user is not root (set `CNB_USER_ID` / `CNB_GROUP_ID` to non-zero ids, like the Luban stacks' 1001:1000), and don't pass `--uid 0` / `--gid 0` to the lifecycle.")
-    })
+    (!found.is_empty()).then(|| errors::root_may_not_build(&found))
 }
 
 /// Removes group and other write permission from `dir` and everything under it (symlinks are
@@ -193,7 +175,7 @@ mod tests {
         assert!(
             exec_d_check(Err("no /proc".into()))
                 .unwrap_err()
-                .contains("could not check the user")
+                .contains("Could not check the user")
         );
     }
 
@@ -210,7 +192,10 @@ mod tests {
 
     #[test]
     fn root_may_not_launch() {
-        insta::assert_snapshot!(launch_refusal(Ids { uid: 0, gid: 0 }).unwrap().to_string());
+        assert_eq!(
+            launch_refusal(Ids { uid: 0, gid: 0 }),
+            Some(errors::root_may_not_launch(Ids { uid: 0, gid: 0 }))
+        );
         assert!(launch_refusal(Ids { uid: 0, gid: 1000 }).is_some());
         // OpenShift's arbitrary uid in the root group may start.
         assert!(
@@ -232,10 +217,13 @@ mod tests {
         assert_eq!(build_refusal(user, None, None), None);
         assert!(build_refusal(user, Some("0"), Some("1000")).is_some());
         assert!(build_refusal(user, Some("1001"), Some(" 0")).is_some());
-        insta::assert_snapshot!(
-            build_refusal(Ids { uid: 0, gid: 0 }, Some("0"), Some("0"))
-                .unwrap()
-                .to_string()
+        assert_eq!(
+            build_refusal(Ids { uid: 0, gid: 0 }, Some("0"), Some("0")),
+            Some(errors::root_may_not_build(&[
+                "the build runs with uid 0 and gid 0".into(),
+                "`CNB_USER_ID` is 0".into(),
+                "`CNB_GROUP_ID` is 0".into()
+            ]))
         );
     }
 }

@@ -9,7 +9,7 @@ use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::layer::UncachedLayerDefinition;
 use libcnb::{Buildpack, buildpack_main};
 use luban_common::message::ErrorMessage;
-use luban_run_user::{build_refusal, current_ids, remove_shared_write};
+use luban_run_user::{build_refusal, current_ids, errors, remove_shared_write};
 
 #[cfg(test)]
 use {insta as _, luban_test_support as _, tempfile as _};
@@ -39,9 +39,8 @@ impl Buildpack for RunUserBuildpack {
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
         let started = print::buildpack("Luban run user");
-        let ids = current_ids().map_err(|error| {
-            RunUserError(ErrorMessage::new("Could not check the build user", error))
-        })?;
+        let ids =
+            current_ids().map_err(|error| RunUserError(errors::ids_unreadable_at_build(&error)))?;
         let env = |name| std::env::var(name).ok();
         if let Some(refusal) = build_refusal(
             ids,
@@ -62,15 +61,8 @@ impl Buildpack for RunUserBuildpack {
         layer
             .write_exec_d_programs([("refuse-root", context.buildpack_dir.join(EXEC_D_PROGRAM))])?;
         print::bullet("Added a launch check that refuses to start the app as root");
-        let changed = remove_shared_write(&context.app_dir).map_err(|error| {
-            RunUserError(ErrorMessage::new(
-                "Could not make the app read-only for the run user",
-                format!(
-                    "Changing permissions under `{}` failed: {error}.",
-                    context.app_dir.display()
-                ),
-            ))
-        })?;
+        let changed = remove_shared_write(&context.app_dir)
+            .map_err(|error| RunUserError(errors::app_permissions(&context.app_dir, &error)))?;
         print::bullet(format!(
             "Made the app read-only for the run user (removed group/other write permission from {changed} paths)"
         ));
