@@ -45,22 +45,22 @@ impl Buildpack for ProcfileBuildpack {
             if processes.is_empty() {
                 print::sub_bullet("The `Procfile` declares no process");
             }
+            for process in &processes {
+                print::sub_bullet(format!(
+                    "{}: {}{}",
+                    process.name,
+                    process.command,
+                    if process.name == "web" {
+                        " (default)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
             processes
         } else {
             detected_processes(&context)
         };
-        for process in &processes {
-            print::sub_bullet(format!(
-                "{}: {}{}",
-                process.name,
-                process.command,
-                if process.name == "web" {
-                    " (default)"
-                } else {
-                    ""
-                }
-            ));
-        }
 
         if processes.is_empty() {
             print::warning(

@@ -24,9 +24,8 @@ fn fastapi_without_procfile_starts_with_fastapi_run() {
     first_build(&image, app.path(), &[])
         .assert_success()
         .assert_contains("No `Procfile`; processes found in the project")
-        .assert_contains("web: FastAPI: an `app` in `main.py`")
         .assert_contains(
-            r#"web: fastapi run main.py --host 0.0.0.0 --port "${PORT:-8080}" (default)"#,
+            r#"web: fastapi run main.py --host 0.0.0.0 --port "${PORT:-8080}" (default; FastAPI: an `app` in `main.py`)"#,
         )
         .assert_contains("add a `Procfile` (`web: <command>`); it always wins");
     WebApp::start(&image).assert_ok("/", &["Hello from FastAPI", r#""uid":1002"#]);
