@@ -42,7 +42,8 @@ fn web_app_answers_http_as_non_root_without_uv_or_dev_tools() {
     first_build(&image, app.path(), HOSTILE_ENV)
         .assert_success()
         .assert_contains("Python `3.12.1` (requested: 3.12 from `.python-version`)")
-        .assert_contains("Running `uv sync --locked --compile-bytecode")
+        .assert_contains("Running `uv sync --locked --no-python-downloads")
+        .assert_contains("Compiling the dependencies to hash-checked bytecode")
         .assert_contains("/bin/python3 --no-dev`");
 
     let port = free_port().to_string();

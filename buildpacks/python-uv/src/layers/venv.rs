@@ -98,6 +98,7 @@ pub(crate) fn install_dependencies(
             Dependencies::Locked { .. } => sync(context, inputs, &venv, &cache_dir)?,
             Dependencies::Requirements { .. } => pip_install(context, inputs, &venv, &cache_dir)?,
         }
+        compile_dependencies(inputs, &venv);
         let mut prune = uv_in_app(context, inputs, &cache_dir);
         prune.args(["cache", "prune", "--ci"]);
         // Pruning only keeps the cache small; a failure is not worth failing the build for.
@@ -144,6 +145,25 @@ pub(crate) fn install_dependencies(
     Ok(venv)
 }
 
+/// Compiles the installed packages (not uv's `--compile-bytecode`, whose output varies between
+/// builds; see `bytecode`).
+fn compile_dependencies(inputs: &VenvInputs<'_>, venv: &Path) {
+    let release = inputs.python.version.release();
+    let site_packages = venv.join("lib").join(format!(
+        "python{}.{}",
+        release.first().unwrap_or(&3),
+        release.get(1).unwrap_or(&0)
+    ));
+    // Files that don't compile (test data, code for other Pythons) stay source, as with uv.
+    let _ = crate::bytecode::compile(
+        inputs.uv,
+        &inputs.python.executable,
+        &site_packages.join("site-packages"),
+        r"^$",
+        "the dependencies",
+    );
+}
+
 /// uv, run in the app directory with the cache layer as its cache.
 fn uv_in_app(
     context: &BuildContext<PythonUvBuildpack>,
@@ -165,12 +185,7 @@ fn sync(
 ) -> Result<(), PythonUvError> {
     let mut command = uv_in_app(context, inputs, cache_dir);
     command
-        .args([
-            "sync",
-            "--locked",
-            "--compile-bytecode",
-            "--no-python-downloads",
-        ])
+        .args(["sync", "--locked", "--no-python-downloads"])
         .arg("--python")
         .arg(&inputs.python.executable)
         .args(inputs.config.sync_args())
@@ -233,14 +248,7 @@ fn pip_install(
     crate::uv::stream(&mut create).map_err(PythonUvError::Sync)?;
     let mut install = uv_in_app(context, inputs, cache_dir);
     install
-        .args([
-            "pip",
-            "install",
-            "--compile-bytecode",
-            "--requirement",
-            REQUIREMENTS,
-            "--python",
-        ])
+        .args(["pip", "install", "--requirement", REQUIREMENTS, "--python"])
         .arg(venv.join("bin").join("python"));
     crate::uv::stream(&mut install)
         .map(drop)
