@@ -129,15 +129,7 @@ pub(crate) fn requirement_names(text: &str) -> BTreeSet<String> {
 mod tests {
     use super::*;
 
-    fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, contents) in files {
-            let path = dir.path().join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, contents).unwrap();
-        }
-        dir
-    }
+    use luban_test_support::app_dir as app;
 
     #[test]
     fn requirements_names() {

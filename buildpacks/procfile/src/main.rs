@@ -46,16 +46,7 @@ impl Buildpack for ProcfileBuildpack {
                 print::sub_bullet("The `Procfile` declares no process");
             }
             for process in &processes {
-                print::sub_bullet(format!(
-                    "{}: {}{}",
-                    process.name,
-                    process.command,
-                    if process.name == "web" {
-                        " (default)"
-                    } else {
-                        ""
-                    }
-                ));
+                print::sub_bullet(describe(process, None));
             }
             processes
         } else {
@@ -117,16 +108,12 @@ fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process>
     }
     print::bullet("No `Procfile`; processes found in the project");
     for process in &detection.processes {
-        print::sub_bullet(format!(
-            "{}: {} ({}{})",
-            process.name,
-            process.command,
-            if process.name == "web" {
-                "default; "
-            } else {
-                ""
+        print::sub_bullet(describe(
+            &Process {
+                name: process.name.clone(),
+                command: process.command.clone(),
             },
-            process.reason
+            Some(&process.reason),
         ));
     }
     for note in &detection.notes {
@@ -149,6 +136,24 @@ fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process>
             command: p.command,
         })
         .collect()
+}
+
+/// One line of the build log for a process: `name: command (default; why)`.
+fn describe(process: &Process, reason: Option<&str>) -> String {
+    let notes: Vec<&str> = [(process.name == "web").then_some("default"), reason]
+        .into_iter()
+        .flatten()
+        .collect();
+    if notes.is_empty() {
+        format!("{}: {}", process.name, process.command)
+    } else {
+        format!(
+            "{}: {} ({})",
+            process.name,
+            process.command,
+            notes.join("; ")
+        )
+    }
 }
 
 /// Fails the build when a process's program is not on the launch `PATH` nor in the app.

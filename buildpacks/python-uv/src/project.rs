@@ -228,15 +228,7 @@ mod tests {
     use pep440_rs::Version;
     use std::str::FromStr;
 
-    fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, contents) in files {
-            let path = dir.path().join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, contents).unwrap();
-        }
-        dir
-    }
+    use luban_test_support::app_dir as app;
 
     const PYPROJECT_TOML: &str = "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.12\"\ndependencies = []\n";
     const LOCK: &str = "version = 1\nrequires-python = \">=3.11\"\n";

@@ -100,6 +100,22 @@ impl App {
     }
 }
 
+/// A temporary app directory holding `files` (`(relative path, contents)`), for unit tests of
+/// code that reads an app.
+///
+/// # Panics
+/// When the files can't be written.
+#[must_use]
+pub fn app_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, contents) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write app file");
+    }
+    dir
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read fixture") {
