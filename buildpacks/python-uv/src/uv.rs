@@ -42,7 +42,11 @@ impl Uv {
         let mut env = clean_env(user_env.iter(), &[uv_dir], home.as_os_str());
         // Never ask, never update, never write outside the layers.
         env.insert("UV_NO_PROGRESS".into(), "1".into());
-        env.insert("UV_LINK_MODE".into(), "copy".into());
+        // The uv cache and the venv are layers on the same filesystem: hard links install
+        // without copying (uv falls back to copying where they can't be made). Nothing writes
+        // into installed files afterwards (bytecode goes to new files), so the cache stays
+        // as it was.
+        env.insert("UV_LINK_MODE".into(), "hardlink".into());
         env.insert("UV_PYTHON_PREFERENCE".into(), "only-managed".into());
         // Bytecode with hash-checked invalidation: the lifecycle resets file times when it
         // exports layers, which would make timestamp-checked bytecode stale in the image.
