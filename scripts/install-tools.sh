@@ -21,7 +21,6 @@ docker_daemon_usable() {
 }
 
 ACTIONLINT_VERSION=1.7.12
-KUBECONFORM_VERSION=0.7.0
 
 # Builds a Go command from a module version fetched through the Go module proxy, inside the
 # module's own directory so its go.mod (replace lines included) is honoured.
@@ -40,11 +39,6 @@ install_lint_tools() {
     have go || die "Go is needed to build actionlint"
     log "Building actionlint $ACTIONLINT_VERSION from the Go module proxy"
     go_build github.com/rhysd/actionlint "v$ACTIONLINT_VERSION" ./cmd/actionlint "$LUBAN_BIN/actionlint"
-  fi
-  if ! [ -x "$LUBAN_BIN/kubeconform" ]; then
-    have go || die "Go is needed to build kubeconform"
-    log "Building kubeconform $KUBECONFORM_VERSION from the Go module proxy"
-    go_build github.com/yannh/kubeconform "v$KUBECONFORM_VERSION" ./cmd/kubeconform "$LUBAN_BIN/kubeconform"
   fi
 }
 
