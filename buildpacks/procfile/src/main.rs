@@ -46,7 +46,7 @@ impl Buildpack for ProcfileBuildpack {
                 print::sub_bullet("The `Procfile` declares no process");
             }
             for process in &processes {
-                print::sub_bullet(describe(process, None));
+                print::sub_bullet(describe(&process.name, &process.command, None));
             }
             processes
         } else {
@@ -109,10 +109,8 @@ fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process>
     print::bullet("No `Procfile`; processes found in the project");
     for process in &detection.processes {
         print::sub_bullet(describe(
-            &Process {
-                name: process.name.clone(),
-                command: process.command.clone(),
-            },
+            &process.name,
+            &process.command,
             Some(&process.reason),
         ));
     }
@@ -139,20 +137,15 @@ fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process>
 }
 
 /// One line of the build log for a process: `name: command (default; why)`.
-fn describe(process: &Process, reason: Option<&str>) -> String {
-    let notes: Vec<&str> = [(process.name == "web").then_some("default"), reason]
+fn describe(name: &str, command: &str, reason: Option<&str>) -> String {
+    let notes: Vec<&str> = [(name == "web").then_some("default"), reason]
         .into_iter()
         .flatten()
         .collect();
     if notes.is_empty() {
-        format!("{}: {}", process.name, process.command)
+        format!("{name}: {command}")
     } else {
-        format!(
-            "{}: {} ({})",
-            process.name,
-            process.command,
-            notes.join("; ")
-        )
+        format!("{name}: {command} ({})", notes.join("; "))
     }
 }
 

@@ -202,14 +202,16 @@ fn choose_python(
         "requested: {} from {}",
         project.python_request, project.python_origin
     );
-    let target = python_choice::Target::new(&context.target.arch, build_glibc(uv));
-    let choice = match (&project.python_origin, target) {
-        (RequestOrigin::PythonVersionFile, _) | (_, None) => None,
-        (_, Some(target)) => python_choice::choose(
-            &python_version::matching(&project.python_request, available),
-            installed,
-            &target,
-        ),
+    // `.python-version` is the user's word: no choice to make, so no need for the glibc.
+    let choice = match project.python_origin {
+        RequestOrigin::PythonVersionFile => None,
+        _ => python_choice::Target::new(&context.target.arch, build_glibc(uv)).and_then(|target| {
+            python_choice::choose(
+                &python_version::matching(&project.python_request, available),
+                installed,
+                &target,
+            )
+        }),
     };
     let Some(choice) = choice else {
         let version = python_version::resolve(&project.python_request, available)

@@ -268,11 +268,16 @@ impl Lock {
         groups: &[String],
         extras: &[String],
     ) -> Vec<&LockedPackage> {
+        let by_name: BTreeMap<String, &LockedPackage> = self
+            .package
+            .iter()
+            .map(|p| (normalize(&p.name), p))
+            .collect();
         let roots = self.check_selection(selection).unwrap_or_default();
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut queue: Vec<(String, Vec<String>)> = Vec::new();
         for root in &roots {
-            let Some(package) = self.get(&root.name) else {
+            let Some(package) = by_name.get(&root.name) else {
                 continue;
             };
             queue.push((root.name.clone(), extras.to_vec()));
@@ -284,7 +289,7 @@ impl Lock {
         }
         let mut visited_extras: BTreeSet<(String, String)> = BTreeSet::new();
         while let Some((name, extras)) = queue.pop() {
-            let Some(package) = self.get(&name) else {
+            let Some(package) = by_name.get(&name) else {
                 continue;
             };
             if seen.insert(name.clone()) {

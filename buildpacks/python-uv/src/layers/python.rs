@@ -100,18 +100,23 @@ pub(crate) fn install_python(
     })
 }
 
-/// Compiles the standard library: Python builds ship timestamp-checked bytecode, which the
-/// export makes stale. Files that don't compile (test data in the stdlib) are skipped.
-fn compile_stdlib(uv: &Uv, executable: &Path, version: &Version) {
+/// The `pythonX.Y` directory name under `lib/` of an installation or a venv.
+pub(crate) fn lib_dir_name(version: &Version) -> String {
     let release = version.release();
-    let Some(home) = executable.parent().and_then(Path::parent) else {
-        return;
-    };
-    let stdlib = home.join("lib").join(format!(
+    format!(
         "python{}.{}",
         release.first().unwrap_or(&3),
         release.get(1).unwrap_or(&0)
-    ));
+    )
+}
+
+/// Compiles the standard library: Python builds ship timestamp-checked bytecode, which the
+/// export makes stale. Files that don't compile (test data in the stdlib) are skipped.
+fn compile_stdlib(uv: &Uv, executable: &Path, version: &Version) {
+    let Some(home) = executable.parent().and_then(Path::parent) else {
+        return;
+    };
+    let stdlib = home.join("lib").join(lib_dir_name(version));
     let _ = crate::bytecode::compile(
         uv,
         executable,

@@ -148,12 +148,9 @@ pub(crate) fn install_dependencies(
 /// Compiles the installed packages (not uv's `--compile-bytecode`, whose output varies between
 /// builds; see `bytecode`).
 fn compile_dependencies(inputs: &VenvInputs<'_>, venv: &Path) {
-    let release = inputs.python.version.release();
-    let site_packages = venv.join("lib").join(format!(
-        "python{}.{}",
-        release.first().unwrap_or(&3),
-        release.get(1).unwrap_or(&0)
-    ));
+    let site_packages = venv
+        .join("lib")
+        .join(crate::layers::python::lib_dir_name(&inputs.python.version));
     // Files that don't compile (test data, code for other Pythons) stay source, as with uv.
     let _ = crate::bytecode::compile(
         inputs.uv,
