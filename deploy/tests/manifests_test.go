@@ -1,68 +1,171 @@
 package tests
 
 // Every document under deploy/ is decoded strictly (an unknown or misspelled field is an
-// error) into the upstream Go types where this project can have them: Argo Events' Sensor
-// and EventSource, and Kubernetes' built-in kinds. The Go module proxy refuses Argo Workflows'
-// and kpack's modules here, so their kinds (and Argo CD's, whose module costs minutes of
-// compiling) are only parsed and checked for a kind this test knows; their fields are
-// exercised by the workflow-step tests and kpack_test.go.
+// error) into the upstream project's own Go type for its kind, and then checked by the
+// validation that project runs itself where it ships one: Argo Workflows' template
+// validation (with the Workflow the Sensor submits resolved against our templates), Argo
+// Events' sensor validation, and kpack's defaulting plus Validate methods. Argo Events'
+// event-source validation runs in ./eventsource (its package links an HDFS client whose
+// protobuf names clash with Argo Workflows' in one binary). Argo CD, Kustomize and
+// Kubernetes' built-in kinds have no offline validation beyond their types.
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	cdv1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	"github.com/argoproj/argo-events/pkg/reconciler/sensor"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v3/workflow/validate"
+	kpackv1 "github.com/pivotal/kpack/pkg/apis/build/v1alpha2"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"knative.dev/pkg/apis"
+	kustomize "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
 )
 
 // The upstream type each kind decodes into.
-var strictKinds = map[string]func() any{
-	"Sensor":         func() any { return &v1alpha1.Sensor{} },
-	"EventSource":    func() any { return &v1alpha1.EventSource{} },
-	"Deployment":     func() any { return &appsv1.Deployment{} },
-	"ServiceAccount": func() any { return &corev1.ServiceAccount{} },
-	"Role":           func() any { return &rbacv1.Role{} },
-	"RoleBinding":    func() any { return &rbacv1.RoleBinding{} },
+var manifestKinds = map[string]func() any{
+	"WorkflowTemplate": func() any { return &wfv1.WorkflowTemplate{} },
+	"Sensor":           func() any { return &eventsv1.Sensor{} },
+	"EventSource":      func() any { return &eventsv1.EventSource{} },
+	"Application":      func() any { return &cdv1.Application{} },
+	"AppProject":       func() any { return &cdv1.AppProject{} },
+	"ClusterStore":     func() any { return &kpackv1.ClusterStore{} },
+	"ClusterStack":     func() any { return &kpackv1.ClusterStack{} },
+	"ClusterBuilder":   func() any { return &kpackv1.ClusterBuilder{} },
+	"Image":            func() any { return &kpackv1.Image{} },
+	"Kustomization":    func() any { return &kustomize.Kustomization{} },
+	"Deployment":       func() any { return &appsv1.Deployment{} },
+	"ServiceAccount":   func() any { return &corev1.ServiceAccount{} },
+	"Role":             func() any { return &rbacv1.Role{} },
+	"RoleBinding":      func() any { return &rbacv1.RoleBinding{} },
 }
 
-// Kinds whose upstream types this project can't build against here (see above).
-var parsedOnlyKinds = map[string]bool{
-	"WorkflowTemplate": true, "Application": true, "AppProject": true,
-	"ClusterStore": true, "ClusterStack": true, "ClusterBuilder": true, "Image": true,
-	"Kustomization": true,
+// A kpack resource: kpack's webhook defaults it and then validates it.
+type kpackResource interface {
+	SetDefaults(ctx context.Context)
+	Validate(ctx context.Context) *apis.FieldError
 }
 
-// manifestErrors decodes every document of one file and returns what is wrong with each.
-func manifestErrors(path string, raw []byte) []string {
+// The templates a Workflow may reference, as Argo Workflows' validation looks them up.
+type templates map[string]*wfv1.WorkflowTemplate
+
+func (ts templates) Get(name string) (*wfv1.WorkflowTemplate, error) {
+	if t, ok := ts[name]; ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("no WorkflowTemplate %q under deploy/", name)
+}
+
+// The event bus the Sensor is validated against: the default JetStream bus of an Argo
+// Events install.
+var defaultEventBus = &eventsv1.EventBus{Spec: eventsv1.EventBusSpec{JetStream: &eventsv1.JetStreamBus{}}}
+
+// manifest is one decoded document and where it came from.
+type manifest struct {
+	where  string
+	object any
+}
+
+// decodeManifests decodes every document of one file strictly, returning the objects and
+// what is wrong with the documents that didn't decode.
+func decodeManifests(path string, raw []byte) ([]manifest, []string) {
+	var decoded []manifest
 	var problems []string
 	for i, doc := range strings.Split(string(raw), "\n---\n") {
 		var meta struct {
 			Kind string `json:"kind"`
 		}
+		where := fmt.Sprintf("%s document %d", path, i+1)
 		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
-			problems = append(problems, path+": "+err.Error())
+			problems = append(problems, where+": "+err.Error())
 			continue
 		}
-		if newObject, ok := strictKinds[meta.Kind]; ok {
-			if err := yaml.UnmarshalStrict([]byte(doc), newObject()); err != nil {
-				problems = append(problems, path+" ("+meta.Kind+"): "+err.Error())
+		newObject, ok := manifestKinds[meta.Kind]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: unknown kind %q", where, meta.Kind))
+			continue
+		}
+		object := newObject()
+		if err := yaml.UnmarshalStrict([]byte(doc), object); err != nil {
+			problems = append(problems, fmt.Sprintf("%s (%s): %v", where, meta.Kind, err))
+			continue
+		}
+		decoded = append(decoded, manifest{where + " (" + meta.Kind + ")", object})
+	}
+	return decoded, problems
+}
+
+// validateManifests runs each upstream project's own validation over the decoded objects.
+func validateManifests(manifests []manifest) []string {
+	ours := templates{}
+	for _, m := range manifests {
+		if t, ok := m.object.(*wfv1.WorkflowTemplate); ok {
+			ours[t.Name] = t
+		}
+	}
+	var problems []string
+	report := func(where string, err error) {
+		if err != nil {
+			problems = append(problems, where+": "+err.Error())
+		}
+	}
+	ctx := apis.WithinCreate(context.Background())
+	for _, m := range manifests {
+		switch object := m.object.(type) {
+		case *wfv1.WorkflowTemplate:
+			report(m.where, validate.ValidateWorkflowTemplate(ours, nil, object, validate.ValidateOpts{}))
+		case *eventsv1.Sensor:
+			report(m.where, sensor.ValidateSensor(object, defaultEventBus))
+			report(m.where, validateSubmittedWorkflows(object, ours))
+		case kpackResource:
+			object.SetDefaults(ctx)
+			if err := object.Validate(ctx); err != nil {
+				report(m.where, err)
 			}
-		} else if !parsedOnlyKinds[meta.Kind] {
-			problems = append(problems, fmt.Sprintf("%s: document %d has unknown kind %q", path, i+1, meta.Kind))
 		}
 	}
 	return problems
 }
 
-func TestEveryManifestDecodesStrictly(t *testing.T) {
+// validateSubmittedWorkflows checks the Workflow each Argo Workflows trigger submits, as the
+// controller would on submission: strictly typed, and resolved against our templates.
+func validateSubmittedWorkflows(s *eventsv1.Sensor, ours templates) error {
+	var problems []error
+	for _, trigger := range s.Spec.Triggers {
+		argo := trigger.Template.ArgoWorkflow
+		if argo == nil || argo.Source == nil || argo.Source.Resource == nil {
+			continue
+		}
+		var workflow wfv1.Workflow
+		if err := yaml.UnmarshalStrict(argo.Source.Resource.Value, &workflow); err != nil {
+			problems = append(problems, fmt.Errorf("trigger %q: %w", trigger.Template.Name, err))
+			continue
+		}
+		if err := validate.ValidateWorkflow(ours, nil, &workflow, validate.ValidateOpts{Submit: true}); err != nil {
+			problems = append(problems, fmt.Errorf("trigger %q: %w", trigger.Template.Name, err))
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// manifestProblems decodes and validates every manifest under deploy/.
+func manifestProblems(t *testing.T, edit func(path string, raw []byte) []byte) []string {
+	t.Helper()
+	var all []manifest
+	var problems []string
 	files := 0
-	err := filepath.WalkDir(filepath.Join(repoRoot(t), "deploy"), func(path string, d os.DirEntry, err error) error {
+	root := repoRoot(t)
+	err := filepath.WalkDir(filepath.Join(root, "deploy"), func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") || strings.Contains(path, "/tests/") {
 			return err
 		}
@@ -71,10 +174,10 @@ func TestEveryManifestDecodesStrictly(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(repoRoot(t), path)
-		for _, problem := range manifestErrors(rel, raw) {
-			t.Error(problem)
-		}
+		rel, _ := filepath.Rel(root, path)
+		decoded, bad := decodeManifests(rel, edit(rel, raw))
+		all = append(all, decoded...)
+		problems = append(problems, bad...)
 		return nil
 	})
 	if err != nil {
@@ -83,16 +186,50 @@ func TestEveryManifestDecodesStrictly(t *testing.T) {
 	if files < 9 {
 		t.Fatalf("found only %d manifests under deploy/", files)
 	}
+	return append(problems, validateManifests(all)...)
 }
 
-// The check itself: a misspelled field in a real manifest is reported.
-func TestAMisspelledFieldIsReported(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy/argo/events/sensor.yaml"))
-	if err != nil {
-		t.Fatal(err)
+func unchanged(_ string, raw []byte) []byte { return raw }
+
+func TestEveryManifestDecodesStrictlyAndValidates(t *testing.T) {
+	for _, problem := range manifestProblems(t, unchanged) {
+		t.Error(problem)
 	}
-	broken := strings.Replace(string(raw), "serviceAccountName:", "serviceAcountName:", 1)
-	if problems := manifestErrors("sensor.yaml", []byte(broken)); len(problems) == 0 {
-		t.Fatal("a misspelled field must be reported")
+}
+
+// The check itself: a misspelled field or an invalid value in a real manifest is reported,
+// for each upstream project's kinds.
+func TestBrokenManifestsAreReported(t *testing.T) {
+	cases := []struct{ file, old, new, want string }{
+		{"deploy/argo/events/sensor.yaml", "serviceAccountName:", "serviceAcountName:", "serviceAcountName"},
+		{"deploy/argo/workflows/build-template.yaml", "entrypoint:", "entrypont:", "entrypont"},
+		{"deploy/argo/workflows/build-template.yaml", "{{inputs.parameters.", "{{inputs.parameter.", "inputs.parameter."},
+		{"deploy/argo/cd/update-digest-template.yaml", "{{inputs.parameters.digest}}", "{{inputs.parameters.digets}}", "digets"},
+		{"deploy/argo/events/sensor.yaml", "name: luban-build\n", "name: luban-biuld\n", "luban-biuld"},
+		{"deploy/argo/cd/application.yaml", "syncPolicy:", "syncPolicyy:", "syncPolicyy"},
+		{"deploy/kpack/kpack.yaml", "serviceAccountName:", "serviceAccount:", "serviceAccount"},
+		{"deploy/kpack/kpack.yaml", "tag: registry.example.com/luban/sample-app", "tag: ''", "tag"},
+	}
+	for _, c := range cases {
+		t.Run(c.file+" "+c.new, func(t *testing.T) {
+			edited := false
+			problems := manifestProblems(t, func(path string, raw []byte) []byte {
+				if path != c.file {
+					return raw
+				}
+				if !strings.Contains(string(raw), c.old) {
+					t.Fatalf("%s has no %q to break", path, c.old)
+				}
+				edited = true
+				return []byte(strings.Replace(string(raw), c.old, c.new, 1))
+			})
+			if !edited {
+				t.Fatalf("no manifest %s", c.file)
+			}
+			if len(problems) == 0 || !strings.Contains(strings.Join(problems, "\n"), c.want) {
+				t.Fatalf("breaking %s (%q → %q) must be reported naming %q; got %q", c.file, c.old, c.new, c.want, problems)
+			}
+			t.Logf("reported: %s", strings.Join(problems, "\n"))
+		})
 	}
 }
