@@ -16,10 +16,6 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-docker_daemon_usable() {
-  [ -z "${LUBAN_FORCE_PODMAN:-}" ] && have docker && [ -z "${DOCKER_HOST:-}" ] && docker info >/dev/null 2>&1
-}
-
 ACTIONLINT_VERSION=1.7.12
 
 # Builds a Go command from a module version fetched through the Go module proxy, inside the
@@ -67,6 +63,7 @@ if ! [ -x "$LUBAN_BIN/pack" ] || ! "$LUBAN_BIN/pack" --version 2>/dev/null | gre
   fi
 fi
 
+LIFECYCLE_VERSION=$(xtask lifecycle-version)
 lc="$LUBAN_TESTBED/lifecycle-$LIFECYCLE_VERSION"
 if ! [ -f "$lc.tgz" ]; then
   log "Building lifecycle $LIFECYCLE_VERSION from the Go module proxy"

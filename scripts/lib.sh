@@ -3,27 +3,39 @@
 # shellcheck disable=SC2034 # the variables are for the scripts that source this file
 
 LUBAN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# The testbed's settings: defined here once, exported for every script, test (Rust and Go)
+# and benchmark, which read them from the environment and have no defaults of their own.
+TESTBED_NAME=luban-testbed
 # Everything the scripts make that is not source: tools, rootfs, mirror, registry, caches.
 # Kept outside the clone so repeated runs (and fresh clones on the same machine) reuse it.
-LUBAN_TESTBED=${LUBAN_TESTBED:-${XDG_CACHE_HOME:-$HOME/.cache}/luban-testbed}
+export LUBAN_TESTBED=${LUBAN_TESTBED:-${XDG_CACHE_HOME:-$HOME/.cache}/$TESTBED_NAME}
 LUBAN_BIN=$LUBAN_TESTBED/bin
+# pack's cache volumes for the testbed's builds.
+export PACK_VOLUME_KEY=${PACK_VOLUME_KEY:-$TESTBED_NAME}
 
-LIFECYCLE_VERSION=0.21.14 # 0.21.15-0.21.17 write corrupt manifests on daemon export (lifecycle#1699)
 PACK_VERSION=0.38.2
-UV_VERSION=$(awk -F'"' '/^version = / && seen {print $2; exit} /^\[metadata.uv\]/ {seen=1}' "$LUBAN_ROOT/buildpacks/uv/buildpack.toml")
 
 # Python versions the local mirror offers, built from the machine's pyenv builds.
 MIRROR_PYTHONS=${MIRROR_PYTHONS:-"3.12.1 3.13.0"}
 MIRROR_PORT=${MIRROR_PORT:-18080}
-MIRROR_URL="http://127.0.0.1:$MIRROR_PORT"
+export MIRROR_URL="http://127.0.0.1:$MIRROR_PORT"
 REGISTRY_PORT=${REGISTRY_PORT:-15443}
-REGISTRY=127.0.0.1:$REGISTRY_PORT
+export REGISTRY=127.0.0.1:$REGISTRY_PORT
+# The private package index (basic auth) the end-to-end tests start.
+export PRIVATE_INDEX_PORT=${PRIVATE_INDEX_PORT:-18081}
 
-# Images.
+# Images. (Builders are not localhost/...: images made through the Docker API would be stored
+# as docker.io/localhost/..., which the docker CLI then can't name.)
+stack_image() { echo "localhost/luban/$1:$2"; } # kind (build|run) stack
+builder_image() { echo "luban/builder:$1"; }    # stack
 BASE_IMAGE=localhost/luban/debian-rootfs:bookworm
-BUILD_IMAGE=localhost/luban/build:bookworm
-RUN_IMAGE=localhost/luban/run:bookworm
-BUILDER_IMAGE=luban/builder:bookworm
+export BUILD_IMAGE RUN_IMAGE BUILDER_IMAGE REGISTRY_RUN_IMAGE
+BUILD_IMAGE=$(stack_image build bookworm)
+RUN_IMAGE=$(stack_image run bookworm)
+BUILDER_IMAGE=$(builder_image bookworm)
+# The run image as --publish builds read it: pushed to the testbed registry.
+REGISTRY_RUN_IMAGE=$REGISTRY/luban/run:bookworm
 
 export PATH="$LUBAN_BIN:$PATH"
 export CONTAINERS_CONF="$LUBAN_ROOT/testbed/containers.conf"
@@ -31,11 +43,19 @@ export CONTAINERS_CONF="$LUBAN_ROOT/testbed/containers.conf"
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
+# The repository's own settings read from its TOML files (crates/luban-xtask).
+xtask() { (cd "$LUBAN_ROOT" && cargo xtask "$@"); }
+
+# The one engine choice: a running Docker daemon as it is, unless LUBAN_FORCE_PODMAN is set or
+# DOCKER_HOST already points somewhere (podman's socket, once ensure_engine has run).
+docker_daemon_usable() {
+  [ -z "${LUBAN_FORCE_PODMAN:-}" ] && [ -z "${DOCKER_HOST:-}" ] && have docker && docker info >/dev/null 2>&1
+}
 
 # Makes sure pack and the docker CLI have an engine: a running Docker daemon as it is, else
 # podman's Docker-compatible API on a socket of our own (started once, left running).
 ensure_engine() {
-  if [ -z "${LUBAN_FORCE_PODMAN:-}" ] && [ -z "${DOCKER_HOST:-}" ] && have docker && docker info >/dev/null 2>&1 && ! have podman; then
+  if docker_daemon_usable; then
     ENGINE=docker
     return
   fi

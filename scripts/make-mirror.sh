@@ -10,6 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 mirror=$LUBAN_TESTBED/mirror
+UV_VERSION=$(xtask uv-version)
 mkdir -p "$mirror/uv/$UV_VERSION" "$mirror/python"
 arch=$(uname -m)
 case $arch in x86_64) goarch=amd64 ;; aarch64) goarch=arm64 ;; *) die "unsupported machine $arch" ;; esac
@@ -32,16 +33,8 @@ fi
 mkdir -p "$LUBAN_BIN"
 tar -xzf "$mirror/uv/$UV_VERSION/$uv_file" -C "$LUBAN_BIN" --strip-components=1 "uv-$arch-unknown-linux-musl/uv"
 
-cat > "$mirror/uv-inventory.toml" <<TOML
-[metadata.uv]
-version = "$UV_VERSION"
-base_url = "$MIRROR_URL/uv"
-
-[[metadata.uv.artifacts]]
-arch = "$goarch"
-file = "$uv_file"
-sha256 = "$(sha256sum "$mirror/uv/$UV_VERSION/$uv_file" | cut -d' ' -f1)"
-TOML
+xtask uv-mirror-inventory --version "$UV_VERSION" --base-url "$MIRROR_URL/uv" --arch "$goarch" \
+  --tarball "$mirror/uv/$UV_VERSION/$uv_file" --out "$mirror/uv-inventory.toml"
 
 pyenv_root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
 for version in $MIRROR_PYTHONS; do

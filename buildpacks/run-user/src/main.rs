@@ -14,9 +14,6 @@ use luban_run_user::{build_refusal, current_ids, errors, remove_shared_write};
 #[cfg(test)]
 use {insta as _, luban_test_support as _, tempfile as _};
 
-/// The exec.d program, packaged next to `bin/build` (see `scripts/package-buildpacks.sh`).
-const EXEC_D_PROGRAM: &str = "exec.d/refuse-root";
-
 pub(crate) struct RunUserBuildpack;
 
 #[derive(Debug)]
@@ -58,8 +55,11 @@ impl Buildpack for RunUserBuildpack {
                 launch: true,
             },
         )?;
-        layer
-            .write_exec_d_programs([("refuse-root", context.buildpack_dir.join(EXEC_D_PROGRAM))])?;
+        // The `refuse-root` binary target, where libcnb-package puts additional binaries.
+        layer.write_exec_d_programs([(
+            "refuse-root",
+            libcnb::additional_buildpack_binary_path!("refuse-root"),
+        )])?;
         print::bullet("Added a launch check that refuses to start the app as root");
         let changed = remove_shared_write(&context.app_dir)
             .map_err(|error| RunUserError(errors::app_permissions(&context.app_dir, &error)))?;
