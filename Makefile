@@ -42,4 +42,4 @@ bench: ## Benchmarks against the lifecycle and uv floors (not part of make test)
 	@scripts/bench.sh
 
 clean-testbed: ## Remove the testbed's images, caches and mirror
-	@scripts/mirror.sh stop; rm -rf "$${LUBAN_TESTBED:-$$HOME/.cache/luban-testbed}"
+	@scripts/clean-testbed.sh

@@ -35,12 +35,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-TESTBED = Path(os.environ.get("LUBAN_TESTBED", Path.home() / ".cache" / "luban-testbed"))
 RUNS = int(os.environ.get("RUNS", "3"))
 FIXTURES = os.environ.get("BENCH_FIXTURES", "bench_small bench_large").split()
-MIRROR_URL = f"http://127.0.0.1:{os.environ.get('MIRROR_PORT', '18080')}"
-BUILD_IMAGE = "localhost/luban/build:bookworm"
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
+
+
+def setting(name: str) -> str:
+    """A testbed setting scripts/lib.sh exports; there is no default here."""
+    value = os.environ.get(name)
+    if not value:
+        sys.exit(f"{name} is not set: run the benchmarks through make (`make bench`), which sets the testbed's settings from scripts/lib.sh")
+    return value
+
+
+TESTBED = Path(setting("LUBAN_TESTBED"))
+MIRROR_URL = setting("MIRROR_URL")
+BUILD_IMAGE = setting("BUILD_IMAGE")
+FLOOR_BUILDER_IMAGE = setting("FLOOR_BUILDER_IMAGE")
 
 
 def sh(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -184,19 +195,13 @@ def bench_fixture(name: str) -> list[dict]:
     shutil.copytree(base, app)
     image = f"luban-bench/{name.replace('_', '-')}"
     floor_image = f"luban-bench/{name.replace('_', '-')}-floor"
-    uv = TESTBED / "bin/uv"
 
     # Two locks to alternate between for the lock-change scenario.
     lock_a = (app / "uv.lock").read_text()
     pyproject_a = (app / "pyproject.toml").read_text()
     pyproject_b = pyproject_a.replace("dependencies = [", 'dependencies = ["six>=1.16", ', 1)
     (app / "pyproject.toml").write_text(pyproject_b)
-    sh(str(uv), "lock", "-q", cwd=app, env={
-        **os.environ,
-        "UV_PYTHON_PREFERENCE": "only-managed",
-        "UV_PYTHON_INSTALL_DIR": str(TESTBED / "host-python"),
-        "UV_PYTHON_DOWNLOADS_JSON_URL": f"{MIRROR_URL}/python/downloads.json",
-    })
+    sh(str(ROOT / "scripts/uv-lock.sh"), str(app))
     lock_b = (app / "uv.lock").read_text()
     (app / "pyproject.toml").write_text(pyproject_a)
     (app / "uv.lock").write_text(lock_a)
@@ -223,7 +228,7 @@ def bench_fixture(name: str) -> list[dict]:
         pack_build(image, app)  # back to the base state for the next cold run's comparisons
 
         floors["lifecycle"].append(
-            pack_build(floor_image, app, builder="luban/builder:bookworm-floor")["wall"]
+            pack_build(floor_image, app, builder=FLOOR_BUILDER_IMAGE)["wall"]
         )
         cache = Path(tempfile.mkdtemp(prefix="luban-uv-cache-"))
         floors["uv cold"].append(uv_floor(app, "3.12.1", cache))

@@ -49,7 +49,7 @@ build_args=(--build-arg "CNB_USER_ID=$CNB_USER_ID" --build-arg "CNB_RUN_USER_ID=
   --build-arg "RELEASED=$released")
 format=(); [ "$engine" = podman ] && format=(--format docker) # keep SHELL and HEALTHCHECK
 for kind in build run; do
-  image=localhost/luban/$kind:$stack
+  image=$(stack_image "$kind" "$stack")
   base=$([ "$kind" = build ] && echo "$base_build" || echo "$base_run")
   log "Building $image"
   "$engine" build -q --network host "${format[@]}" "${build_args[@]}" ${base:+--build-arg "BASE_IMAGE=$base"} \

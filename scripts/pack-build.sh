@@ -10,7 +10,6 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_engine
-export PACK_VOLUME_KEY=${PACK_VOLUME_KEY:-luban-testbed}
 
 ca=${LUBAN_CA_BUNDLE:-$LUBAN_TESTBED/ca-bundle.crt}
 [ -f "$ca" ] || "$LUBAN_ROOT/scripts/registry.sh" ca

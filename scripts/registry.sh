@@ -13,7 +13,7 @@ pidfile=$dir/registry.pid
 ca_bundle() {
   mkdir -p "$dir"
   if ! [ -f "$dir/ca.crt" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=luban-testbed-registry \
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$TESTBED_NAME-registry" \
       -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
       -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
   fi
@@ -45,9 +45,9 @@ YAML
     fi
     ensure_engine
     if [ "$ENGINE" = podman ]; then
-      podman push -q --cert-dir "$dir/certs.d/$REGISTRY" "$RUN_IMAGE" "$REGISTRY/luban/run:bookworm"
+      podman push -q --cert-dir "$dir/certs.d/$REGISTRY" "$RUN_IMAGE" "$REGISTRY_RUN_IMAGE"
     else
-      docker tag "$RUN_IMAGE" "$REGISTRY/luban/run:bookworm" && docker push -q "$REGISTRY/luban/run:bookworm" >/dev/null
+      docker tag "$RUN_IMAGE" "$REGISTRY_RUN_IMAGE" && docker push -q "$REGISTRY_RUN_IMAGE" >/dev/null
     fi
     log "Registry on https://$REGISTRY (CA $dir/ca.crt), run image pushed"
     ;;

@@ -21,11 +21,12 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-const (
-	registry     = "127.0.0.1:15443"
-	builderImage = "luban/builder:bookworm"
-	// A Debian image with sh and git, standing in for alpine/git (no registry here).
-	gitImage = "localhost/luban/build:bookworm"
+// The testbed's settings, from the environment scripts/lib.sh exports (no defaults here);
+// requireE2E reads them.
+var (
+	testbedDir, registry, registryRunImage, builderImage, mirrorURL string
+	// The build image: Debian with sh and git, standing in for alpine/git (no registry here).
+	gitImage string
 )
 
 func requireE2E(t *testing.T) {
@@ -33,6 +34,15 @@ func requireE2E(t *testing.T) {
 	if os.Getenv("LUBAN_E2E") == "" {
 		t.Skip("end-to-end: set LUBAN_E2E=1 (make test's e2e stage does)")
 	}
+	setting := func(name string) string {
+		value := os.Getenv(name)
+		if value == "" {
+			t.Fatalf("%s is not set: run the end-to-end tests through make (`make e2e`, or `T=TestE2E... make e2e`), which sets the testbed's settings from scripts/lib.sh", name)
+		}
+		return value
+	}
+	testbedDir, registry, registryRunImage = setting("LUBAN_TESTBED"), setting("REGISTRY"), setting("REGISTRY_RUN_IMAGE")
+	builderImage, mirrorURL, gitImage = setting("BUILDER_IMAGE"), setting("MIRROR_URL"), setting("BUILD_IMAGE")
 }
 
 type step struct {
@@ -260,7 +270,7 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 	token := "luban-e2e-registry-token-" + fmt.Sprint(time.Now().UnixNano())
 	os.WriteFile(filepath.Join(auth, "config.json"), []byte(`{"auths":{"registry.example":{"auth":"`+token+`"}}}`), 0o644)
 	caDir := t.TempDir()
-	ca, err := os.ReadFile(filepath.Join(testbed(), "registry/ca.crt"))
+	ca, err := os.ReadFile(filepath.Join(testbedDir, "registry/ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,14 +281,14 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 	}
 	os.WriteFile(filepath.Join(caDir, "network.crt"), hostCAs, 0o644)
 	secrets := t.TempDir()
-	os.WriteFile(filepath.Join(secrets, "UV_PYTHON_DOWNLOADS_JSON_URL"), []byte("http://127.0.0.1:18080/python/downloads.json"), 0o644)
+	os.WriteFile(filepath.Join(secrets, "UV_PYTHON_DOWNLOADS_JSON_URL"), []byte(mirrorURL+"/python/downloads.json"), 0o644)
 	os.Chmod(secrets, 0o755)
 
 	image := registry + "/luban-test/argo-phases"
 	params := map[string]string{
 		"builder-image":     builderImage,
 		"image":             image,
-		"run-image":         registry + "/luban/run:bookworm",
+		"run-image":         registryRunImage,
 		"cache-image":       "",
 		"insecure-registry": "",
 		"build-env":         "BP_UV_EXTRAS=\nBP_UV_GROUPS=",
@@ -349,14 +359,6 @@ func TestE2EBuildEnvKeysMustBeVariableNames(t *testing.T) {
 			t.Errorf("build-env %q must fail the step: %v\n%s", env, err, out)
 		}
 	}
-}
-
-func testbed() string {
-	if dir := os.Getenv("LUBAN_TESTBED"); dir != "" {
-		return dir
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache/luban-testbed")
 }
 
 // registryDigest asks the registry for the manifest digest of repo:tag.

@@ -7,8 +7,9 @@
 #![allow(clippy::missing_panics_doc)]
 
 use luban_test_support::{
-    App, Container, PrivateIndex, REGISTRY, WebApp, find_in_image, first_build, first_build_with,
-    free_port, http_get, image_name, pack_build, pull_from_registry, run, run_shell,
+    App, Container, PrivateIndex, WebApp, find_in_image, first_build, first_build_with, free_port,
+    http_get, image_name, pack_build, pull_from_registry, registry, registry_run_image, run,
+    run_shell,
 };
 use std::time::Duration;
 
@@ -348,6 +349,7 @@ fn committed_venv_fails_with_its_message() {
 fn private_index_credentials_install_the_package_and_stay_out_of_the_image() {
     let index = PrivateIndex::start();
     let app = App::fixture("private_index_app");
+    index.lock_app(&app, "luban-private-greeting");
     let image = image_name("private_index");
 
     // Without credentials the private package can't be had: the index really needs them.
@@ -383,8 +385,8 @@ fn private_index_credentials_install_the_package_and_stay_out_of_the_image() {
 #[ignore = "integration test"]
 fn published_to_a_tls_registry_with_its_ca_then_runs() {
     let app = App::fixture("requirements_without_lock");
-    let image = format!("{REGISTRY}/luban-test/published");
-    let run_image = format!("{REGISTRY}/luban/run:bookworm");
+    let image = format!("{}/luban-test/published", registry());
+    let run_image = registry_run_image();
     let publish = ["--publish", "--run-image", &run_image];
 
     // Without the registry's CA the build can't publish: the certificate really is private.

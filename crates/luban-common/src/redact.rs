@@ -228,7 +228,7 @@ mod tests {
             "Resolved 12 packages in 0.4s",
             "see https://pypi.org/simple?page=2 and write to a@b.c",
             "time 12:30 at the office",
-            "mirror http://127.0.0.1:18080/python/downloads.json",
+            "mirror http://127.0.0.1:8080/python/downloads.json",
             "Installed flask==3.1.0 from https://files.example/flask-3.1.0-py3-none-any.whl",
         ] {
             assert_eq!(redact_urls(text), text);

@@ -5,7 +5,10 @@
 //! buildpacks in the offline builder, the real lifecycle, real uv, real Python, real packages.
 //! Containers run through the `docker` CLI against whatever engine the scripts set up.
 //!
-//! The testbed must exist first (`make builder`); `make test` makes it.
+//! The testbed must exist first (`make builder`); `make test` makes it. Its settings (directory,
+//! ports, image names) come from the environment `scripts/lib.sh` exports, with no defaults
+//! here: run the tests through `make e2e` or `scripts/test.sh e2e`. A builder made from other
+//! sources than the working tree is refused (see [`pack_build`]).
 
 // Test helpers: a panic is how they fail a test.
 #![allow(clippy::missing_panics_doc)]
@@ -74,24 +77,25 @@ impl App {
         .expect("chmod");
     }
 
-    /// Runs `uv lock` in the app with the testbed's uv (the one the buildpack pins), using a
-    /// Python from the testbed mirror, so nothing depends on the host's Pythons.
+    /// Runs `uv lock` in the app with `scripts/uv-lock.sh` (the testbed's uv and a Python from
+    /// its mirror, so nothing depends on the host's Pythons).
     ///
     /// # Panics
     /// When uv fails.
     pub fn relock(&self) {
-        let testbed = testbed_dir();
-        let output = Command::new(testbed.join("bin/uv"))
-            .args(["lock", "--quiet"])
-            .current_dir(self.path())
-            .env("UV_PYTHON_PREFERENCE", "only-managed")
-            .env("UV_PYTHON_INSTALL_DIR", testbed.join("host-python"))
-            .env(
-                "UV_PYTHON_DOWNLOADS_JSON_URL",
-                "http://127.0.0.1:18080/python/downloads.json",
-            )
+        self.relock_with(&[]);
+    }
+
+    /// [`App::relock`] with extra environment for uv (an index's credentials).
+    ///
+    /// # Panics
+    /// When uv fails.
+    pub fn relock_with(&self, env: &[(&str, &str)]) {
+        let output = Command::new(repo_root().join("scripts/uv-lock.sh"))
+            .arg(self.path())
+            .envs(env.iter().copied())
             .output()
-            .expect("run uv lock");
+            .expect("run scripts/uv-lock.sh");
         assert!(
             output.status.success(),
             "uv lock failed: {}",
@@ -129,19 +133,63 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A testbed setting `scripts/lib.sh` exports (there is no second default here).
+///
+/// # Panics
+/// When it is not set: the tests were not started through make.
+#[must_use]
+pub fn setting(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => value,
+        _ => panic!(
+            "{name} is not set: run the end-to-end tests through make (`make e2e`, or \
+             `T=<test> make e2e` for one), which sets the testbed's settings from scripts/lib.sh"
+        ),
+    }
+}
+
 /// Where the scripts keep the testbed (tools, mirror, CA bundle).
 #[must_use]
 pub fn testbed_dir() -> PathBuf {
-    std::env::var_os("LUBAN_TESTBED").map_or_else(
-        || {
-            let cache = std::env::var_os("XDG_CACHE_HOME").map_or_else(
-                || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"),
-                PathBuf::from,
-            );
-            cache.join("luban-testbed")
-        },
-        PathBuf::from,
-    )
+    PathBuf::from(setting("LUBAN_TESTBED"))
+}
+
+/// The testbed registry, `host:port` (TLS with its own CA, started by `scripts/registry.sh`).
+#[must_use]
+pub fn registry() -> String {
+    setting("REGISTRY")
+}
+
+/// The run image as pushed to the testbed registry, for `--publish` builds.
+#[must_use]
+pub fn registry_run_image() -> String {
+    setting("REGISTRY_RUN_IMAGE")
+}
+
+/// Refuses a builder made from other sources than the working tree: the tests would pass or
+/// fail against old buildpacks. Checked once per test process.
+fn assert_builder_is_current() {
+    static CHECKED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let builder = setting("BUILDER_IMAGE");
+        let label = luban_xtask::source_digest::LABEL;
+        let output = docker(&[
+            "image",
+            "inspect",
+            "--format",
+            &format!("{{{{index .Config.Labels \"{label}\"}}}}"),
+            &builder,
+        ]);
+        let built_from = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let tree = luban_xtask::source_digest::source_digest(&repo_root())
+            .unwrap_or_else(|error| panic!("can't hash the buildpack sources: {error}"));
+        assert!(
+            output.status.success() && built_from == tree,
+            "the builder `{builder}` was not made from this working tree ({label} = {built_from:?}, \
+             the sources hash to {tree}): run the tests with `make e2e` (`T=<test> make e2e` for \
+             one), which recreates it first"
+        );
+    });
 }
 
 /// The result of one `pack build`.
@@ -216,6 +264,7 @@ pub fn pack_build(image: &str, app: &Path, args: &[&str]) -> Build {
 }
 
 fn run_pack_build(image: &str, app: &Path, args: &[&str], script_env: &[(&str, &str)]) -> Build {
+    assert_builder_is_current();
     let output = Command::new(repo_root().join("scripts/pack-build.sh"))
         .arg(image)
         .arg("--path")
@@ -240,9 +289,6 @@ fn run_pack_build(image: &str, app: &Path, args: &[&str], script_env: &[(&str, &
 pub fn first_build(image: &str, app: &Path, args: &[&str]) -> Build {
     first_build_with(image, app, args, &[])
 }
-
-/// The testbed registry (TLS with its own CA, started by `scripts/registry.sh`).
-pub const REGISTRY: &str = "127.0.0.1:15443";
 
 /// Pulls an image from the testbed registry into the engine, trusting the registry's CA.
 pub fn pull_from_registry(image: &str) {
@@ -490,9 +536,9 @@ impl Drop for StaticServer {
     }
 }
 
-/// A private package index with basic auth on 127.0.0.1:18081 (the address the
-/// `private_index_app` fixture's lock records), serving `test-fixtures/private_index_packages`.
-/// The password is new for every run. Stopped when dropped.
+/// A private package index with basic auth on 127.0.0.1:`PRIVATE_INDEX_PORT`, serving
+/// `test-fixtures/private_index_packages`. The password is new for every run. Stopped when
+/// dropped.
 pub struct PrivateIndex {
     child: std::process::Child,
     pub username: String,
@@ -501,7 +547,11 @@ pub struct PrivateIndex {
 }
 
 impl PrivateIndex {
-    pub const PORT: u16 = 18081;
+    /// The index's simple API.
+    #[must_use]
+    pub fn url() -> String {
+        format!("http://127.0.0.1:{}/simple/", setting("PRIVATE_INDEX_PORT"))
+    }
 
     #[must_use]
     pub fn start() -> Self {
@@ -525,7 +575,7 @@ impl PrivateIndex {
                 "-i",
                 "127.0.0.1",
                 "-p",
-                &Self::PORT.to_string(),
+                &setting("PRIVATE_INDEX_PORT"),
                 "-a",
                 "download,list,update",
                 "-P",
@@ -542,13 +592,52 @@ impl PrivateIndex {
             password,
             _htpasswd: htpasswd,
         };
-        let (status, _) = http_get(
-            &format!("http://127.0.0.1:{}/simple/", Self::PORT),
-            Duration::from_secs(20),
-        )
-        .expect("private index answers");
+        let (status, _) =
+            http_get(&Self::url(), Duration::from_secs(20)).expect("private index answers");
         assert_eq!(status, 401, "the private index must require credentials");
         index
+    }
+}
+
+impl PrivateIndex {
+    /// Names this server as `app`'s index `private` for `package` (in `pyproject.toml`, as a
+    /// company's project names its own index) and locks the app against it, with credentials.
+    ///
+    /// # Panics
+    /// When the app's `pyproject.toml` can't be edited or uv can't lock.
+    pub fn lock_app(&self, app: &App, package: &str) {
+        let path = app.path().join("pyproject.toml");
+        let mut pyproject: toml_edit::DocumentMut = std::fs::read_to_string(&path)
+            .expect("read pyproject.toml")
+            .parse()
+            .expect("pyproject.toml is TOML");
+        let mut index = toml_edit::Table::new();
+        index.insert("name", toml_edit::value("private"));
+        index.insert("url", toml_edit::value(Self::url()));
+        index.insert("explicit", toml_edit::value(true));
+        let mut indexes = toml_edit::ArrayOfTables::new();
+        indexes.push(index);
+        let mut sources = toml_edit::Table::new();
+        let mut source = toml_edit::InlineTable::new();
+        source.insert("index", "private".into());
+        sources.insert(package, toml_edit::value(source));
+        let mut uv = toml_edit::Table::new();
+        uv.set_implicit(true);
+        uv.insert("index", toml_edit::Item::ArrayOfTables(indexes));
+        uv.insert("sources", toml_edit::Item::Table(sources));
+        let mut tool = toml_edit::Table::new();
+        tool.set_implicit(true);
+        tool.insert("uv", toml_edit::Item::Table(uv));
+        assert!(
+            pyproject.get("tool").is_none(),
+            "the fixture must leave [tool] to this helper"
+        );
+        pyproject.insert("tool", toml_edit::Item::Table(tool));
+        std::fs::write(&path, pyproject.to_string()).expect("write pyproject.toml");
+        app.relock_with(&[
+            ("UV_INDEX_PRIVATE_USERNAME", &self.username),
+            ("UV_INDEX_PRIVATE_PASSWORD", &self.password),
+        ]);
     }
 }
 
