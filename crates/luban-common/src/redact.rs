@@ -101,7 +101,7 @@ fn redact_schemeless_userinfo(line: &str) -> String {
 
 /// `user:secret@host` → `user:****@host`, for a word without `://`.
 fn redact_schemeless_word(word: &str) -> String {
-    if word.contains("://") || word.contains(MASK) {
+    if word.contains("://") {
         return word.to_string();
     }
     let Some((userinfo, host)) = word.split_once('@') else {
@@ -115,7 +115,8 @@ fn redact_schemeless_word(word: &str) -> String {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c));
     let host_ok = host.starts_with(|c: char| c.is_ascii_alphanumeric());
-    if user_ok && host_ok && !secret.is_empty() {
+    // Already redacted stays as it is; a password that merely contains the mask is a password.
+    if user_ok && host_ok && !secret.is_empty() && secret != MASK {
         format!("{user}:{MASK}@{host}")
     } else {
         word.to_string()
@@ -207,6 +208,11 @@ mod tests {
         assert_eq!(
             redact_urls("remote alice:s3cret@git.example.com/repo.git"),
             "remote alice:****@git.example.com/repo.git"
+        );
+        // Found by the property test: a password holding the mask is still a password.
+        assert_eq!(
+            redact_urls("remote deploy:Zq****A?@git.example.com/app.git"),
+            "remote deploy:****@git.example.com/app.git"
         );
         assert_eq!(
             redact_urls("GET https://files.example/x.whl?sig=abc&token=t0k&v=1 ok"),
