@@ -31,6 +31,8 @@ pub(crate) enum PythonUvError {
     },
     PythonInstall(UvError),
     PythonMissingAfterInstall(PathBuf),
+    /// Leaving out what apps never run failed (a path that couldn't be removed).
+    PythonSlim(PathBuf, std::io::Error),
     StaleLock,
     /// uv could not build a package from source.
     SourceBuild(Box<SourceBuildFailure>),
@@ -115,6 +117,11 @@ fn buildpack_message(error: &PythonUvError) -> ErrorMessage {
         PythonUvError::PythonMissingAfterInstall(dir) => ErrorMessage::new(
             "Python is missing after `uv python install`",
             format!("uv reported success, but no `bin/python3` was found under `{}`.", dir.display()),
+        )
+        .hint(REPORT),
+        PythonUvError::PythonSlim(dir, error) => ErrorMessage::new(
+            "Could not slim down the Python installation",
+            format!("Removing what apps never run (the test suite, IDLE, Tk, static libraries) from `{}` failed: {error}.", dir.display()),
         )
         .hint(REPORT),
         PythonUvError::StaleLock => ErrorMessage::new(
@@ -527,6 +534,14 @@ mod tests {
     fn python_missing_after_install() {
         insta::assert_snapshot!(render(&PythonUvError::PythonMissingAfterInstall(
             PathBuf::from("/layers/luban_python-uv/python")
+        )));
+    }
+
+    #[test]
+    fn python_slim_failed() {
+        insta::assert_snapshot!(render(&PythonUvError::PythonSlim(
+            PathBuf::from("/layers/luban_python-uv/python/cpython-3.12.1-linux-x86_64-gnu"),
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
         )));
     }
 

@@ -8,6 +8,7 @@ mod errors;
 mod layers;
 mod project;
 mod python_choice;
+mod python_diet;
 mod python_version;
 mod sbom;
 mod uv;

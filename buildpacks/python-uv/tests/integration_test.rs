@@ -45,7 +45,10 @@ fn web_app_answers_http_as_non_root_without_uv_or_dev_tools() {
         .assert_contains("Python `3.12.1` (requested: 3.12 from `.python-version`)")
         .assert_contains("Running `uv sync --locked --no-python-downloads")
         .assert_contains("Compiling the dependencies to hash-checked bytecode")
-        .assert_contains("/bin/python3 --no-dev`");
+        .assert_contains("/bin/python3 --no-dev`")
+        .assert_contains(
+            "Left out the test suite, IDLE, Tk, ensurepip's wheels and static libraries; stripped debug symbols",
+        );
 
     let port = free_port().to_string();
     let container = Container::start(&image, &["--env", &format!("PORT={port}")]);
@@ -69,6 +72,11 @@ fn web_app_answers_http_as_non_root_without_uv_or_dev_tools() {
         echo "stale: $(python -v -c 'import flask, app' 2>&1 | grep -c 'bytecode is stale')"
         echo "from-bytecode: $(python -v -c 'import flask, app' 2>&1 | grep -c 'code object from')"
         echo "env: $PYTHONUNBUFFERED $VIRTUAL_ENV"
+        home=$(dirname "$(dirname "$(readlink -f "$(command -v python)")")")
+        echo "stdlib tests: $(ls -d "$home"/lib/python3.12/test "$home"/lib/python3.12/idlelib 2>/dev/null | wc -l)"
+        echo "libpython over 15 MB: $(find "$home/lib" -maxdepth 1 -name 'libpython3*.so*' -type f -size +15M | wc -l)"
+        echo "python layer MB: $(du -sm "$home" | cut -f1)"
+        python -c 'import ssl, sqlite3, ctypes, json, decimal, zlib; print("stdlib: ok")'
         "#,
     );
     let out = checks.stdout;
@@ -79,6 +87,11 @@ fn web_app_answers_http_as_non_root_without_uv_or_dev_tools() {
         "app: read-only",
         "stale: 0",
         "env: 1 /layers/luban_python-uv/venv",
+        // The Python layer's diet: no test suite or IDLE, libpython without debug symbols
+        // (30 MB with them on the mirror's build), and the modules apps do use still load.
+        "stdlib tests: 0",
+        "libpython over 15 MB: 0",
+        "stdlib: ok",
     ] {
         assert!(
             out.contains(expected),

@@ -5,6 +5,7 @@
 use crate::PythonUvBuildpack;
 use crate::errors::PythonUvError;
 use crate::uv::{Uv, UvError};
+use bullet_stream::global::print;
 use libcnb::Platform;
 use libcnb::build::BuildContext;
 use libcnb::data::layer_name;
@@ -25,7 +26,13 @@ pub(crate) struct PythonLayerMetadata {
     /// Where the build comes from: `UV_PYTHON_DOWNLOADS_JSON_URL` / `UV_PYTHON_INSTALL_MIRROR`
     /// (credentials redacted), or uv's default.
     pub(crate) downloads: String,
+    /// What the buildpack does to uv's install (`LAYOUT`): a layer made another way rebuilds.
+    pub(crate) layout: u32,
 }
+
+/// Bumped whenever the buildpack changes what it does to the installation after uv (2: the
+/// diet of `python_diet`).
+const LAYOUT: u32 = 2;
 
 /// The Python download source, for the cache key.
 pub(crate) fn downloads_source(env: &libcnb::Env) -> String {
@@ -63,6 +70,7 @@ pub(crate) fn install_python(
         distro: distro.to_string(),
         uv_version: uv_version.to_string(),
         downloads: downloads_source(context.platform.env()),
+        layout: LAYOUT,
     };
     let (layer, status) = keyed_layer(
         context,
@@ -91,6 +99,7 @@ pub(crate) fn install_python(
     // Nothing of this layer goes on PATH: the venv's `bin/python` points at it.
     layer.write_env(LayerEnv::new())?;
     if status == LayerStatus::Empty {
+        slim(uv, &executable, version)?;
         compile_stdlib(uv, &executable, version);
         layer.write_metadata(key)?;
     }
@@ -108,6 +117,36 @@ pub(crate) fn lib_dir_name(version: &Version) -> String {
         release.first().unwrap_or(&3),
         release.get(1).unwrap_or(&0)
     )
+}
+
+/// Leaves out what an app never runs and strips debug symbols (see `python_diet`), saying
+/// how much smaller the installation got.
+fn slim(uv: &Uv, executable: &Path, version: &Version) -> Result<(), PythonUvError> {
+    let Some(home) = executable.parent().and_then(Path::parent) else {
+        return Ok(());
+    };
+    let before = crate::python_diet::size(home);
+    let diet = crate::python_diet::prune(home, &lib_dir_name(version))
+        .map_err(|error| PythonUvError::PythonSlim(home.to_path_buf(), error))?;
+    let strip = uv
+        .clean_command(Path::new("strip"))
+        .arg("--strip-debug")
+        .args(&diet.binaries)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    let stripped = match strip {
+        Ok(status) if status.success() => "; stripped debug symbols",
+        Ok(_) => " (`strip --strip-debug` failed: debug symbols kept)",
+        Err(_) => " (no `strip` in the build image: debug symbols kept)",
+    };
+    let mb = |bytes: u64| bytes.div_ceil(1_000_000);
+    print::sub_bullet(format!(
+        "Left out the test suite, IDLE, Tk, ensurepip's wheels and static libraries{stripped}: {} MB → {} MB",
+        mb(before),
+        mb(crate::python_diet::size(home)),
+    ));
+    Ok(())
 }
 
 /// Compiles the standard library: Python builds ship timestamp-checked bytecode, which the
@@ -151,6 +190,7 @@ mod tests {
             distro: "debian-12".into(),
             uv_version: uv.into(),
             downloads: downloads.into(),
+            layout: LAYOUT,
         };
         let base = key("0.12.6", "uv's default");
         assert_eq!(
