@@ -27,12 +27,13 @@ pub(crate) struct PythonLayerMetadata {
     /// (credentials redacted), or uv's default.
     pub(crate) downloads: String,
     /// What the buildpack does to uv's install (`LAYOUT`): a layer made another way rebuilds.
-    pub(crate) layout: u32,
+    /// A string: layer metadata comes back from the image's label through JSON, where the
+    /// lifecycle turns integers into floats.
+    pub(crate) layout: String,
 }
 
-/// Bumped whenever the buildpack changes what it does to the installation after uv (2: the
-/// diet of `python_diet`).
-const LAYOUT: u32 = 2;
+/// Changed whenever the buildpack changes what it does to the installation after uv.
+const LAYOUT: &str = "slim-1";
 
 /// The Python download source, for the cache key.
 pub(crate) fn downloads_source(env: &libcnb::Env) -> String {
@@ -70,7 +71,7 @@ pub(crate) fn install_python(
         distro: distro.to_string(),
         uv_version: uv_version.to_string(),
         downloads: downloads_source(context.platform.env()),
-        layout: LAYOUT,
+        layout: LAYOUT.to_string(),
     };
     let (layer, status) = keyed_layer(
         context,
@@ -190,7 +191,7 @@ mod tests {
             distro: "debian-12".into(),
             uv_version: uv.into(),
             downloads: downloads.into(),
-            layout: LAYOUT,
+            layout: LAYOUT.into(),
         };
         let base = key("0.12.6", "uv's default");
         assert_eq!(
@@ -201,6 +202,35 @@ mod tests {
             compare(&base, &key("0.12.6", "UV_PYTHON_INSTALL_MIRROR=https://m/")).reason(),
             Some("downloads changed (uv's default → UV_PYTHON_INSTALL_MIRROR=https://m/)".into())
         );
+    }
+
+    /// Restored from the app image, layer metadata has been through the image label's JSON,
+    /// where the lifecycle makes every number a float: the key must still read back.
+    #[test]
+    fn metadata_survives_the_image_label_round_trip() {
+        fn floats(value: serde_json::Value) -> serde_json::Value {
+            match value {
+                serde_json::Value::Number(n) => n
+                    .as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(serde_json::Value::Null, serde_json::Value::Number),
+                serde_json::Value::Object(map) => {
+                    map.into_iter().map(|(k, v)| (k, floats(v))).collect()
+                }
+                other => other,
+            }
+        }
+        let key = PythonLayerMetadata {
+            python_version: "3.12.1".into(),
+            arch: "amd64".into(),
+            distro: "debian-12".into(),
+            uv_version: "0.12.6".into(),
+            downloads: "uv's default".into(),
+            layout: LAYOUT.into(),
+        };
+        let label = floats(serde_json::to_value(&key).expect("json"));
+        let restored: PythonLayerMetadata = serde_json::from_value(label).expect("reads back");
+        assert_eq!(restored, key);
     }
 
     #[test]
