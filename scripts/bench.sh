@@ -12,5 +12,5 @@ source "$(dirname "$0")/lib.sh"
 "$LUBAN_ROOT/scripts/create-builder.sh" bookworm-floor
 ensure_engine
 FLOOR_BUILDER_IMAGE=$(builder_image bookworm-floor)
-export FLOOR_BUILDER_IMAGE
+export FLOOR_BUILDER_IMAGE RUN_IMAGE ENGINE
 exec python3 "$LUBAN_ROOT/bench/bench.py"
