@@ -32,7 +32,7 @@ case $stack in
   *) die "unknown stack '$stack' (bookworm, bookworm-floor or al2023)" ;;
 esac
 
-label="$(xtask source-label)=$(xtask source-digest)"
+label=$(xtask builder-label)
 ensure_engine
 log "Creating $image"
 pack builder create "$image" --config "$config" --pull-policy never --label "$label" >/dev/null

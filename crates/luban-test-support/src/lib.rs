@@ -19,15 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// The repository root.
-#[must_use]
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crate lives two levels below the root")
-        .to_path_buf()
-}
+pub use luban_xtask::repo_root;
 
 /// A copy of a fixture from `test-fixtures/`, so a test can change it freely.
 pub struct App {
@@ -597,9 +589,7 @@ impl PrivateIndex {
         assert_eq!(status, 401, "the private index must require credentials");
         index
     }
-}
 
-impl PrivateIndex {
     /// Names this server as `app`'s index `private` for `package` (in `pyproject.toml`, as a
     /// company's project names its own index) and locks the app against it, with credentials.
     ///
@@ -607,10 +597,7 @@ impl PrivateIndex {
     /// When the app's `pyproject.toml` can't be edited or uv can't lock.
     pub fn lock_app(&self, app: &App, package: &str) {
         let path = app.path().join("pyproject.toml");
-        let mut pyproject: toml_edit::DocumentMut = std::fs::read_to_string(&path)
-            .expect("read pyproject.toml")
-            .parse()
-            .expect("pyproject.toml is TOML");
+        let mut pyproject = luban_xtask::read_toml(&path).unwrap_or_else(|error| panic!("{error}"));
         let mut index = toml_edit::Table::new();
         index.insert("name", toml_edit::value("private"));
         index.insert("url", toml_edit::value(Self::url()));
@@ -633,7 +620,7 @@ impl PrivateIndex {
             "the fixture must leave [tool] to this helper"
         );
         pyproject.insert("tool", toml_edit::Item::Table(tool));
-        std::fs::write(&path, pyproject.to_string()).expect("write pyproject.toml");
+        luban_xtask::write_toml(&path, &pyproject).unwrap_or_else(|error| panic!("{error}"));
         app.relock_with(&[
             ("UV_INDEX_PRIVATE_USERNAME", &self.username),
             ("UV_INDEX_PRIVATE_PASSWORD", &self.password),

@@ -25,7 +25,7 @@ usage: cargo xtask <command> [--option value]...
   builder-config --config FILE --out FILE [--lifecycle-uri FILE] [--build-image IMAGE] [--run-image IMAGE]
       write a builder config for `pack builder create`
   source-digest         print the digest of the sources a builder is made from
-  source-label          print the image label that carries it";
+  builder-label         print the builder's label carrying it, as `name=digest` for `--label`";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -108,9 +108,13 @@ fn run(args: &[String]) -> Result<()> {
             Options::parse(rest, &[])?;
             println!("{}", source_digest::source_digest(&root)?);
         }
-        "source-label" => {
+        "builder-label" => {
             Options::parse(rest, &[])?;
-            println!("{}", source_digest::LABEL);
+            println!(
+                "{}={}",
+                source_digest::LABEL,
+                source_digest::source_digest(&root)?
+            );
         }
         other => return Err(Error(format!("unknown command `{other}`\n\n{USAGE}"))),
     }
