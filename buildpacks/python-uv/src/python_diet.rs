@@ -17,7 +17,7 @@ const STDLIB_REMOVED: &[&str] = &[
     "ensurepip/_bundled",
 ];
 
-/// What was left out and stripped, for the build log.
+/// What `prune` removed, and the binaries the caller strips.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Diet {
     pub(crate) removed: Vec<PathBuf>,
@@ -139,44 +139,38 @@ mod tests {
     use super::*;
 
     fn installation() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let files: &[(&str, &[u8])] = &[
-            ("bin/python3.12", b"\x7fELF python"),
-            ("bin/python3", b"#!/bin/sh not elf"),
-            ("lib/libpython3.12.so.1.0", b"\x7fELF lib"),
-            ("lib/libpython3.12.a", b"!<arch>"),
-            ("lib/tcl8.6/init.tcl", b""),
-            ("lib/tk8.6/tk.tcl", b""),
-            ("lib/pkgconfig/python3.pc", b""),
-            ("lib/python3.12/os.py", b""),
-            ("lib/python3.12/turtle.py", b""),
-            ("lib/python3.12/test/test_os.py", b""),
-            ("lib/python3.12/idlelib/idle.py", b""),
-            ("lib/python3.12/tkinter/__init__.py", b""),
-            ("lib/python3.12/turtledemo/demo.py", b""),
-            ("lib/python3.12/ensurepip/__init__.py", b""),
-            ("lib/python3.12/ensurepip/_bundled/pip.whl", b""),
-            ("lib/python3.12/unittest/test/test_case.py", b""),
+        let dir = luban_test_support::app_dir(&[
+            ("bin/python3.12", "\x7fELF python"),
+            ("bin/python3", "#!/bin/sh not elf"),
+            ("lib/libpython3.12.so.1.0", "\x7fELF lib"),
+            ("lib/libpython3.12.a", "!<arch>"),
+            ("lib/tcl8.6/init.tcl", ""),
+            ("lib/tk8.6/tk.tcl", ""),
+            ("lib/pkgconfig/python3.pc", ""),
+            ("lib/python3.12/os.py", ""),
+            ("lib/python3.12/turtle.py", ""),
+            ("lib/python3.12/test/test_os.py", ""),
+            ("lib/python3.12/idlelib/idle.py", ""),
+            ("lib/python3.12/tkinter/__init__.py", ""),
+            ("lib/python3.12/turtledemo/demo.py", ""),
+            ("lib/python3.12/ensurepip/__init__.py", ""),
+            ("lib/python3.12/ensurepip/_bundled/pip.whl", ""),
+            ("lib/python3.12/unittest/test/test_case.py", ""),
             (
                 "lib/python3.12/config-3.12-x86_64-linux-gnu/libpython3.12.a",
-                b"!<arch>",
+                "!<arch>",
             ),
-            ("lib/python3.12/config-3.12-x86_64-linux-gnu/Makefile", b""),
+            ("lib/python3.12/config-3.12-x86_64-linux-gnu/Makefile", ""),
             (
                 "lib/python3.12/lib-dynload/_ssl.cpython-312-x86_64-linux-gnu.so",
-                b"\x7fELF ssl",
+                "\x7fELF ssl",
             ),
             (
                 "lib/python3.12/lib-dynload/_tkinter.cpython-312-x86_64-linux-gnu.so",
-                b"\x7fELF tk",
+                "\x7fELF tk",
             ),
-            ("include/python3.12/Python.h", b""),
-        ];
-        for (path, contents) in files {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(path, contents).expect("write");
-        }
+            ("include/python3.12/Python.h", ""),
+        ]);
         std::os::unix::fs::symlink(
             "libpython3.12.so.1.0",
             dir.path().join("lib/libpython3.12.so"),

@@ -100,8 +100,11 @@ pub(crate) fn install_python(
     // Nothing of this layer goes on PATH: the venv's `bin/python` points at it.
     layer.write_env(LayerEnv::new())?;
     if status == LayerStatus::Empty {
-        slim(uv, &executable, version)?;
-        compile_stdlib(uv, &executable, version);
+        // `…/bin/python3`'s installation directory, with `bin/` and `lib/`.
+        if let Some(home) = executable.parent().and_then(Path::parent) {
+            slim(uv, home, version)?;
+            compile_stdlib(uv, &executable, home, version);
+        }
         layer.write_metadata(key)?;
     }
     Ok(Python {
@@ -120,12 +123,9 @@ pub(crate) fn lib_dir_name(version: &Version) -> String {
     )
 }
 
-/// Leaves out what an app never runs and strips debug symbols (see `python_diet`), saying
-/// how much smaller the installation got.
-fn slim(uv: &Uv, executable: &Path, version: &Version) -> Result<(), PythonUvError> {
-    let Some(home) = executable.parent().and_then(Path::parent) else {
-        return Ok(());
-    };
+/// Leaves out what an app never runs from the installation at `home` and strips debug symbols
+/// (see `python_diet`), saying how much smaller the installation got.
+fn slim(uv: &Uv, home: &Path, version: &Version) -> Result<(), PythonUvError> {
     let before = crate::python_diet::size(home);
     let diet = crate::python_diet::prune(home, &lib_dir_name(version))
         .map_err(|error| PythonUvError::PythonSlim(home.to_path_buf(), error))?;
@@ -152,10 +152,7 @@ fn slim(uv: &Uv, executable: &Path, version: &Version) -> Result<(), PythonUvErr
 
 /// Compiles the standard library: Python builds ship timestamp-checked bytecode, which the
 /// export makes stale. Files that don't compile (test data in the stdlib) are skipped.
-fn compile_stdlib(uv: &Uv, executable: &Path, version: &Version) {
-    let Some(home) = executable.parent().and_then(Path::parent) else {
-        return;
-    };
+fn compile_stdlib(uv: &Uv, executable: &Path, home: &Path, version: &Version) {
     let stdlib = home.join("lib").join(lib_dir_name(version));
     let _ = crate::bytecode::compile(
         uv,
