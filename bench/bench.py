@@ -237,6 +237,15 @@ class DockerfileBuild:
         return inspect["Size"] / 1e6
 
 
+COLUMNS = ["fixture", "scenario", "wall", "wall_median_s", "ours_median_s", "floor_s", "ratio",
+           "vs_dockerfile", "peak_mb", "resolved_or_installed"]
+
+
+def row(fixture: str, scenario: str, wall: str, **values) -> dict:
+    """One table row; the columns not given are empty."""
+    return {**dict.fromkeys(COLUMNS, ""), "fixture": fixture, "scenario": scenario, "wall": wall, **values}
+
+
 def stats(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
@@ -255,7 +264,7 @@ def bench_fixture(name: str) -> list[dict]:
     image = f"luban-bench/{name.replace('_', '-')}"
     floor_image = f"luban-bench/{name.replace('_', '-')}-floor"
 
-    # Two locks to alternate between for the lock-change scenario.
+    # The base lock (a) and one with a small dependency more (b), for the lock-change scenario.
     lock_a = (app / "uv.lock").read_text()
     pyproject_a = (app / "pyproject.toml").read_text()
     pyproject_b = pyproject_a.replace("dependencies = [", 'dependencies = ["six>=1.16", ', 1)
@@ -324,43 +333,23 @@ def bench_fixture(name: str) -> list[dict]:
     for scenario, results in rows.items():
         walls = [r["wall"] for r in results]
         versus = dockerfile_rows.get(scenario)
-        out.append({
-            "fixture": name,
-            "scenario": scenario,
-            "wall": fmt(walls),
-            "wall_median_s": round(statistics.median(walls), 2),
-            "ours_median_s": round(statistics.median(r["ours"] for r in results), 2),
-            "floor_s": round(floor_for[scenario], 2),
-            "ratio": round(statistics.median(walls) / floor_for[scenario], 2),
-            "peak_mb": round(max(r["peak_mb"] for r in results)),
-            "resolved_or_installed": any(r["resolved"] for r in results),
-            "vs_dockerfile": round(statistics.median(walls) / statistics.median(versus), 2) if versus else "",
-        })
-    for scenario, walls in dockerfile_rows.items():
-        out.append({
-            "fixture": name, "scenario": f"Dockerfile: {scenario}", "wall": fmt(walls),
-            "wall_median_s": round(statistics.median(walls), 2), "ours_median_s": "",
-            "floor_s": "", "ratio": "", "peak_mb": "", "resolved_or_installed": "", "vs_dockerfile": "",
-        })
-    for floor, values in floors.items():
-        out.append({
-            "fixture": name, "scenario": f"floor: {floor}", "wall": fmt(values),
-            "wall_median_s": round(statistics.median(values), 2), "ours_median_s": "",
-            "floor_s": "", "ratio": "", "peak_mb": "", "resolved_or_installed": "", "vs_dockerfile": "",
-        })
+        out.append(row(
+            name, scenario, fmt(walls),
+            wall_median_s=round(statistics.median(walls), 2),
+            ours_median_s=round(statistics.median(r["ours"] for r in results), 2),
+            floor_s=round(floor_for[scenario], 2),
+            ratio=round(statistics.median(walls) / floor_for[scenario], 2),
+            peak_mb=round(max(r["peak_mb"] for r in results)),
+            resolved_or_installed=any(r["resolved"] for r in results),
+            vs_dockerfile=round(statistics.median(walls) / statistics.median(versus), 2) if versus else "",
+        ))
+    for label, series in [*((f"Dockerfile: {k}", v) for k, v in dockerfile_rows.items()),
+                          *((f"floor: {k}", v) for k, v in floors.items())]:
+        out.append(row(name, label, fmt(series), wall_median_s=round(statistics.median(series), 2)))
     dockerfile_size = dockerfile.size_mb()
-    out.append({
-        "fixture": name, "scenario": "image size (MB)",
-        "wall": sizes_against_targets(name, sizes),
-        "wall_median_s": "", "ours_median_s": "", "floor_s": "", "ratio": "",
-        "peak_mb": "", "resolved_or_installed": "",
-        "vs_dockerfile": round(sizes["total"] / dockerfile_size, 2),
-    })
-    out.append({
-        "fixture": name, "scenario": "Dockerfile image size (MB)", "wall": f"total {dockerfile_size:.1f}",
-        "wall_median_s": "", "ours_median_s": "", "floor_s": "", "ratio": "",
-        "peak_mb": "", "resolved_or_installed": "", "vs_dockerfile": "",
-    })
+    out.append(row(name, "image size (MB)", sizes_against_targets(name, sizes),
+                   vs_dockerfile=round(sizes["total"] / dockerfile_size, 2)))
+    out.append(row(name, "Dockerfile image size (MB)", f"total {dockerfile_size:.1f}"))
     shutil.rmtree(work, ignore_errors=True)
     return out
 
@@ -385,7 +374,7 @@ def main() -> None:
     stamp = f"{started:%Y%m%dT%H%M}"
     (RESULTS / f"bench-{stamp}.md").write_text(table + "\n")
     with open(RESULTS / f"bench-{stamp}.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     print(f"\nSaved bench/results/bench-{stamp}.md and .csv")
