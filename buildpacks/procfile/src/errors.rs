@@ -14,6 +14,11 @@ pub(crate) enum ProcfileBuildpackError {
         program: String,
         package: Option<&'static str>,
     },
+    /// No `Procfile`, and nothing in the project says how to start it.
+    NoProcess {
+        /// What looked like an app but can't be started as one, and what to add.
+        notes: Vec<String>,
+    },
 }
 
 impl From<ProcfileBuildpackError> for libcnb::Error<ProcfileBuildpackError> {
@@ -77,6 +82,24 @@ pub(crate) fn message(error: &libcnb::Error<ProcfileBuildpackError>) -> ErrorMes
                 "Add the dependency that provides `{program}` (`uv add <package>`), or, for a script of your own, give its path in the app (`./bin/{program}`). Or change the command of `{process}`."
             ),
         }),
+        libcnb::Error::BuildpackError(ProcfileBuildpackError::NoProcess { notes }) => {
+            let found = if notes.is_empty() {
+                "The app has no `Procfile`, and the project shows no start command: no FastAPI, Django, Streamlit, ASGI or WSGI app that Luban recognises, and no `[project.scripts]` entry.".to_string()
+            } else {
+                format!(
+                    "The app has no `Procfile`, and no start command could be declared from the project:\n{}",
+                    notes.iter().map(|note| format!("- {note}")).collect::<Vec<_>>().join("\n")
+                )
+            };
+            ErrorMessage::new(
+                "The image would have no process to start",
+                format!("{found}\n\nAn image without a process fails as soon as it is run, so the build stops here."),
+            )
+            .hint(format!(
+                "Add a `Procfile` at the app's root with the command that starts the app, for example `web: gunicorn app:app --bind 0.0.0.0:${{PORT:-{}}}`, and commit it. For an image that deliberately has no process (a base for other images), commit an empty `Procfile`.",
+                crate::detect::DEFAULT_PORT
+            ))
+        }
         other => ErrorMessage::internal("procfile", other),
     }
 }
@@ -148,6 +171,27 @@ mod tests {
     #[test]
     fn missing_unknown_program() {
         insta::assert_snapshot!(missing("start-server", None));
+    }
+
+    fn no_process(notes: &[&str]) -> String {
+        message(&libcnb::Error::BuildpackError(
+            ProcfileBuildpackError::NoProcess {
+                notes: notes.iter().map(ToString::to_string).collect(),
+            },
+        ))
+        .to_string()
+    }
+
+    #[test]
+    fn no_process_found() {
+        insta::assert_snapshot!(no_process(&[]));
+    }
+
+    #[test]
+    fn no_process_with_notes() {
+        insta::assert_snapshot!(no_process(&[
+            "`app.py` defines `app`, but gunicorn (for a WSGI app) will not be installed, so no web process was declared. Add it (`uv add gunicorn`) or a `Procfile`."
+        ]));
     }
 
     #[test]

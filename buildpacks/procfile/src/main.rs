@@ -50,10 +50,11 @@ impl Buildpack for ProcfileBuildpack {
             }
             processes
         } else {
-            detected_processes(&context)
+            detected_processes(&context)?
         };
 
         if processes.is_empty() {
+            // Only an empty `Procfile` gets here: the app's own say that the image has no process.
             print::warning(
                 "The image has no process: `docker run` needs a command, and Kubernetes a `command:`.",
             );
@@ -86,7 +87,10 @@ impl Buildpack for ProcfileBuildpack {
 }
 
 /// Without a `Procfile`: the processes the project shows, with why, and how to override them.
-fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process> {
+/// Fails when there are none: an image that can't start must not be called done.
+fn detected_processes(
+    context: &BuildContext<ProcfileBuildpack>,
+) -> Result<Vec<Process>, ProcfileBuildpackError> {
     let app = app_files::AppFiles::read(&context.app_dir, context.platform.env());
     let read = |relative: &str| app_files::read_app_file(&context.app_dir, relative);
     let detection = detect::detect(&detect::Inputs {
@@ -96,15 +100,9 @@ fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process>
         read: &read,
     });
     if detection.processes.is_empty() {
-        print::bullet("No `Procfile`, and no start command found in the project");
-        for note in &detection.notes {
-            print::sub_bullet(note);
-        }
-        print::sub_bullet(format!(
-            "Add a `Procfile` at the app's root with a line such as `web: gunicorn app:app --bind 0.0.0.0:${{PORT:-{}}}`",
-            detect::DEFAULT_PORT
-        ));
-        return Vec::new();
+        return Err(ProcfileBuildpackError::NoProcess {
+            notes: detection.notes,
+        });
     }
     print::bullet("No `Procfile`; processes found in the project");
     for process in &detection.processes {
@@ -126,14 +124,14 @@ fn detected_processes(context: &BuildContext<ProcfileBuildpack>) -> Vec<Process>
     print::sub_bullet(
         "To start something else, add a `Procfile` (`web: <command>`); it always wins",
     );
-    detection
+    Ok(detection
         .processes
         .into_iter()
         .map(|p| Process {
             name: p.name,
             command: p.command,
         })
-        .collect()
+        .collect())
 }
 
 /// One line of the build log for a process: `name: command (default; why)`.

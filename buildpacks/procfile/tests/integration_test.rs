@@ -77,3 +77,26 @@ fn procfile_program_missing_from_the_image_fails_the_build() {
         .assert_contains("Error: Process `web` runs `gunicorn`, which is not in the image")
         .assert_contains("`uv add gunicorn`");
 }
+
+#[test]
+#[ignore = "integration test"]
+fn no_start_command_fails_the_build_unless_the_procfile_is_empty() {
+    // The shape of many real Flask projects: `app.py` with `app.run()`, no WSGI server, no
+    // `Procfile`. An image that says "Done" and can't start is worse than a failed build.
+    let app = App::fixture("broken_no_start_command");
+    let image = image_name("broken_no_start_command");
+    first_build(&image, app.path(), &[])
+        .assert_failure()
+        .assert_contains("Error: The image would have no process to start")
+        .assert_contains(
+            "`app.py` defines `app`, but gunicorn (for a WSGI app) will not be installed",
+        )
+        .assert_contains("hint: Add a `Procfile` at the app's root");
+
+    // An empty `Procfile` is the app's own word that the image has no process.
+    app.write("Procfile", "# A base image: no process.\n");
+    first_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("The `Procfile` declares no process")
+        .assert_contains("The image has no process");
+}
