@@ -234,11 +234,23 @@ func TestE2ECloneStepChecksOutTheExactCommit(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ws, "source/.git")); !os.IsNotExist(err) {
 		t.Error("the clone step must not leave .git in the build source")
 	}
+	created := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
+		map[string]string{"repo-url": "file:///repo", "revision": first})
+	_, createdOut, err := created.runReading(t, gitImage, "1001:1000", "/tmp/luban-created", workspace(t)+":/workspace", repo+":/repo:ro")
+	if want := git(t, repo, "show", "-s", "--format=%cI", first); err != nil || strings.TrimSpace(createdOut) != want {
+		t.Errorf("the clone step's output `created` is %q, want the commit's time %q (%v)", createdOut, want, err)
+	}
 
 	wrong := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
 		map[string]string{"repo-url": "file:///repo", "revision": strings.Repeat("0", 40)})
 	if out, err := wrong.run(t, gitImage, "1001:1000", workspace(t)+":/workspace", repo+":/repo:ro"); err == nil {
 		t.Errorf("a revision that doesn't exist must fail the step:\n%s", out)
+	}
+	// A URL with a password would be published as the image's source: refused.
+	withPassword := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
+		map[string]string{"repo-url": "https://user:token@git.example/app.git", "revision": first})
+	if out, err := withPassword.run(t, gitImage, "1001:1000", workspace(t)+":/workspace"); err == nil || !strings.Contains(out, "must not carry credentials") {
+		t.Errorf("a repo-url with credentials must be refused: %v\n%s", err, out)
 	}
 	// Not a full SHA: refused before git sees it.
 	for _, revision := range []string{"main", first[:12], "--upload-pack=touch /tmp/x", first + "\n"} {
@@ -291,7 +303,11 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 		"run-image":         registryRunImage,
 		"cache-image":       "",
 		"insecure-registry": "",
-		"build-env":         "BP_UV_EXTRAS=\nBP_UV_GROUPS=",
+		"build-env":         "BP_UV_EXTRAS=\nBP_UV_GROUPS=\nBP_OCI_REVISION=not-the-clone's",
+		// What the clone step and the workflow give the build: the image's provenance.
+		"revision": strings.Repeat("5a", 20),
+		"repo-url": "https://git.example/acme/probe.git",
+		"created":  "2026-11-20T10:00:00Z",
 	}
 	registryMounts := []string{ws + ":/workspace", auth + ":/luban/registry-auth:ro", caDir + ":/luban/ca:ro"}
 	buildMounts := []string{ws + ":/workspace", secrets + ":/luban/build-secrets:ro", caDir + ":/luban/ca:ro"}
@@ -337,6 +353,15 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 	if out, err := pull.CombinedOutput(); err != nil {
 		t.Fatalf("pull: %v\n%s", err, out)
 	}
+	labels, err := exec.Command(filepath.Join(repoRoot(t), "scripts/docker.sh"), "image", "inspect", "--format", "{{json .Config.Labels}}", image+"@"+digest).Output()
+	if err != nil {
+		t.Fatalf("inspect: %v", err)
+	}
+	for key, want := range map[string]string{"revision": params["revision"], "source": params["repo-url"], "created": params["created"]} {
+		if !strings.Contains(string(labels), fmt.Sprintf("%q:%q", "org.opencontainers.image."+key, want)) {
+			t.Errorf("the image's label org.opencontainers.image.%s should be %q: %s", key, want, labels)
+		}
+	}
 	run, err := exec.Command(filepath.Join(repoRoot(t), "scripts/docker.sh"), "run", "--rm", "--entrypoint", "launcher",
 		image+"@"+digest, "python", "main.py").CombinedOutput()
 	if err != nil || !regexp.MustCompile(`probe looked at [1-9][0-9]* places and found: nothing`).Match(run) {
@@ -353,6 +378,7 @@ func TestE2EBuildEnvKeysMustBeVariableNames(t *testing.T) {
 	for _, env := range []string{"../../etc/x=1", "A/B=1", "1X=2", "X Y=1"} {
 		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "buildpack-phase", map[string]string{
 			"phase": "detect", "build-env": env, "builder-image": builderImage,
+			"revision": strings.Repeat("5a", 20), "repo-url": "https://git.example/app.git", "created": "",
 		})
 		out, err := s.run(t, builderImage, "1001:1000", ws+":/workspace")
 		if err == nil || !strings.Contains(out, "is not a variable name") {

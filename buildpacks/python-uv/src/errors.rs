@@ -3,6 +3,7 @@
 use crate::config::ConfigError;
 use crate::django::DjangoError;
 use crate::project::ProjectError;
+use crate::provenance::{self, ProvenanceError};
 use crate::python_version::{PythonRequest, PythonVersionFileError, RequestOrigin};
 use crate::uv::UvError;
 use bullet_stream::fun_run::CmdError;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 #[derive(Debug)]
 pub(crate) enum PythonUvError {
     Config(ConfigError),
+    Provenance(ProvenanceError),
     Project(ProjectError),
     /// `BP_UV_PACKAGE` names no workspace member (`members` is empty without a lock).
     UnknownPackage {
@@ -73,6 +75,7 @@ const REPORT: &str = "If the output above doesn't explain it, re-run the build; 
 fn buildpack_message(error: &PythonUvError) -> ErrorMessage {
     match error {
         PythonUvError::Config(error) => config_message(error),
+        PythonUvError::Provenance(error) => provenance_message(error),
         PythonUvError::Project(error) => project_message(error),
         PythonUvError::UnknownPackage { name, members } if members.is_empty() => ErrorMessage::new(
             format!("`BP_UV_PACKAGE={name}` needs a uv project"),
@@ -180,6 +183,31 @@ fn config_message(error: &ConfigError) -> ErrorMessage {
             format!("Found `{variable}={value}`."),
         )
         .hint(format!("Set `{variable}=false` to turn it off, or unset it.")),
+    }
+}
+
+fn provenance_message(error: &ProvenanceError) -> ErrorMessage {
+    match error {
+        ProvenanceError::Revision { variable, value } => ErrorMessage::new(
+            format!("`{variable}` is not a commit SHA"),
+            format!("Found `{variable}={}`. The image's `org.opencontainers.image.revision` label must name one commit: its full SHA, 40 hexadecimal digits (64 in a SHA-256 repository).", excerpt(value)),
+        )
+        .hint(format!("Set it from the checkout (`{variable}=$(git rev-parse HEAD)`), or unset it to read the app's `.git`.")),
+        ProvenanceError::Source { value, reason } => ErrorMessage::new(
+            format!("`{}` is not a repository URL", provenance::SOURCE),
+            format!("Found `{}={}`: {reason}.", provenance::SOURCE, excerpt(value)),
+        )
+        .hint(format!("Set it to the repository's URL, for example `{}=https://github.com/acme/shop`. Credentials in it are removed before it is published.", provenance::SOURCE)),
+        ProvenanceError::Created { value } => ErrorMessage::new(
+            format!("`{}` is not an RFC 3339 time", provenance::CREATED),
+            format!("Found `{}={}`.", provenance::CREATED, excerpt(value)),
+        )
+        .hint(format!("Set it to the commit's time (`{}=$(git log -1 --format=%cI)`, for example `2026-11-23T12:00:00Z`), or unset it.", provenance::CREATED)),
+        ProvenanceError::SourceDateEpoch { value } => ErrorMessage::new(
+            format!("`{}` is not a number of seconds", provenance::SOURCE_DATE_EPOCH),
+            format!("Found `{}={}`; it is the time of the source as whole seconds since 1970-01-01 UTC.", provenance::SOURCE_DATE_EPOCH, excerpt(value)),
+        )
+        .hint(format!("Set it from the commit (`{}=$(git log -1 --format=%ct)`), or unset it.", provenance::SOURCE_DATE_EPOCH)),
     }
 }
 
@@ -333,6 +361,44 @@ mod tests {
 
     fn render(error: &PythonUvError) -> String {
         buildpack_message(error).to_string()
+    }
+
+    #[test]
+    fn invalid_revision() {
+        insta::assert_snapshot!(render(&PythonUvError::Provenance(
+            ProvenanceError::Revision {
+                variable: provenance::REVISION,
+                value: "main".into()
+            }
+        )));
+    }
+
+    #[test]
+    fn invalid_source() {
+        insta::assert_snapshot!(render(&PythonUvError::Provenance(
+            ProvenanceError::Source {
+                value: "ftp://***@host/x".into(),
+                reason: "the scheme must be `https`, `http`, `ssh` or `git`".into()
+            }
+        )));
+    }
+
+    #[test]
+    fn invalid_created() {
+        insta::assert_snapshot!(render(&PythonUvError::Provenance(
+            ProvenanceError::Created {
+                value: "yesterday".into()
+            }
+        )));
+    }
+
+    #[test]
+    fn invalid_source_date_epoch() {
+        insta::assert_snapshot!(render(&PythonUvError::Provenance(
+            ProvenanceError::SourceDateEpoch {
+                value: "1e9".into()
+            }
+        )));
     }
 
     fn project(error: ProjectError) -> String {

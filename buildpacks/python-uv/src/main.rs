@@ -7,6 +7,7 @@ mod django;
 mod errors;
 mod layers;
 mod project;
+mod provenance;
 mod python_choice;
 mod python_diet;
 mod python_version;
@@ -19,8 +20,11 @@ use config::Config;
 use errors::PythonUvError;
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
+use libcnb::data::launch::LaunchBuilder;
+use libcnb::data::sbom::SbomFormat;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
+use libcnb::sbom::Sbom;
 use libcnb::{Buildpack, Platform, buildpack_main};
 use luban_common::uv_project::{self, LockedPackage, Selection};
 use pep440_rs::Version;
@@ -61,6 +65,12 @@ impl Buildpack for PythonUvBuildpack {
         let config = Config::from_env(context.platform.env()).map_err(PythonUvError::Config)?;
         let project = Project::read(&context.app_dir).map_err(PythonUvError::Project)?;
         let selection = select(&project, &config)?;
+        let provenance = provenance::decide(
+            &|name| context.platform.env().get_string_lossy(name),
+            &provenance::read_git(&context.app_dir, std::env::var_os("PATH").as_deref()),
+            &project_info(&project),
+        )
+        .map_err(PythonUvError::Provenance)?;
         let installed: Vec<&LockedPackage> = project.lock.as_ref().map_or_else(Vec::new, |lock| {
             lock.installed(&selection, &config.groups, &config.extras)
         });
@@ -86,6 +96,7 @@ impl Buildpack for PythonUvBuildpack {
         ));
         print::sub_bullet(format!("uv {uv_version}"));
         describe_selection(&project, &selection);
+        describe_provenance(&provenance);
 
         print::bullet("Python");
         let available = uv.available_pythons().map_err(PythonUvError::PythonList)?;
@@ -127,9 +138,16 @@ impl Buildpack for PythonUvBuildpack {
             }
         }
         compile_app_bytecode(&context, &uv, &python.executable);
+        leave_out_git(&context.app_dir);
 
         print::all_done(&Some(started));
-        BuildResultBuilder::new().build()
+        BuildResultBuilder::new()
+            .launch(LaunchBuilder::new().labels(provenance.labels()).build())
+            .launch_sbom(Sbom::from_bytes(
+                SbomFormat::CycloneDxJson,
+                provenance.sbom(project_info(&project).name),
+            ))
+            .build()
     }
 
     fn on_error(&self, error: libcnb::Error<Self::Error>) {
@@ -253,6 +271,67 @@ fn build_glibc(uv: &Uv) -> Option<(u16, u16)> {
         .output()
         .ok()?;
     python_choice::parse_glibc(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// The root project's name and static version, for the provenance.
+fn project_info(project: &Project) -> provenance::ProjectInfo<'_> {
+    let field = |name: &str| {
+        project
+            .pyproject
+            .as_ref()
+            .and_then(|pyproject| pyproject.get("project")?.get(name)?.as_str())
+    };
+    provenance::ProjectInfo {
+        name: field("name"),
+        version: field("version"),
+    }
+}
+
+fn describe_provenance(provenance: &provenance::Provenance) {
+    print::bullet("Provenance (image labels and SBOM)");
+    for (what, value) in [
+        ("Revision", &provenance.revision),
+        ("Source", &provenance.source),
+        ("Created", &provenance.created),
+        ("Version", &provenance.version),
+    ] {
+        if let Some(value) = value {
+            let removed = if what == "Source" && provenance.source_had_credentials {
+                "; credentials removed"
+            } else {
+                ""
+            };
+            print::sub_bullet(format!(
+                "{what} {} (from {}{removed})",
+                style::value(&value.value),
+                value.origin
+            ));
+        }
+    }
+    if provenance.revision.is_none() {
+        print::sub_bullet(format!(
+            "No revision: build from a Git checkout, or set `{}` (`pack build --env {}=$(git rev-parse HEAD)`)",
+            provenance::REVISION,
+            provenance::REVISION
+        ));
+    }
+}
+
+/// Removes the app's `.git`: history and remotes are not needed at run time, may hold what
+/// the image shouldn't publish, and differ between two clones of the same commit.
+fn leave_out_git(app_dir: &Path) {
+    let git = app_dir.join(".git");
+    let removed = match std::fs::symlink_metadata(&git) {
+        Err(_) => return,
+        Ok(metadata) if metadata.is_dir() => std::fs::remove_dir_all(&git),
+        Ok(_) => std::fs::remove_file(&git),
+    };
+    match removed {
+        Ok(()) => print::sub_bullet("Left `.git` out of the image"),
+        Err(error) => print::warning(format!(
+            "Could not remove `.git` from the app ({error}); it stays in the image."
+        )),
+    }
 }
 
 fn describe(dependencies: &Dependencies, config: &Config) -> String {

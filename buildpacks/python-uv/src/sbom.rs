@@ -15,34 +15,37 @@ pub(crate) fn deterministic(sbom: &[u8]) -> Vec<u8> {
     if let Some(Value::Object(metadata)) = document.get_mut("metadata") {
         metadata.remove("timestamp");
     }
-    let digest = sha256_bytes(Value::Object(document.clone()).to_string().as_bytes());
-    // A version-4-shaped UUID from the digest: stable for the same content.
-    let hex = &digest[..32];
-    let uuid = format!(
-        "{}-{}-4{}-8{}-{}",
+    with_serial_number(Value::Object(document))
+}
+
+/// The document, pretty-printed, with a `serialNumber` (after `specVersion`) that is a UUID
+/// derived from the rest of its content: stable for the same content.
+pub(crate) fn with_serial_number(document: Value) -> Vec<u8> {
+    let hex = sha256_bytes(document.to_string().as_bytes());
+    // A version-4-shaped UUID from the digest.
+    let serial = Value::String(format!(
+        "urn:uuid:{}-{}-4{}-8{}-{}",
         &hex[..8],
         &hex[8..12],
         &hex[13..16],
         &hex[17..20],
         &hex[20..32]
-    );
+    ));
+    let Value::Object(fields) = document else {
+        return Vec::new();
+    };
     let mut ordered = serde_json::Map::new();
-    for (key, value) in document {
-        ordered.insert(key.clone(), value);
-        if key == "specVersion" {
-            ordered.insert(
-                "serialNumber".into(),
-                Value::String(format!("urn:uuid:{uuid}")),
-            );
+    for (key, value) in fields {
+        let after = key == "specVersion";
+        ordered.insert(key, value);
+        if after {
+            ordered.insert("serialNumber".into(), serial.clone());
         }
     }
     if !ordered.contains_key("serialNumber") {
-        ordered.insert(
-            "serialNumber".into(),
-            Value::String(format!("urn:uuid:{uuid}")),
-        );
+        ordered.insert("serialNumber".into(), serial);
     }
-    serde_json::to_vec_pretty(&Value::Object(ordered)).unwrap_or_else(|_| sbom.to_vec())
+    serde_json::to_vec_pretty(&Value::Object(ordered)).unwrap_or_default()
 }
 
 #[cfg(test)]

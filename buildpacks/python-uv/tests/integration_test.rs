@@ -563,24 +563,168 @@ fn uv_settings_in_pyproject_or_the_build_env_rebuild_the_venv() {
     .assert_contains("Running `uv sync");
 }
 
+/// Runs `git` in `dir` with fixed identities and dates, failing the test when it fails.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=Luban Test",
+            "-c",
+            "user.email=test@luban.invalid",
+        ])
+        .args(args)
+        .env("GIT_AUTHOR_DATE", "2026-11-20T10:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-11-20T10:00:00Z")
+        .output()
+        .expect("run git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn image_id(image: &str) -> String {
+    let out = luban_test_support::docker(&["image", "inspect", "--format", "{{.Id}}", image]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn labels(image: &str) -> serde_json::Value {
+    let out = luban_test_support::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        image,
+    ]);
+    serde_json::from_slice(&out.stdout).expect("labels as JSON")
+}
+
+/// The app's `CycloneDX` document that luban/python-uv puts in the image.
+fn app_sbom(image: &str) -> serde_json::Value {
+    let out = run_shell(
+        image,
+        "cat /layers/sbom/launch/luban_python-uv/sbom.cdx.json",
+    );
+    serde_json::from_str(&out.stdout).unwrap_or_else(|_| panic!("no app SBOM: {}", out.stderr))
+}
+
+const OCI: &str = "org.opencontainers.image";
+
 #[test]
 #[ignore = "integration test"]
-fn two_cold_builds_of_the_same_source_give_the_same_image() {
-    let image_id = |image: &str| {
-        let out = luban_test_support::docker(&["image", "inspect", "--format", "{{.Id}}", image]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    // Two copies of the app (two paths), two empty caches, built at least a second apart.
+fn two_cold_builds_of_the_same_commit_give_the_same_image_that_names_it() {
+    // The same commit in two Git checkouts (two paths, two `.git` that differ), two empty
+    // caches, built at least a second apart. The remote's URL carries a token.
     let first_app = App::fixture("web_flask");
+    git(first_app.path(), &["init", "-q", "-b", "main"]);
+    git(first_app.path(), &["add", "-A"]);
+    git(first_app.path(), &["commit", "-q", "-m", "app"]);
+    let remote = "https://deploy:ghp_luban_test_token@git.example/acme/shop.git";
+    git(first_app.path(), &["remote", "add", "origin", remote]);
+    let commit = git(first_app.path(), &["rev-parse", "HEAD"]);
+    let second_app = tempfile::tempdir().unwrap();
+    git(
+        second_app.path(),
+        &["clone", "-q", &first_app.path().to_string_lossy(), "."],
+    );
+    git(second_app.path(), &["remote", "set-url", "origin", remote]);
+
     let first = image_name("reproducible_first");
-    first_build(&first, first_app.path(), &[]).assert_success();
+    first_build(&first, first_app.path(), &[])
+        .assert_success()
+        .assert_contains(&format!("Revision `{commit}` (from the app's Git checkout)"))
+        .assert_contains("Source `https://git.example/acme/shop.git` (from the app's Git checkout; credentials removed)")
+        .assert_contains("Created `2026-11-20T10:00:00Z` (from the app's Git checkout)")
+        .assert_contains("Left `.git` out of the image")
+        .assert_not_contains("ghp_luban_test_token");
     std::thread::sleep(Duration::from_secs(1));
-    let second_app = App::fixture("web_flask");
-    assert_ne!(first_app.path(), second_app.path());
     let second = image_name("reproducible_second");
     first_build(&second, second_app.path(), &[]).assert_success();
 
     let (a, b) = (image_id(&first), image_id(&second));
     assert!(!a.is_empty(), "no image id for {first}");
     assert_eq!(a, b, "the two builds gave different images");
+
+    let labels = labels(&first);
+    for (key, value) in [
+        ("revision", commit.as_str()),
+        ("source", "https://git.example/acme/shop.git"),
+        ("created", "2026-11-20T10:00:00Z"),
+        ("version", "0.1.0"),
+    ] {
+        assert_eq!(labels[format!("{OCI}.{key}")], value, "{labels}");
+    }
+    let sbom = app_sbom(&first);
+    let component = &sbom["metadata"]["component"];
+    assert_eq!(component["pedigree"]["commits"][0]["uid"], commit.as_str());
+    assert_eq!(
+        component["externalReferences"][0]["url"],
+        "https://git.example/acme/shop.git"
+    );
+    let out = run_shell(
+        &first,
+        "test -e /workspace/.git && echo present || echo absent",
+    );
+    assert_eq!(out.stdout.trim(), "absent", "{}", out.stderr);
+}
+
+#[test]
+#[ignore = "integration test"]
+fn provenance_from_the_platform_is_checked_and_wins_over_git() {
+    let app = App::fixture("web_flask");
+    git(app.path(), &["init", "-q", "-b", "main"]);
+    git(app.path(), &["add", "-A"]);
+    git(app.path(), &["commit", "-q", "-m", "app"]);
+    let image = image_name("provenance_from_the_platform");
+
+    // A value that isn't what its name says fails before anything is installed.
+    first_build(&image, app.path(), &["--env", "BP_OCI_REVISION=main"])
+        .assert_failure()
+        .assert_contains("Error: `BP_OCI_REVISION` is not a commit SHA")
+        .assert_contains("Found `BP_OCI_REVISION=main`")
+        .assert_not_contains("Running `uv python install");
+    pack_build(
+        &image,
+        app.path(),
+        &["--env", "BP_OCI_SOURCE=https://user:hunter2@[::1"],
+    )
+    .assert_failure()
+    .assert_contains("Error: `BP_OCI_SOURCE` is not a repository URL")
+    .assert_not_contains("hunter2");
+
+    let revision = "89abcdef0123456789abcdef0123456789abcdef";
+    pack_build(
+        &image,
+        app.path(),
+        &[
+            "--env",
+            &format!("BP_OCI_REVISION={revision}"),
+            "--env",
+            "BP_OCI_SOURCE=https://git.example/acme/shop",
+            "--env",
+            "SOURCE_DATE_EPOCH=1767225600",
+        ],
+    )
+    .assert_success()
+    .assert_contains(&format!("Revision `{revision}` (from `BP_OCI_REVISION`)"))
+    .assert_contains("Created `2026-01-01T00:00:00Z` (from `SOURCE_DATE_EPOCH`)");
+    let labels = labels(&image);
+    assert_eq!(labels[format!("{OCI}.revision")], revision, "{labels}");
+    assert_eq!(
+        labels[format!("{OCI}.source")],
+        "https://git.example/acme/shop",
+        "{labels}"
+    );
+    assert_eq!(
+        labels[format!("{OCI}.created")],
+        "2026-01-01T00:00:00Z",
+        "{labels}"
+    );
+    assert_eq!(
+        app_sbom(&image)["metadata"]["component"]["pedigree"]["commits"][0]["uid"],
+        revision
+    );
 }
