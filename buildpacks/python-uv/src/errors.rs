@@ -31,6 +31,13 @@ pub(crate) enum PythonUvError {
         origin: RequestOrigin,
         available: Vec<Version>,
     },
+    /// `.python-version` pins a Python that the project's `requires-python` excludes.
+    PinOutsideRequiresPython {
+        pin: PythonRequest,
+        version: Version,
+        requires_python: String,
+        origin: RequestOrigin,
+    },
     PythonInstall(UvError),
     PythonMissingAfterInstall(PathBuf),
     /// Leaving out what apps never run failed (a path that couldn't be removed).
@@ -98,6 +105,11 @@ fn buildpack_message(error: &PythonUvError) -> ErrorMessage {
         PythonUvError::UvVersion(error) => uv_failure("Could not run uv", error),
         PythonUvError::PythonList(error) => uv_failure("Could not list the Python versions uv can install", error)
             .hint("If you set `UV_PYTHON_DOWNLOADS_JSON_URL` or `UV_PYTHON_INSTALL_MIRROR`, check that the build can reach it and that it serves a valid list."),
+        PythonUvError::PinOutsideRequiresPython { pin, version, requires_python, origin } => ErrorMessage::new(
+            format!("`.python-version` pins Python {pin}, which the project doesn't allow"),
+            format!("`.python-version` asks for {pin} (Python {version} here), but {origin} is `{requires_python}`: uv would refuse to install the project with it."),
+        )
+        .hint(format!("Pin a Python the project supports (`uv python pin <version>` and commit `.python-version`), or change `requires-python` and run `uv lock`. Without `.python-version` the build picks the newest Python `{requires_python}` allows.")),
         PythonUvError::PythonNotAvailable { request, origin, available } => ErrorMessage::new(
             format!("Python {request} is not available"),
             format!(
@@ -361,6 +373,16 @@ mod tests {
 
     fn render(error: &PythonUvError) -> String {
         buildpack_message(error).to_string()
+    }
+
+    #[test]
+    fn pin_outside_requires_python() {
+        insta::assert_snapshot!(render(&PythonUvError::PinOutsideRequiresPython {
+            pin: PythonRequest::Minor(3, 12),
+            version: "3.12.1".parse().unwrap(),
+            requires_python: ">=3.14, <4.0".into(),
+            origin: RequestOrigin::PyprojectRequiresPython,
+        }));
     }
 
     #[test]

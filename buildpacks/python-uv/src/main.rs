@@ -235,6 +235,18 @@ fn choose_python(
     let Some(choice) = choice else {
         let version = python_version::resolve(&project.python_request, available)
             .ok_or_else(not_available)?;
+        // The pin is the user's word, but not one the project can install with: say so now,
+        // not after Python is downloaded and `uv sync` refuses.
+        if let Some((specifiers, origin)) = &project.requires_python
+            && !specifiers.contains(&version)
+        {
+            return Err(PythonUvError::PinOutsideRequiresPython {
+                pin: project.python_request.clone(),
+                version,
+                requires_python: specifiers.to_string(),
+                origin: *origin,
+            });
+        }
         print::sub_bullet(format!(
             "Python {} ({requested})",
             style::value(version.to_string())

@@ -40,6 +40,9 @@ pub(crate) struct Project {
     pub(crate) dependencies: Dependencies,
     pub(crate) python_request: PythonRequest,
     pub(crate) python_origin: RequestOrigin,
+    /// The project's `requires-python` (`pyproject.toml`'s, else `uv.lock`'s) and where it is
+    /// written, when there is a valid one: a `.python-version` pin outside it can't install.
+    pub(crate) requires_python: Option<(pep440_rs::VersionSpecifiers, RequestOrigin)>,
     /// `pyproject.toml`, when there is one.
     pub(crate) pyproject: Option<toml::Table>,
     /// `uv.lock`, when there is one.
@@ -104,6 +107,22 @@ impl Project {
             (None, None, None) => return Err(ProjectError::NothingToInstall),
         };
 
+        let pyproject_requires = pyproject.as_ref().and_then(|p| {
+            p.get("project")?
+                .get("requires-python")?
+                .as_str()
+                .map(str::to_string)
+        });
+        let allowed_pythons = pyproject_requires
+            .as_deref()
+            .map(|value| (value, RequestOrigin::PyprojectRequiresPython))
+            .or_else(|| {
+                lock.as_ref()
+                    .and_then(|lock| lock.requires_python.as_deref())
+                    .map(|value| (value, RequestOrigin::UvLockRequiresPython))
+            })
+            .and_then(|(value, origin)| Some((value.parse().ok()?, origin)));
+
         let python_version = read(PYTHON_VERSION, app_file::SMALL_FILE_LIMIT)?;
         let (python_request, python_origin) = if let Some(text) = python_version {
             (
@@ -111,13 +130,8 @@ impl Project {
                     .map_err(ProjectError::InvalidPythonVersionFile)?,
                 RequestOrigin::PythonVersionFile,
             )
-        } else if let Some(value) = pyproject.as_ref().and_then(|p| {
-            p.get("project")?
-                .get("requires-python")?
-                .as_str()
-                .map(str::to_string)
-        }) {
-            requires_python(&value, RequestOrigin::PyprojectRequiresPython)?
+        } else if let Some(value) = &pyproject_requires {
+            requires_python(value, RequestOrigin::PyprojectRequiresPython)?
         } else if let Some(value) = lock.as_ref().and_then(|lock| lock.requires_python.clone()) {
             requires_python(&value, RequestOrigin::UvLockRequiresPython)?
         } else {
@@ -128,6 +142,7 @@ impl Project {
             dependencies,
             python_request,
             python_origin,
+            requires_python: allowed_pythons,
             pyproject,
             lock,
         })
@@ -251,6 +266,9 @@ mod tests {
         let project = Project::read(dir.path()).unwrap();
         assert_eq!(project.python_request, PythonRequest::Minor(3, 13));
         assert_eq!(project.python_origin, RequestOrigin::PythonVersionFile);
+        let (specifiers, origin) = project.requires_python.unwrap();
+        assert_eq!(specifiers.to_string(), ">=3.12");
+        assert_eq!(origin, RequestOrigin::PyprojectRequiresPython);
     }
 
     #[test]

@@ -222,6 +222,17 @@ fn python_version_comes_from_requires_python_without_python_version_file() {
         out.stdout,
         out.stderr
     );
+
+    // A pin the project excludes (a real project's `.python-version` left behind when
+    // `requires-python` moved on) fails before Python is installed, naming both.
+    app.write(".python-version", "3.12\n");
+    pack_build(&image, app.path(), &[])
+        .assert_failure()
+        .assert_contains(
+            "Error: `.python-version` pins Python 3.12, which the project doesn't allow",
+        )
+        .assert_contains("but `requires-python` in `pyproject.toml` is `>=3.13`")
+        .assert_not_contains("Running `uv python install");
 }
 
 #[test]
