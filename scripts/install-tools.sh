@@ -81,6 +81,11 @@ if ! [ -f "$lc.tgz" ]; then
       -version "$LIFECYCLE_VERSION" -archivePath "$lc.tgz.tmp")
   mv "$lc.tgz.tmp" "$lc.tgz"
 fi
+# The vulnerability gate's scanner.
+if ! [ -x "$LUBAN_BIN/osv-scanner" ] || ! "$LUBAN_BIN/osv-scanner" --version 2>/dev/null | grep -q "$OSV_SCANNER_VERSION"; then
+  log "Building osv-scanner $OSV_SCANNER_VERSION from the Go module proxy"
+  go_build github.com/google/osv-scanner/v2 "v$OSV_SCANNER_VERSION" ./cmd/osv-scanner "$LUBAN_BIN/osv-scanner"
+fi
 # A private package index with basic auth for the credentials test (pypiserver, from PyPI).
 if ! [ -x "$LUBAN_TESTBED/pypiserver/bin/pypi-server" ]; then
   log "Installing pypiserver into $LUBAN_TESTBED/pypiserver"

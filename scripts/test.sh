@@ -45,8 +45,10 @@ lint() {
   hadolint stack/*/*/Dockerfile
   actionlint
   shellcheck -x scripts/*.sh .ci/run stack/common/*.sh
-  test -z "$(gofmt -l deploy/tests)" || { gofmt -l deploy/tests; die "deploy/tests needs gofmt"; }
+  test -z "$(gofmt -l deploy/tests deploy/gate)" || { gofmt -l deploy/tests deploy/gate; die "deploy/ needs gofmt"; }
   (cd deploy/tests && go vet ./...)
+  (cd deploy/gate && go vet ./...)
+  hadolint deploy/gate/Dockerfile
   echo "lint: fmt, clippy, hadolint, actionlint, shellcheck, gofmt, go vet clean"
 }
 
@@ -56,6 +58,7 @@ unit() {
   set -e
   cargo test --workspace --locked
   (cd deploy/tests && go test -count=1 -v ./...)
+  (cd deploy/gate && go test -count=1 -v ./...)
 }
 
 testbed() {

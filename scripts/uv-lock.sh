@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
-# `uv lock` in an app directory with the testbed's uv (the version luban/uv pins) and a Python
-# from the testbed mirror, so nothing depends on the host's Pythons. The tests and benchmarks
-# make their changed locks with it.
+# `uv lock` in an app directory with the testbed's uv and Python (see uv.sh).
 #   uv-lock.sh APP_DIR [uv lock arguments...]
 set -euo pipefail
-source "$(dirname "$0")/lib.sh"
 app=${1:?usage: uv-lock.sh APP_DIR [uv lock arguments...]}
 shift
-cd "$app"
-UV_PYTHON_PREFERENCE=only-managed UV_PYTHON_INSTALL_DIR=$LUBAN_TESTBED/host-python \
-  UV_PYTHON_DOWNLOADS_JSON_URL=$MIRROR_URL/python/downloads.json \
-  exec "$LUBAN_BIN/uv" lock --quiet "$@"
+exec "$(dirname "$0")/uv.sh" "$app" lock --quiet "$@"

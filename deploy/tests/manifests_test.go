@@ -233,3 +233,32 @@ func TestBrokenManifestsAreReported(t *testing.T) {
 		})
 	}
 }
+
+// Nothing is built, pushed or deployed before the vulnerability gate has passed: in both build
+// WorkflowTemplates the gate is a step of its own, after the clone and before any step that
+// runs the lifecycle.
+func TestTheVulnerabilityGateRunsBeforeAnythingIsBuilt(t *testing.T) {
+	for _, file := range []string{"deploy/argo/workflows/build-template.yaml", "deploy/argo/workflows/build-template-pack.yaml"} {
+		var wt wfv1.WorkflowTemplate
+		if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), file), "WorkflowTemplate")[0], &wt); err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, tpl := range wt.Spec.Templates {
+			if tpl.Name != wt.Spec.Entrypoint {
+				continue
+			}
+			for _, group := range tpl.Steps {
+				if len(group.Steps) != 1 {
+					t.Errorf("%s: a step group runs %d steps in parallel; the gate must run alone", file, len(group.Steps))
+				}
+				for _, step := range group.Steps {
+					order = append(order, step.Name)
+				}
+			}
+		}
+		if len(order) < 3 || order[0] != "clone" || order[1] != "vulnerability-gate" {
+			t.Errorf("%s: the steps are %v; want clone, then vulnerability-gate, then the build", file, order)
+		}
+	}
+}

@@ -24,7 +24,7 @@ import (
 // The testbed's settings, from the environment scripts/lib.sh exports (no defaults here);
 // requireE2E reads them.
 var (
-	testbedDir, registry, registryRunImage, builderImage, mirrorURL string
+	testbedDir, registry, registryRunImage, builderImage, mirrorURL, privateIndexPort string
 	// The build image: Debian with sh and git, standing in for alpine/git (no registry here).
 	gitImage string
 )
@@ -43,6 +43,7 @@ func requireE2E(t *testing.T) {
 	}
 	testbedDir, registry, registryRunImage = setting("LUBAN_TESTBED"), setting("REGISTRY"), setting("REGISTRY_RUN_IMAGE")
 	builderImage, mirrorURL, gitImage = setting("BUILDER_IMAGE"), setting("MIRROR_URL"), setting("BUILD_IMAGE")
+	privateIndexPort = setting("PRIVATE_INDEX_PORT")
 }
 
 type step struct {

@@ -1,0 +1,221 @@
+package tests
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// An advisory written by this project for a package only the test's private index serves, so
+// no real advisory can make the test pass or fail.
+const gateAdvisory = `{"schema_version": "1.6.0", "id": "LUBAN-2026-0001",
+ "modified": "2026-11-01T00:00:00Z", "published": "2026-11-01T00:00:00Z",
+ "aliases": ["CVE-2026-99999"], "summary": "Greeting injection in luban-private-greeting",
+ "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
+ "affected": [{"package": {"ecosystem": "PyPI", "name": "luban-private-greeting"},
+   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0.1"}]}]}]}`
+
+// The gate step of the WorkflowTemplate, with its real command and arguments, in a container:
+// osv-scanner (built by install-tools.sh at the pinned version) and luban-osv-gate (built
+// here from deploy/gate) scan a uv.lock that uv locked against the private index, offline,
+// against an OSV database directory this test writes.
+func TestE2EVulnerabilityGateStopsAdvisoriesAtTheThreshold(t *testing.T) {
+	requireE2E(t)
+	root := repoRoot(t)
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "luban-osv-gate"), ".")
+	build.Dir = filepath.Join(root, "deploy/gate")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build deploy/gate: %v\n%s", err, out)
+	}
+	scanner, err := exec.LookPath("osv-scanner")
+	if err != nil {
+		t.Fatalf("osv-scanner is not on PATH (scripts/install-tools.sh builds it): %v", err)
+	}
+
+	db := t.TempDir()
+	writeOSVDatabase(t, db, gateAdvisory)
+	index := startIndex(t)
+	app := t.TempDir()
+	lockApp(t, app, index, "1.0.0")
+	// The app's own osv-scanner.toml would silence the advisory with no reason or date: the
+	// gate doesn't honour it.
+	writeFile(t, filepath.Join(app, "osv-scanner.toml"), "[[IgnoredVulns]]\nid = \"LUBAN-2026-0001\"\n")
+	chownToBuildUser(t, app)
+
+	gate := func(threshold, database string) (string, string, error) {
+		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "vulnerability-gate",
+			map[string]string{"gate-image": gitImage, "vulnerability-threshold": threshold})
+		return s.runReading(t, gitImage, "1001:1000", "/tmp/vulnerability-report.json",
+			app+":/workspace/source:ro", database+":/osv:ro",
+			filepath.Join(bin, "luban-osv-gate")+":/usr/local/bin/luban-osv-gate:ro",
+			scanner+":/usr/local/bin/osv-scanner:ro")
+	}
+	expect := func(what string, out string, err error, failed bool, texts ...string) {
+		t.Helper()
+		if (err != nil) != failed {
+			t.Errorf("%s: the step should have %s: %v\n%s", what, map[bool]string{true: "failed", false: "passed"}[failed], err, out)
+		}
+		for _, text := range texts {
+			if !strings.Contains(out, text) {
+				t.Errorf("%s: %q not in the step's output:\n%s", what, text, out)
+			}
+		}
+	}
+
+	out, report, err := gate("high", db)
+	expect("1.0.0 locked", out, err, true,
+		"error: luban-private-greeting 1.0.0: LUBAN-2026-0001 (high severity), also CVE-2026-99999",
+		"Fixed in 1.0.1: upgrade (`uv lock --upgrade-package luban-private-greeting`)",
+		"the vulnerability gate stopped the build: 1 advisory at or above high severity")
+	var parsed struct {
+		Findings []struct {
+			ID     string `json:"id"`
+			Blocks bool   `json:"blocks"`
+		} `json:"findings"`
+	}
+	if json.Unmarshal([]byte(report), &parsed) != nil || len(parsed.Findings) != 1 || !parsed.Findings[0].Blocks {
+		t.Errorf("the report should list the blocking advisory: %q", report)
+	}
+
+	out, _, err = gate("critical", db)
+	expect("threshold critical", out, err, false, "note: luban-private-greeting 1.0.0: LUBAN-2026-0001", "No advisory at or above critical severity")
+
+	allowList := filepath.Join(app, ".luban", "vulnerability-allowlist.toml")
+	writeFile(t, allowList, "[[allow]]\nid = \"CVE-2026-99999\"\nreason = \"we never greet strangers\"\nexpires = 2999-12-31\n")
+	out, _, err = gate("high", db)
+	expect("allow-listed", out, err, false, "warning: luban-private-greeting 1.0.0: LUBAN-2026-0001", "Accepted by the allow-list until 2999-12-31: we never greet strangers")
+
+	writeFile(t, allowList, "[[allow]]\nid = \"LUBAN-2026-0001\"\nreason = \"we never greet strangers\"\nexpires = 2026-01-31\n")
+	out, _, err = gate("high", db)
+	expect("allow-list entry expired", out, err, true, "accepted it until 2026-01-31; that date has passed")
+
+	writeFile(t, allowList, "[[allow]]\nid = \"LUBAN-2026-0001\"\nreason = \"forever\"\n")
+	out, _, err = gate("high", db)
+	expect("allow-list entry without a date", out, err, true, "an expiry date is required")
+	os.Remove(allowList)
+
+	out, _, err = gate("high", t.TempDir())
+	expect("no database", out, err, true, "no OSV database for PyPI at /osv/osv-scanner/PyPI/all.zip")
+
+	out, _, err = gate("severe", db)
+	expect("bad threshold", out, err, true, `the severity threshold "severe" is not one of`)
+
+	lockApp(t, app, index, "1.0.1")
+	out, _, err = gate("high", db)
+	expect("1.0.1 locked", out, err, false, "No advisory at or above high severity: the build may be deployed (0 finding(s) in all)")
+}
+
+// writeOSVDatabase lays out an offline OSV database as osv-scanner reads it:
+// <dir>/osv-scanner/PyPI/all.zip, one JSON file per advisory.
+func writeOSVDatabase(t *testing.T, dir string, advisories ...string) {
+	t.Helper()
+	var buf bytes.Buffer
+	z := zip.NewWriter(&buf)
+	for i, advisory := range advisories {
+		w, err := z.Create(fmt.Sprintf("advisory-%d.json", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(advisory))
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "osv-scanner", "PyPI", "all.zip"), buf.String())
+	os.Chmod(dir, 0o755)
+}
+
+// startIndex serves luban-private-greeting 1.0.0 (the fixture's wheel) and 1.0.1 (built here
+// from the fixture's source) with pypiserver, without credentials, on the testbed's private
+// index port; it is stopped when the test ends.
+func startIndex(t *testing.T) string {
+	t.Helper()
+	root := repoRoot(t)
+	packages := t.TempDir()
+	wheel := "luban_private_greeting-1.0.0-py3-none-any.whl"
+	data, err := os.ReadFile(filepath.Join(root, "test-fixtures/private_index_packages", wheel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(packages, wheel), string(data))
+	source := t.TempDir()
+	copyTree(t, filepath.Join(root, "test-fixtures/private_index_source"), source)
+	var pyproject map[string]any
+	if _, err := toml.DecodeFile(filepath.Join(source, "pyproject.toml"), &pyproject); err != nil {
+		t.Fatal(err)
+	}
+	pyproject["project"].(map[string]any)["version"] = "1.0.1"
+	writeTOML(t, filepath.Join(source, "pyproject.toml"), pyproject)
+	if out, err := exec.Command(filepath.Join(root, "scripts/uv.sh"), source, "build", "--quiet", "--wheel", "--out-dir", packages).CombinedOutput(); err != nil {
+		t.Fatalf("uv build 1.0.1: %v\n%s", err, out)
+	}
+
+	port := privateIndexPort
+	server := exec.Command(filepath.Join(testbedDir, "pypiserver/bin/pypi-server"), "run",
+		"-i", "127.0.0.1", "-p", port, "-a", ".", "-P", ".", packages)
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Process.Kill(); server.Wait() })
+	url := "http://127.0.0.1:" + port + "/simple/"
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the private index at %s never answered", url)
+		}
+	}
+	return url
+}
+
+// lockApp writes an app that depends on luban-private-greeting==version from the index and
+// locks it with uv (scripts/uv-lock.sh).
+func lockApp(t *testing.T, app, index, version string) {
+	t.Helper()
+	writeTOML(t, filepath.Join(app, "pyproject.toml"), map[string]any{
+		"project": map[string]any{
+			"name": "gate-app", "version": "0.1.0", "requires-python": ">=3.12",
+			"dependencies": []string{"luban-private-greeting==" + version},
+		},
+		"tool": map[string]any{"uv": map[string]any{
+			"index":   []map[string]any{{"name": "private", "url": index, "explicit": true}},
+			"sources": map[string]any{"luban-private-greeting": map[string]any{"index": "private"}},
+		}},
+	})
+	if out, err := exec.Command(filepath.Join(repoRoot(t), "scripts/uv-lock.sh"), app).CombinedOutput(); err != nil {
+		t.Fatalf("uv lock: %v\n%s", err, out)
+	}
+}
+
+func writeTOML(t *testing.T, path string, value any) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(value); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, buf.String())
+}
+
+func writeFile(t *testing.T, path, contents string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(contents), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
