@@ -86,6 +86,12 @@ if ! [ -x "$LUBAN_BIN/osv-scanner" ] || ! "$LUBAN_BIN/osv-scanner" --version 2>/
   log "Building osv-scanner $OSV_SCANNER_VERSION from the Go module proxy"
   go_build github.com/google/osv-scanner/v2 "v$OSV_SCANNER_VERSION" ./cmd/osv-scanner "$LUBAN_BIN/osv-scanner"
 fi
+# cosign, for the signing steps.
+if ! [ -x "$LUBAN_BIN/cosign" ] || ! "$LUBAN_BIN/cosign" version 2>/dev/null | grep -q "v$COSIGN_VERSION"; then
+  log "Building cosign $COSIGN_VERSION from the Go module proxy"
+  go_build github.com/sigstore/cosign/v2 "v$COSIGN_VERSION" ./cmd/cosign "$LUBAN_BIN/cosign" \
+    "-X sigs.k8s.io/release-utils/version.gitVersion=v$COSIGN_VERSION"
+fi
 # A private package index with basic auth for the credentials test (pypiserver, from PyPI).
 if ! [ -x "$LUBAN_TESTBED/pypiserver/bin/pypi-server" ]; then
   log "Installing pypiserver into $LUBAN_TESTBED/pypiserver"

@@ -17,6 +17,9 @@ export PACK_VOLUME_KEY=${PACK_VOLUME_KEY:-$TESTBED_NAME}
 PACK_VERSION=0.38.2
 # The vulnerability gate's scanner (deploy/gate): the tests', and the gate image's.
 OSV_SCANNER_VERSION=2.3.2
+# cosign, for the signing and verification steps' tests (the steps' image is cosign's own, of
+# this version).
+export COSIGN_VERSION=2.6.1
 
 # Python versions the local mirror offers, built from the machine's pyenv builds.
 MIRROR_PYTHONS=${MIRROR_PYTHONS:-"3.12.1 3.13.0"}

@@ -262,3 +262,33 @@ func TestTheVulnerabilityGateRunsBeforeAnythingIsBuilt(t *testing.T) {
 		}
 	}
 }
+
+// A digest is signed right after it is pushed, and luban-gitops commits a digest only after
+// its signature verified: the commit step is never reached for an unsigned one.
+func TestSigningFollowsThePushAndVerificationPrecedesTheCommit(t *testing.T) {
+	stepsOf := func(file, template string) []string {
+		var wt wfv1.WorkflowTemplate
+		if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), file), "WorkflowTemplate")[0], &wt); err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, tpl := range wt.Spec.Templates {
+			if tpl.Name == template {
+				for _, group := range tpl.Steps {
+					for _, step := range group.Steps {
+						order = append(order, step.Name)
+					}
+				}
+			}
+		}
+		return order
+	}
+	build := strings.Join(stepsOf("deploy/argo/workflows/build-template.yaml", "build"), " ")
+	if !strings.HasSuffix(build, "export sign attest-sbom") {
+		t.Errorf("luban-build's steps are %q; want export, sign, attest-sbom last", build)
+	}
+	deploy := strings.Join(stepsOf("deploy/argo/cd/update-digest-template.yaml", "update-digest"), " ")
+	if deploy != "verify-signature commit-digest" {
+		t.Errorf("luban-gitops' update-digest runs %q; want verify-signature, then commit-digest", deploy)
+	}
+}

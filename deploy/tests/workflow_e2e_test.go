@@ -24,7 +24,7 @@ import (
 // The testbed's settings, from the environment scripts/lib.sh exports (no defaults here);
 // requireE2E reads them.
 var (
-	testbedDir, registry, registryRunImage, builderImage, mirrorURL, privateIndexPort string
+	testbedDir, registry, registryRunImage, builderImage, mirrorURL, privateIndexPort, runImage string
 	// The build image: Debian with sh and git, standing in for alpine/git (no registry here).
 	gitImage string
 )
@@ -43,7 +43,7 @@ func requireE2E(t *testing.T) {
 	}
 	testbedDir, registry, registryRunImage = setting("LUBAN_TESTBED"), setting("REGISTRY"), setting("REGISTRY_RUN_IMAGE")
 	builderImage, mirrorURL, gitImage = setting("BUILDER_IMAGE"), setting("MIRROR_URL"), setting("BUILD_IMAGE")
-	privateIndexPort = setting("PRIVATE_INDEX_PORT")
+	privateIndexPort, runImage = setting("PRIVATE_INDEX_PORT"), setting("RUN_IMAGE")
 }
 
 type step struct {
@@ -419,7 +419,7 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main",
 		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "digest": digest,
 	}
-	update := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "update-digest", params)
+	update := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
 	out, err := update.run(t, gitImage, "1001:1000", remote+":/remote")
 	if err != nil {
 		t.Fatalf("update-digest step failed: %v\n%s", err, out)
@@ -451,7 +451,7 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 		"sha256:" + strings.Repeat("ab", 32) + "\ncomponents:\n  - https://evil.example//evil",
 	} {
 		params["digest"] = digest
-		bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "update-digest", params)
+		bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
 		if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote"); err == nil || !strings.Contains(out, "not an image digest") {
 			t.Errorf("digest %q must fail the step before any change: %v\n%s", digest, err, out)
 		}
@@ -461,7 +461,7 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	}
 	params["digest"] = digest
 	params["image-name"] = "sample-app\nx"
-	bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "update-digest", params)
+	bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
 	if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote"); err == nil {
 		t.Errorf("an image name with a newline must fail:\n%s", out)
 	}
