@@ -137,31 +137,12 @@ func writeOSVDatabase(t *testing.T, dir string, advisories ...string) {
 	os.Chmod(dir, 0o755)
 }
 
-// startIndex serves luban-private-greeting 1.0.0 (the fixture's wheel) and 1.0.1 (built here
-// from the fixture's source) with pypiserver, without credentials, on the testbed's private
-// index port; it is stopped when the test ends.
+// startIndex serves test-fixtures/private_index_packages (luban-private-greeting 1.0.0 and
+// 1.0.1, built from test-fixtures/private_index_source) with pypiserver, without credentials,
+// on the testbed's private index port; it is stopped when the test ends.
 func startIndex(t *testing.T) string {
 	t.Helper()
-	root := repoRoot(t)
-	packages := t.TempDir()
-	wheel := "luban_private_greeting-1.0.0-py3-none-any.whl"
-	data, err := os.ReadFile(filepath.Join(root, "test-fixtures/private_index_packages", wheel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(packages, wheel), string(data))
-	source := t.TempDir()
-	copyTree(t, filepath.Join(root, "test-fixtures/private_index_source"), source)
-	var pyproject map[string]any
-	if _, err := toml.DecodeFile(filepath.Join(source, "pyproject.toml"), &pyproject); err != nil {
-		t.Fatal(err)
-	}
-	pyproject["project"].(map[string]any)["version"] = "1.0.1"
-	writeTOML(t, filepath.Join(source, "pyproject.toml"), pyproject)
-	if out, err := exec.Command(filepath.Join(root, "scripts/uv.sh"), source, "build", "--quiet", "--wheel", "--out-dir", packages).CombinedOutput(); err != nil {
-		t.Fatalf("uv build 1.0.1: %v\n%s", err, out)
-	}
-
+	packages := filepath.Join(repoRoot(t), "test-fixtures/private_index_packages")
 	port := privateIndexPort
 	server := exec.Command(filepath.Join(testbedDir, "pypiserver/bin/pypi-server"), "run",
 		"-i", "127.0.0.1", "-p", port, "-a", ".", "-P", ".", packages)
