@@ -92,6 +92,12 @@ if ! [ -x "$LUBAN_BIN/cosign" ] || ! "$LUBAN_BIN/cosign" version 2>/dev/null | g
   go_build github.com/sigstore/cosign/v2 "v$COSIGN_VERSION" ./cmd/cosign "$LUBAN_BIN/cosign" \
     "-X sigs.k8s.io/release-utils/version.gitVersion=v$COSIGN_VERSION"
 fi
+# kustomize, for the GitOps step.
+if ! [ -x "$LUBAN_BIN/kustomize" ] || ! "$LUBAN_BIN/kustomize" version 2>/dev/null | grep -q "v$KUSTOMIZE_VERSION"; then
+  log "Building kustomize $KUSTOMIZE_VERSION from the Go module proxy"
+  go_build sigs.k8s.io/kustomize/kustomize/v5 "v$KUSTOMIZE_VERSION" . "$LUBAN_BIN/kustomize" \
+    "-X sigs.k8s.io/kustomize/api/provenance.version=v$KUSTOMIZE_VERSION"
+fi
 # A private package index with basic auth for the credentials test (pypiserver, from PyPI).
 if ! [ -x "$LUBAN_TESTBED/pypiserver/bin/pypi-server" ]; then
   log "Installing pypiserver into $LUBAN_TESTBED/pypiserver"

@@ -20,6 +20,8 @@ OSV_SCANNER_VERSION=2.3.2
 # cosign, for the signing and verification steps' tests (the steps' image is cosign's own, of
 # this version).
 export COSIGN_VERSION=2.6.1
+# kustomize, for the GitOps step's tests (the step's Argo CD image has its own).
+KUSTOMIZE_VERSION=5.5.0
 
 # Python versions the local mirror offers, built from the machine's pyenv builds.
 MIRROR_PYTHONS=${MIRROR_PYTHONS:-"3.12.1 3.13.0"}

@@ -415,12 +415,20 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	before := git(t, bare, "rev-list", "--count", "main")
 
 	digest := "sha256:" + strings.Repeat("ab", 32)
+	image := "registry.example.com/luban/sample-app"
 	params := map[string]string{
-		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main",
-		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "digest": digest,
+		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main", "gitops-image": gitImage,
+		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "digest": digest, "image": image,
 	}
+	// The step's image (Argo CD's) has git and kustomize; here the build image has git, and
+	// kustomize (built by install-tools.sh) is mounted where Argo CD's image has it.
+	kustomize, err := exec.LookPath("kustomize")
+	if err != nil {
+		t.Fatalf("kustomize is not on PATH (scripts/install-tools.sh builds it): %v", err)
+	}
+	tools := kustomize + ":/usr/local/bin/kustomize:ro"
 	update := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
-	out, err := update.run(t, gitImage, "1001:1000", remote+":/remote")
+	out, err := update.run(t, gitImage, "1001:1000", remote+":/remote", tools)
 	if err != nil {
 		t.Fatalf("update-digest step failed: %v\n%s", err, out)
 	}
@@ -429,15 +437,15 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 		t.Fatalf("expected exactly one new commit, history went from %s to %s\n%s", before, after, out)
 	}
 	kustomization := git(t, bare, "show", "main:apps/sample-app/kustomization.yaml")
-	if !strings.Contains(kustomization, "digest: "+digest) || strings.Contains(kustomization, "sha256:0000") {
-		t.Errorf("the kustomization should carry the new digest:\n%s", kustomization)
+	if !strings.Contains(kustomization, "digest: "+digest) || !strings.Contains(kustomization, "newName: "+image) || strings.Contains(kustomization, "sha256:0000") {
+		t.Errorf("the kustomization should carry the image and the new digest:\n%s", kustomization)
 	}
 	if msg := git(t, bare, "log", "-1", "--format=%s", "main"); msg != "Deploy sample-app@"+digest {
 		t.Errorf("commit message %q", msg)
 	}
 
 	// The same digest again is no new commit; a value that isn't a digest fails.
-	if out, err := update.run(t, gitImage, "1001:1000", remote+":/remote"); err != nil || !strings.Contains(out, "already at") {
+	if out, err := update.run(t, gitImage, "1001:1000", remote+":/remote", tools); err != nil || !strings.Contains(out, "already at") {
 		t.Errorf("re-running with the same digest should change nothing: %v\n%s", err, out)
 	}
 	head := git(t, bare, "rev-parse", "main")
@@ -452,7 +460,7 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	} {
 		params["digest"] = digest
 		bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
-		if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote"); err == nil || !strings.Contains(out, "not an image digest") {
+		if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote", tools); err == nil || !strings.Contains(out, "not an image digest") {
 			t.Errorf("digest %q must fail the step before any change: %v\n%s", digest, err, out)
 		}
 		if now := git(t, bare, "rev-parse", "main"); now != head {
@@ -462,7 +470,16 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	params["digest"] = digest
 	params["image-name"] = "sample-app\nx"
 	bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
-	if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote"); err == nil {
+	if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote", tools); err == nil {
 		t.Errorf("an image name with a newline must fail:\n%s", out)
+	}
+	// A name no container uses would commit a change that deploys nothing: refused.
+	params["image-name"], params["digest"] = "sampel-app", "sha256:"+strings.Repeat("cd", 32)
+	bad = loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
+	if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote", tools); err == nil || !strings.Contains(out, "no container in apps/sample-app uses the image 'sampel-app'") {
+		t.Errorf("an image name no container uses must fail: %v\n%s", err, out)
+	}
+	if now := git(t, bare, "rev-parse", "main"); now != head {
+		t.Fatalf("a failed step changed the GitOps repository (%s → %s)", head, now)
 	}
 }
