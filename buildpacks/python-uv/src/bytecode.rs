@@ -12,6 +12,8 @@
 use crate::uv::Uv;
 use bullet_stream::global::print;
 use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
 
 /// Splits `entries` (sorted) round-robin into at most `workers` non-empty shares.
 pub(crate) fn shares(mut entries: Vec<PathBuf>, workers: usize) -> Vec<Vec<PathBuf>> {
@@ -32,12 +34,74 @@ pub(crate) fn shares(mut entries: Vec<PathBuf>, workers: usize) -> Vec<Vec<PathB
 /// directory on `sys.path`) from `/`, so a `compileall.py` (or any module) in the app can't
 /// run in place of the standard library's.
 pub(crate) fn compile(uv: &Uv, python: &Path, dir: &Path, exclude: &str, what: &str) -> bool {
+    let timer = print::sub_start_timer(format!("Compiling {what} to hash-checked bytecode"));
+    let all_compiled = spawn(uv, python, dir, exclude).wait();
+    timer.done();
+    all_compiled
+}
+
+/// [`compile`] in the background: the workers run while the build goes on (the standard
+/// library compiles alongside the dependency install), and [`Compilation::finish`] waits for
+/// them. Dropped unfinished (the build failed), it still waits, so no worker outlives the
+/// build and no layer is left half-compiled.
+pub(crate) fn start(uv: &Uv, python: &Path, dir: &Path, exclude: &str, what: &str) -> Compilation {
+    print::sub_bullet(format!(
+        "Compiling {what} to hash-checked bytecode, alongside what follows"
+    ));
+    let mut compilation = spawn(uv, python, dir, exclude);
+    compilation.what = what.to_string();
+    compilation
+}
+
+/// Compile workers started by [`start`].
+pub(crate) struct Compilation {
+    children: Vec<std::io::Result<Child>>,
+    started: Instant,
+    what: String,
+}
+
+impl Compilation {
+    /// Waits for the workers and says how long the compilation took and how much of it the
+    /// build waited for. Returns whether every file compiled.
+    pub(crate) fn finish(mut self) -> bool {
+        let waiting = Instant::now();
+        let all_compiled = self.wait();
+        print::sub_bullet(format!(
+            "Compiled {} ({} in the background, {} of it waited for)",
+            self.what,
+            seconds(self.started.elapsed()),
+            seconds(waiting.elapsed()),
+        ));
+        all_compiled
+    }
+
+    fn wait(&mut self) -> bool {
+        let mut all_compiled = true;
+        for child in self.children.drain(..) {
+            all_compiled &= child
+                .and_then(|mut child| child.wait())
+                .is_ok_and(|status| status.success());
+        }
+        all_compiled
+    }
+}
+
+impl Drop for Compilation {
+    fn drop(&mut self) {
+        self.wait();
+    }
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{:.1}s", duration.as_secs_f64())
+}
+
+fn spawn(uv: &Uv, python: &Path, dir: &Path, exclude: &str) -> Compilation {
     let entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
     let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    let timer = print::sub_start_timer(format!("Compiling {what} to hash-checked bytecode"));
-    let children: Vec<_> = shares(entries, workers)
+    let children = shares(entries, workers)
         .into_iter()
         .map(|share| {
             uv.clean_command(python)
@@ -50,14 +114,11 @@ pub(crate) fn compile(uv: &Uv, python: &Path, dir: &Path, exclude: &str, what: &
                 .spawn()
         })
         .collect();
-    let mut all_compiled = true;
-    for child in children {
-        all_compiled &= child
-            .and_then(|mut child| child.wait())
-            .is_ok_and(|status| status.success());
+    Compilation {
+        children,
+        started: Instant::now(),
+        what: String::new(),
     }
-    timer.done();
-    all_compiled
 }
 
 #[cfg(test)]

@@ -105,7 +105,8 @@ impl Buildpack for PythonUvBuildpack {
             RequestOrigin::PythonVersionFile => "pinned in `.python-version`".to_string(),
             origin => format!("chosen for `{}` from {origin}", project.python_request),
         };
-        let python = layers::python::install_python(&context, &uv, &uv_version, &version, &distro)?;
+        let mut python =
+            layers::python::install_python(&context, &uv, &uv_version, &version, &distro)?;
 
         print::bullet("Dependencies");
         // Opened on every build, so the lifecycle keeps it: a later lock change links what it
@@ -125,6 +126,10 @@ impl Buildpack for PythonUvBuildpack {
                 distro: &distro,
             },
         )?;
+
+        if let Some(compilation) = python.stdlib_bytecode.take() {
+            compilation.finish();
+        }
 
         print::bullet("App");
         match django {

@@ -56,6 +56,9 @@ pub(crate) struct Python {
     pub(crate) version: Version,
     /// `…/bin/python3` inside the layer.
     pub(crate) executable: PathBuf,
+    /// The standard library's bytecode, compiling while the dependencies install (a new
+    /// layer only); `main` waits for it before the build ends.
+    pub(crate) stdlib_bytecode: Option<crate::bytecode::Compilation>,
 }
 
 pub(crate) fn install_python(
@@ -99,17 +102,19 @@ pub(crate) fn install_python(
         .ok_or_else(|| PythonUvError::PythonMissingAfterInstall(layer_dir.clone()))?;
     // Nothing of this layer goes on PATH: the venv's `bin/python` points at it.
     layer.write_env(LayerEnv::new())?;
+    let mut stdlib_bytecode = None;
     if status == LayerStatus::Empty {
         // `…/bin/python3`'s installation directory, with `bin/` and `lib/`.
         if let Some(home) = executable.parent().and_then(Path::parent) {
             slim(uv, home, version)?;
-            compile_stdlib(uv, &executable, home, version);
+            stdlib_bytecode = Some(compile_stdlib(uv, &executable, home, version));
         }
         layer.write_metadata(key)?;
     }
     Ok(Python {
         version: version.clone(),
         executable,
+        stdlib_bytecode,
     })
 }
 
@@ -150,17 +155,23 @@ fn slim(uv: &Uv, home: &Path, version: &Version) -> Result<(), PythonUvError> {
     Ok(())
 }
 
-/// Compiles the standard library: Python builds ship timestamp-checked bytecode, which the
-/// export makes stale. Files that don't compile (test data in the stdlib) are skipped.
-fn compile_stdlib(uv: &Uv, executable: &Path, home: &Path, version: &Version) {
+/// Starts compiling the standard library: Python builds ship timestamp-checked bytecode,
+/// which the export makes stale. Files that don't compile (test data in the stdlib) are
+/// skipped. It runs in the background, off the build's critical path.
+fn compile_stdlib(
+    uv: &Uv,
+    executable: &Path,
+    home: &Path,
+    version: &Version,
+) -> crate::bytecode::Compilation {
     let stdlib = home.join("lib").join(lib_dir_name(version));
-    let _ = crate::bytecode::compile(
+    crate::bytecode::start(
         uv,
         executable,
         &stdlib,
         "/(test|tests|idle_test|lib2to3)/",
         "the standard library",
-    );
+    )
 }
 
 /// uv installs into `<dir>/cpython-<version>-<os>-<arch>-<libc>/bin/python3`.
