@@ -35,7 +35,7 @@ pub(crate) fn shares(mut entries: Vec<PathBuf>, workers: usize) -> Vec<Vec<PathB
 /// run in place of the standard library's.
 pub(crate) fn compile(uv: &Uv, python: &Path, dir: &Path, exclude: &str, what: &str) -> bool {
     let timer = print::sub_start_timer(format!("Compiling {what} to hash-checked bytecode"));
-    let all_compiled = spawn(uv, python, dir, exclude).wait();
+    let all_compiled = spawn(uv, python, dir, exclude, what).wait();
     timer.done();
     all_compiled
 }
@@ -48,9 +48,7 @@ pub(crate) fn start(uv: &Uv, python: &Path, dir: &Path, exclude: &str, what: &st
     print::sub_bullet(format!(
         "Compiling {what} to hash-checked bytecode, alongside what follows"
     ));
-    let mut compilation = spawn(uv, python, dir, exclude);
-    compilation.what = what.to_string();
-    compilation
+    spawn(uv, python, dir, exclude, what)
 }
 
 /// Compile workers started by [`start`].
@@ -96,7 +94,7 @@ fn seconds(duration: Duration) -> String {
     format!("{:.1}s", duration.as_secs_f64())
 }
 
-fn spawn(uv: &Uv, python: &Path, dir: &Path, exclude: &str) -> Compilation {
+fn spawn(uv: &Uv, python: &Path, dir: &Path, exclude: &str, what: &str) -> Compilation {
     let entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -117,7 +115,7 @@ fn spawn(uv: &Uv, python: &Path, dir: &Path, exclude: &str) -> Compilation {
     Compilation {
         children,
         started: Instant::now(),
-        what: String::new(),
+        what: what.to_string(),
     }
 }
 

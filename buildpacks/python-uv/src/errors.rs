@@ -200,11 +200,11 @@ fn config_message(error: &ConfigError) -> ErrorMessage {
 
 fn provenance_message(error: &ProvenanceError) -> ErrorMessage {
     match error {
-        ProvenanceError::Revision { variable, value } => ErrorMessage::new(
-            format!("`{variable}` is not a commit SHA"),
-            format!("Found `{variable}={}`. The image's `org.opencontainers.image.revision` label must name one commit: its full SHA, 40 hexadecimal digits (64 in a SHA-256 repository).", excerpt(value)),
+        ProvenanceError::Revision { value } => ErrorMessage::new(
+            format!("`{}` is not a commit SHA", provenance::REVISION),
+            format!("Found `{}={}`. The image's `org.opencontainers.image.revision` label must name one commit: its full SHA, 40 hexadecimal digits (64 in a SHA-256 repository).", provenance::REVISION, excerpt(value)),
         )
-        .hint(format!("Set it from the checkout (`{variable}=$(git rev-parse HEAD)`), or unset it to read the app's `.git`.")),
+        .hint(format!("Set it from the checkout (`{}=$(git rev-parse HEAD)`), or unset it to read the app's `.git`.", provenance::REVISION)),
         ProvenanceError::Source { value, reason } => ErrorMessage::new(
             format!("`{}` is not a repository URL", provenance::SOURCE),
             format!("Found `{}={}`: {reason}.", provenance::SOURCE, excerpt(value)),
@@ -389,7 +389,6 @@ mod tests {
     fn invalid_revision() {
         insta::assert_snapshot!(render(&PythonUvError::Provenance(
             ProvenanceError::Revision {
-                variable: provenance::REVISION,
                 value: "main".into()
             }
         )));

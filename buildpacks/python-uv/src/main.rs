@@ -65,10 +65,11 @@ impl Buildpack for PythonUvBuildpack {
         let config = Config::from_env(context.platform.env()).map_err(PythonUvError::Config)?;
         let project = Project::read(&context.app_dir).map_err(PythonUvError::Project)?;
         let selection = select(&project, &config)?;
+        let project_info = project_info(&project);
         let provenance = provenance::decide(
             &|name| context.platform.env().get_string_lossy(name),
             &provenance::read_git(&context.app_dir, std::env::var_os("PATH").as_deref()),
-            &project_info(&project),
+            &project_info,
         )
         .map_err(PythonUvError::Provenance)?;
         let installed: Vec<&LockedPackage> = project.lock.as_ref().map_or_else(Vec::new, |lock| {
@@ -150,7 +151,7 @@ impl Buildpack for PythonUvBuildpack {
             .launch(LaunchBuilder::new().labels(provenance.labels()).build())
             .launch_sbom(Sbom::from_bytes(
                 SbomFormat::CycloneDxJson,
-                provenance.sbom(project_info(&project).name),
+                provenance.sbom(project_info.name),
             ))
             .build()
     }

@@ -48,21 +48,22 @@ impl fmt::Display for Origin {
     }
 }
 
+/// A provenance value and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Sourced<T> {
-    pub(crate) value: T,
+pub(crate) struct Sourced {
+    pub(crate) value: String,
     pub(crate) origin: Origin,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Provenance {
     /// The full commit SHA, lower case.
-    pub(crate) revision: Option<Sourced<String>>,
+    pub(crate) revision: Option<Sourced>,
     /// The repository URL, without credentials.
-    pub(crate) source: Option<Sourced<String>>,
+    pub(crate) source: Option<Sourced>,
     /// RFC 3339, UTC.
-    pub(crate) created: Option<Sourced<String>>,
-    pub(crate) version: Option<Sourced<String>>,
+    pub(crate) created: Option<Sourced>,
+    pub(crate) version: Option<Sourced>,
     /// Credentials were removed from the source URL.
     pub(crate) source_had_credentials: bool,
 }
@@ -70,8 +71,8 @@ pub(crate) struct Provenance {
 /// A provenance value from the platform that is not what its name promises.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ProvenanceError {
+    /// `BP_OCI_REVISION` is not a full commit SHA.
     Revision {
-        variable: &'static str,
         value: String,
     },
     /// `value` is shown with any credentials masked.
@@ -107,7 +108,6 @@ pub(crate) fn decide(
     let git_head = git.head.as_deref().and_then(commit_sha);
     if let Some(value) = set(REVISION) {
         let sha = commit_sha(&value).ok_or(ProvenanceError::Revision {
-            variable: REVISION,
             value: value.clone(),
         })?;
         provenance.revision = Some(Sourced {
