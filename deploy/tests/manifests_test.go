@@ -239,23 +239,12 @@ func TestBrokenManifestsAreReported(t *testing.T) {
 // runs the lifecycle.
 func TestTheVulnerabilityGateRunsBeforeAnythingIsBuilt(t *testing.T) {
 	for _, file := range []string{"deploy/argo/workflows/build-template.yaml", "deploy/argo/workflows/build-template-pack.yaml"} {
-		var wt wfv1.WorkflowTemplate
-		if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), file), "WorkflowTemplate")[0], &wt); err != nil {
-			t.Fatal(err)
-		}
 		var order []string
-		for _, tpl := range wt.Spec.Templates {
-			if tpl.Name != wt.Spec.Entrypoint {
-				continue
+		for _, group := range stepGroups(t, file, "build") {
+			if len(group) != 1 {
+				t.Errorf("%s: a step group runs %d steps in parallel; the gate must run alone", file, len(group))
 			}
-			for _, group := range tpl.Steps {
-				if len(group.Steps) != 1 {
-					t.Errorf("%s: a step group runs %d steps in parallel; the gate must run alone", file, len(group.Steps))
-				}
-				for _, step := range group.Steps {
-					order = append(order, step.Name)
-				}
-			}
+			order = append(order, group...)
 		}
 		if len(order) < 3 || order[0] != "clone" || order[1] != "vulnerability-gate" {
 			t.Errorf("%s: the steps are %v; want clone, then vulnerability-gate, then the build", file, order)
@@ -267,19 +256,9 @@ func TestTheVulnerabilityGateRunsBeforeAnythingIsBuilt(t *testing.T) {
 // its signature verified: the commit step is never reached for an unsigned one.
 func TestSigningFollowsThePushAndVerificationPrecedesTheCommit(t *testing.T) {
 	stepsOf := func(file, template string) []string {
-		var wt wfv1.WorkflowTemplate
-		if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), file), "WorkflowTemplate")[0], &wt); err != nil {
-			t.Fatal(err)
-		}
 		var order []string
-		for _, tpl := range wt.Spec.Templates {
-			if tpl.Name == template {
-				for _, group := range tpl.Steps {
-					for _, step := range group.Steps {
-						order = append(order, step.Name)
-					}
-				}
-			}
+		for _, group := range stepGroups(t, file, template) {
+			order = append(order, group...)
 		}
 		return order
 	}
@@ -291,4 +270,28 @@ func TestSigningFollowsThePushAndVerificationPrecedesTheCommit(t *testing.T) {
 	if deploy != "verify-signature commit-digest" {
 		t.Errorf("luban-gitops' update-digest runs %q; want verify-signature, then commit-digest", deploy)
 	}
+}
+
+// stepGroups reads a steps template of a WorkflowTemplate file with Argo's own types: the
+// names of its steps, one slice per group (the steps of a group run in parallel).
+func stepGroups(t *testing.T, file, template string) [][]string {
+	t.Helper()
+	var wt wfv1.WorkflowTemplate
+	if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), file), "WorkflowTemplate")[0], &wt); err != nil {
+		t.Fatal(err)
+	}
+	var groups [][]string
+	for _, tpl := range wt.Spec.Templates {
+		if tpl.Name != template {
+			continue
+		}
+		for _, group := range tpl.Steps {
+			var names []string
+			for _, step := range group.Steps {
+				names = append(names, step.Name)
+			}
+			groups = append(groups, names)
+		}
+	}
+	return groups
 }

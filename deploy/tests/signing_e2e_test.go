@@ -43,13 +43,20 @@ func TestE2ESignedDigestsVerifyAndOthersAreRefused(t *testing.T) {
 		}
 	}
 
+	// The CA ConfigMap (the registry's CA among the network's); an empty docker config (the
+	// testbed registry needs no login).
+	caDir, ca := caConfigMap(t)
+	os.Chmod(caDir, 0o755)
+	auth := t.TempDir()
+	writeFile(t, filepath.Join(auth, "config.json"), `{"auths":{}}`)
+	os.Chmod(auth, 0o755)
+
 	// Two images in the registry: one the workflow signs, one nobody signs.
 	repo := registry + "/luban-test/signing"
 	push := func(local, remote string) string {
 		if out, err := exec.Command(filepath.Join(root, "scripts/registry.sh"), "push", local, remote).CombinedOutput(); err != nil {
 			t.Fatalf("push %s: %v\n%s", remote, err, out)
 		}
-		ca, _ := os.ReadFile(filepath.Join(testbedDir, "registry/ca.crt"))
 		tag := remote[strings.LastIndex(remote, ":")+1:]
 		return registryDigest(t, ca, "luban-test/signing", tag)
 	}
@@ -59,15 +66,7 @@ func TestE2ESignedDigestsVerifyAndOthersAreRefused(t *testing.T) {
 		t.Fatalf("two different digests expected, got %q and %q", signed, unsigned)
 	}
 
-	// The registry's CA as the ca-certificates ConfigMap; an empty docker config (the testbed
-	// registry needs no login); the workspace with the SBOM luban/python-uv writes.
-	caDir := t.TempDir()
-	ca, _ := os.ReadFile(filepath.Join(testbedDir, "registry/ca.crt"))
-	writeFile(t, filepath.Join(caDir, "registry.crt"), string(ca))
-	os.Chmod(caDir, 0o755)
-	auth := t.TempDir()
-	writeFile(t, filepath.Join(auth, "config.json"), `{"auths":{}}`)
-	os.Chmod(auth, 0o755)
+	// The workspace with the SBOM luban/python-uv writes.
 	ws := workspace(t)
 	writeFile(t, filepath.Join(ws, "layers/sbom/launch/luban_python-uv/venv/sbom.cdx.json"),
 		`{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[{"type":"library","name":"flask","version":"3.1.0"}]}`)

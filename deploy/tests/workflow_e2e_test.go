@@ -282,17 +282,7 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 	auth := t.TempDir()
 	token := "luban-e2e-registry-token-" + fmt.Sprint(time.Now().UnixNano())
 	os.WriteFile(filepath.Join(auth, "config.json"), []byte(`{"auths":{"registry.example":{"auth":"`+token+`"}}}`), 0o644)
-	caDir := t.TempDir()
-	ca, err := os.ReadFile(filepath.Join(testbedDir, "registry/ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(caDir, "registry.crt"), ca, 0o644)
-	hostCAs, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(caDir, "network.crt"), hostCAs, 0o644)
+	caDir, ca := caConfigMap(t)
 	secrets := t.TempDir()
 	os.WriteFile(filepath.Join(secrets, "UV_PYTHON_DOWNLOADS_JSON_URL"), []byte(mirrorURL+"/python/downloads.json"), 0o644)
 	os.Chmod(secrets, 0o755)
@@ -386,6 +376,24 @@ func TestE2EBuildEnvKeysMustBeVariableNames(t *testing.T) {
 			t.Errorf("build-env %q must fail the step: %v\n%s", env, err, out)
 		}
 	}
+}
+
+// caConfigMap writes what the ca-certificates ConfigMap holds on a site behind its own CAs:
+// the testbed registry's CA and this network's. It returns the directory and the registry's CA.
+func caConfigMap(t *testing.T) (string, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := os.ReadFile(filepath.Join(testbedDir, "registry/ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "registry.crt"), ca, 0o644)
+	hostCAs, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "network.crt"), hostCAs, 0o644)
+	return dir, ca
 }
 
 // registryDigest asks the registry for the manifest digest of repo:tag.
