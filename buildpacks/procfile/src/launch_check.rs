@@ -85,9 +85,19 @@ fn shell_words(command: &str) -> Vec<String> {
     words
 }
 
-/// Whether `program` starts: found as an executable file in `path_dirs`, or, when it holds a
-/// `/`, a file at that path (relative paths are inside the app).
-pub(crate) fn resolves(program: &str, path_dirs: &[PathBuf], app_dir: &Path) -> bool {
+/// What the launch `PATH` holds: `bin` directories, and the programs of launch layers kept
+/// from the previous image by metadata alone (their directories don't exist during the build;
+/// their metadata lists their programs).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct LaunchPath {
+    pub(crate) dirs: Vec<PathBuf>,
+    pub(crate) kept_programs: Vec<String>,
+}
+
+/// Whether `program` starts: found as an executable file in the path's directories or among
+/// its kept programs, or, when it holds a `/`, a file at that path (relative paths are inside
+/// the app).
+pub(crate) fn resolves(program: &str, path: &LaunchPath, app_dir: &Path) -> bool {
     if program.contains('/') {
         let path = Path::new(program);
         let path = if path.is_absolute() {
@@ -97,9 +107,11 @@ pub(crate) fn resolves(program: &str, path_dirs: &[PathBuf], app_dir: &Path) -> 
         };
         return path.is_file();
     }
-    path_dirs
-        .iter()
-        .any(|dir| is_executable(&dir.join(program)))
+    path.kept_programs.iter().any(|kept| kept == program)
+        || path
+            .dirs
+            .iter()
+            .any(|dir| is_executable(&dir.join(program)))
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -108,11 +120,12 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// The `bin` directories of the launch layers under the lifecycle's layers root (every
-/// buildpack's layers), as the launcher puts them on `PATH`.
-pub(crate) fn launch_bin_dirs(layers_root: &Path) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
+/// buildpack's layers), as the launcher puts them on `PATH`, and the programs of those kept
+/// by metadata alone.
+pub(crate) fn launch_path(layers_root: &Path) -> LaunchPath {
+    let mut found = LaunchPath::default();
     let Ok(buildpacks) = std::fs::read_dir(layers_root) else {
-        return dirs;
+        return found;
     };
     let mut buildpacks: Vec<PathBuf> = buildpacks
         .filter_map(Result::ok)
@@ -128,18 +141,26 @@ pub(crate) fn launch_bin_dirs(layers_root: &Path) -> Vec<PathBuf> {
             if path.extension().is_none_or(|e| e != "toml") {
                 continue;
             }
-            let launch = std::fs::read_to_string(&path)
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let launch = toml::from_str::<toml::Table>(&text)
                 .ok()
-                .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
                 .and_then(|t| t.get("types")?.get("launch")?.as_bool())
                 .unwrap_or(false);
-            let bin = path.with_extension("").join("bin");
-            if launch && bin.is_dir() {
-                dirs.push(bin);
+            let layer = path.with_extension("");
+            if !launch {
+                continue;
+            }
+            if layer.is_dir() {
+                let bin = layer.join("bin");
+                if bin.is_dir() {
+                    found.dirs.push(bin);
+                }
+            } else if let Some(programs) = luban_common::cache::kept_programs(&text) {
+                found.kept_programs.extend(programs);
             }
         }
     }
-    dirs
+    found
 }
 
 /// The package that usually provides a program, for the hint of a missing one.
@@ -205,8 +226,12 @@ mod tests {
         std::fs::create_dir_all(app.join("bin")).unwrap();
         std::fs::write(app.join("bin/start"), "").unwrap();
 
-        let path = [bin];
+        let path = LaunchPath {
+            dirs: vec![bin],
+            kept_programs: vec!["granian".into()],
+        };
         assert!(resolves("gunicorn", &path, &app));
+        assert!(resolves("granian", &path, &app));
         assert!(!resolves("uvicorn", &path, &app));
         assert!(!resolves("not-executable", &path, &app));
         assert!(resolves("./bin/start", &path, &app));
@@ -226,6 +251,18 @@ mod tests {
             )
             .unwrap();
         }
-        assert_eq!(launch_bin_dirs(root.path()), [bp.join("venv/bin")]);
+        // A launch layer kept from the previous image: metadata, no directory.
+        std::fs::write(
+            bp.join("kept.toml"),
+            "[types]\nlaunch = true\n[metadata]\nprograms = [\"gunicorn\", \"python\"]\n[metadata.key]\nlock = \"a\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            launch_path(root.path()),
+            LaunchPath {
+                dirs: vec![bp.join("venv/bin")],
+                kept_programs: vec!["gunicorn".into(), "python".into()],
+            }
+        );
     }
 }

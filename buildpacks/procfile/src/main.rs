@@ -152,17 +152,18 @@ fn check_programs(
     context: &BuildContext<ProcfileBuildpack>,
     processes: &[Process],
 ) -> Result<(), ProcfileBuildpackError> {
-    let mut path_dirs = context
+    let mut path = context
         .layers_dir
         .parent()
-        .map(launch_check::launch_bin_dirs)
+        .map(launch_check::launch_path)
         .unwrap_or_default();
-    path_dirs.extend(launch_check::SYSTEM_DIRS.iter().map(PathBuf::from));
+    path.dirs
+        .extend(launch_check::SYSTEM_DIRS.iter().map(PathBuf::from));
     for process in processes {
         let Some(program) = launch_check::first_program(&process.command) else {
             continue;
         };
-        if !launch_check::resolves(&program, &path_dirs, &context.app_dir) {
+        if !launch_check::resolves(&program, &path, &context.app_dir) {
             return Err(ProcfileBuildpackError::MissingProgram {
                 process: process.name.clone(),
                 program: program.clone(),

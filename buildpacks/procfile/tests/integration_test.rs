@@ -66,6 +66,14 @@ fn django_without_procfile_collects_static_files_and_serves_them() {
     .assert_not_contains("Running `python manage.py collectstatic");
     let (status, _) = WebApp::start(&image).get("/static/luban.css");
     assert_eq!(status, 404);
+
+    // Without `collectstatic` the venv was kept by metadata alone; turned on again, the build
+    // needs Django itself, so the venv is installed again rather than found missing.
+    luban_test_support::pack_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("Rebuilding the virtual environment because this build needs its contents and the previous build kept only its metadata")
+        .assert_contains("Running `python manage.py collectstatic --noinput`");
+    WebApp::start(&image).assert_ok("/static/luban.css", &["#c0ffee"]);
 }
 
 #[test]

@@ -122,6 +122,7 @@ impl Buildpack for PythonUvBuildpack {
                 dependencies: &project.dependencies,
                 config: &config,
                 selection: &selection,
+                needed_at_build: django == django::Plan::Collect,
                 cache_dir: &uv_cache,
                 python_reason: &python_reason,
                 distro: &distro,

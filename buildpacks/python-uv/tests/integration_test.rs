@@ -121,7 +121,10 @@ fn rebuild_with_nothing_changed_reuses_every_layer_and_code_changes_still_land()
     warm.assert_success()
         .assert_contains("Reusing uv ")
         .assert_contains("Reusing Python 3.12.1 from the cache")
-        .assert_contains("Reusing the virtual environment from the cache")
+        // The venv is kept by metadata alone: not restored, not re-hashed, reused by digest.
+        .assert_contains("Reusing the virtual environment from the previous image")
+        .assert_not_contains("Restoring data for \"luban/python-uv:venv\"")
+        .assert_contains("Reusing layer 'luban/python-uv:venv'")
         .assert_not_contains("Running `uv sync")
         .assert_not_contains("Running `uv python install")
         .assert_not_contains("Creating ")
@@ -145,10 +148,27 @@ fn rebuild_with_nothing_changed_reuses_every_layer_and_code_changes_still_land()
     );
     pack_build(&image, app.path(), &[])
         .assert_success()
-        .assert_contains("Reusing the virtual environment from the cache")
+        .assert_contains("Reusing the virtual environment from the previous image")
         .assert_not_contains("Running `uv sync");
     let out = run_shell(&image, "grep -c 'Hello again from Luban' /workspace/app.py").stdout;
     assert_eq!(out.trim(), "1");
+    let sbom = run_shell(
+        &image,
+        "cat /layers/sbom/launch/luban_python-uv/venv/sbom.cdx.json",
+    )
+    .stdout;
+    assert!(
+        sbom.contains("\"flask\""),
+        "venv SBOM in the image:\n{sbom}"
+    );
+
+    // The kept venv's directory isn't there during the build; the launch check still knows
+    // what it holds, so a Procfile naming a program it lacks still fails the build.
+    app.write("Procfile", "web: uvicorn app:app\n");
+    pack_build(&image, app.path(), &[])
+        .assert_failure()
+        .assert_contains("Reusing the virtual environment from the previous image")
+        .assert_contains("Process `web` runs `uvicorn`, which is not in the image");
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! The `venv` layer: a virtual environment with the project's locked dependencies, in the app
-//! image and on the build `PATH`. Its metadata is the cache key; while the key is unchanged
-//! nothing is resolved or installed. The project itself is installed editable, so changes to
-//! the app's code show up in the image without touching this layer.
+//! image. Its metadata is the cache key; while the key is unchanged nothing is resolved or
+//! installed, and (unless the build itself needs the venv, for Django's `collectstatic`) it
+//! is not even restored: a launch-only layer, kept from the previous image by its digest, so a
+//! rebuild doesn't pay to restore and re-hash hundreds of megabytes it doesn't change. A
+//! changed key installs a new venv from the `uv-cache` layer. The project itself is installed
+//! editable, so changes to the app's code show up in the image without touching this layer.
 
 use crate::PythonUvBuildpack;
 use crate::config::Config;
@@ -16,7 +19,7 @@ use libcnb::data::layer_name;
 use libcnb::data::sbom::SbomFormat;
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
 use libcnb::sbom::Sbom;
-use luban_common::cache::{LayerScope, LayerStatus, keyed_layer};
+use luban_common::cache::{Kept, KeptLayerMetadata, bin_programs, kept_layer, write_layer_sbom};
 use luban_common::uv_project::Selection;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -48,6 +51,10 @@ pub(crate) struct VenvInputs<'a> {
     pub(crate) dependencies: &'a Dependencies,
     pub(crate) config: &'a Config,
     pub(crate) selection: &'a Selection,
+    /// Whether this build needs the venv's contents after the install (Django's
+    /// `collectstatic`): then it is cached and restored; otherwise an unchanged venv is kept
+    /// from the previous image by metadata alone.
+    pub(crate) needed_at_build: bool,
     /// The `uv-cache` layer's directory (opened by `main`, every build, so it is kept).
     pub(crate) cache_dir: &'a Path,
     /// How the Python version was chosen, for the message of a failed source build.
@@ -80,19 +87,26 @@ pub(crate) fn install_dependencies(
         selection: inputs.selection.describe(),
         uv_settings: luban_common::process_env::uv_settings_for_key(context.platform.env().iter()),
     };
-    let (layer, status) = keyed_layer(
+    let name = layer_name!("venv");
+    let venv = context.layers_dir.join(name.as_str());
+    let sbom = match inputs.dependencies {
+        Dependencies::Locked { .. } => Some(Sbom::from_bytes(
+            SbomFormat::CycloneDxJson,
+            export_sbom(context, inputs)?,
+        )),
+        Dependencies::Requirements { .. } => None,
+    };
+    let layer = match kept_layer(
         context,
-        layer_name!("venv"),
-        LayerScope {
-            build: true,
-            launch: true,
-        },
+        &name,
+        inputs.needed_at_build,
         &key,
         "the virtual environment",
-    )?;
-    let venv = layer.path();
-
-    if status == LayerStatus::Empty {
+    )? {
+        Kept::Reused { .. } => None,
+        Kept::Empty(layer) => Some(layer),
+    };
+    if let Some(layer) = &layer {
         let cache_dir = inputs.cache_dir.to_path_buf();
         match inputs.dependencies {
             Dependencies::Locked { .. } => sync(context, inputs, &venv, &cache_dir)?,
@@ -105,44 +119,51 @@ pub(crate) fn install_dependencies(
         if crate::uv::capture(&mut prune).is_err() {
             print::warning("Could not prune the uv cache; the next build restores a larger cache.");
         }
+        layer.write_env(env(&venv))?;
     }
-
-    layer.write_env(
-        LayerEnv::new()
-            .chainable_insert(
-                Scope::All,
-                ModificationBehavior::Override,
-                "VIRTUAL_ENV",
-                &venv,
-            )
-            .chainable_insert(
-                Scope::All,
-                ModificationBehavior::Default,
-                "PYTHONUNBUFFERED",
-                "1",
-            )
-            .chainable_insert(
-                Scope::Launch,
-                ModificationBehavior::Default,
-                "LANG",
-                "C.UTF-8",
-            )
-            .chainable_insert(
-                Scope::Launch,
-                ModificationBehavior::Default,
-                "LC_ALL",
-                "C.UTF-8",
-            ),
-    )?;
-
-    if matches!(inputs.dependencies, Dependencies::Locked { .. }) {
-        let sbom = export_sbom(context, inputs)?;
-        layer.write_sboms(&[Sbom::from_bytes(SbomFormat::CycloneDxJson, sbom)])?;
+    if let Some(sbom) = &sbom {
+        write_layer_sbom(&context.layers_dir, &name, sbom).map_err(|error| {
+            libcnb::Error::LayerError(libcnb::layer::LayerError::WriteLayerError(
+                libcnb::layer::WriteLayerError::IoError(error),
+            ))
+        })?;
     }
-    if status == LayerStatus::Empty {
-        layer.write_metadata(key)?;
+    if let Some(layer) = layer {
+        layer.write_metadata(KeptLayerMetadata {
+            key,
+            programs: bin_programs(&venv),
+        })?;
     }
     Ok(venv)
+}
+
+/// The venv's environment, in the layer (so a layer kept from the previous image has it too).
+fn env(venv: &Path) -> LayerEnv {
+    LayerEnv::new()
+        .chainable_insert(
+            Scope::All,
+            ModificationBehavior::Override,
+            "VIRTUAL_ENV",
+            venv,
+        )
+        .chainable_insert(
+            Scope::All,
+            ModificationBehavior::Default,
+            "PYTHONUNBUFFERED",
+            "1",
+        )
+        .chainable_insert(
+            Scope::Launch,
+            ModificationBehavior::Default,
+            "LANG",
+            "C.UTF-8",
+        )
+        .chainable_insert(
+            Scope::Launch,
+            ModificationBehavior::Default,
+            "LC_ALL",
+            "C.UTF-8",
+        )
 }
 
 /// Compiles the installed packages (not uv's `--compile-bytecode`, whose output varies between
