@@ -10,11 +10,16 @@ Scenarios (each run RUNS times, median and spread reported):
   code change   rebuild after editing one app source file
   lock change   rebuild after adding one small dependency (a second lock made at start)
   python change rebuild after changing .python-version from 3.12 to 3.13
+  warm / code change (registry)
+                the same two rebuilds with `--publish` to the testbed registry, as CI builds
+                (Argo, kpack) run: the previous image is read from the registry, and a reused
+                layer is not copied out of a local engine and loaded back into it
 The anchor a user would pick instead, in the same table: bench/Dockerfile (uv's documented
 multi-stage pattern, same build/run images, Python mirror and uv) built with the engine's own
 `build` for the cold, warm, code change and lock change scenarios, and its image size.
 Floors, measured in the same run:
-  lifecycle     the same pack build with bench/floor-buildpack (writes one launch layer)
+  lifecycle     the same pack build with bench/floor-buildpack (writes one launch layer);
+                `lifecycle (registry)` the same with `--publish`
   uv            `uv python install` + `uv sync --locked` run directly in the build image with
                 the same mirror and an equally cold (or warm) uv cache
 """
@@ -57,6 +62,8 @@ BUILD_IMAGE = setting("BUILD_IMAGE")
 RUN_IMAGE = setting("RUN_IMAGE")
 ENGINE = setting("ENGINE")
 FLOOR_BUILDER_IMAGE = setting("FLOOR_BUILDER_IMAGE")
+REGISTRY = setting("REGISTRY")
+PUBLISH = ("--publish", "--run-image", setting("REGISTRY_RUN_IMAGE"))
 
 
 def sh(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -274,10 +281,12 @@ def bench_fixture(name: str) -> list[dict]:
     (app / "pyproject.toml").write_text(pyproject_a)
     (app / "uv.lock").write_text(lock_a)
 
-    rows: dict[str, list[dict]] = {k: [] for k in ["cold", "warm", "code change", "lock change", "python change"]}
+    rows: dict[str, list[dict]] = {k: [] for k in ["cold", "warm", "code change", "lock change", "python change",
+                                                  "warm (registry)", "code change (registry)"]}
     dockerfile = DockerfileBuild(name, work)
     dockerfile_rows: dict[str, list[float]] = {k: [] for k in ["cold", "warm", "code change", "lock change"]}
-    floors: dict[str, list[float]] = {"lifecycle": [], "uv cold": [], "uv python change": [], "uv lock change": []}
+    floors: dict[str, list[float]] = {"lifecycle": [], "lifecycle (registry)": [], "uv cold": [],
+                                      "uv python change": [], "uv lock change": []}
     app_py = app / "app.py"
     for run in range(RUNS):
         print(f"  run {run + 1}/{RUNS}", flush=True)
@@ -299,6 +308,15 @@ def bench_fixture(name: str) -> list[dict]:
 
         floors["lifecycle"].append(
             pack_build(floor_image, app, builder=FLOOR_BUILDER_IMAGE)["wall"]
+        )
+        # Published, as CI builds are: a cold build (not measured) makes the previous image.
+        pack_build(f"{REGISTRY}/{image}", app, *PUBLISH, "--clear-cache")
+        rows["warm (registry)"].append(pack_build(f"{REGISTRY}/{image}", app, *PUBLISH))
+        app_py.write_text(app_py.read_text() + f"\n# registry edit {run}\n")
+        rows["code change (registry)"].append(pack_build(f"{REGISTRY}/{image}", app, *PUBLISH))
+        pack_build(f"{REGISTRY}/{floor_image}", app, *PUBLISH, builder=FLOOR_BUILDER_IMAGE)
+        floors["lifecycle (registry)"].append(
+            pack_build(f"{REGISTRY}/{floor_image}", app, *PUBLISH, builder=FLOOR_BUILDER_IMAGE)["wall"]
         )
         # The Dockerfile a user would write instead, through the same scenarios from the same
         # base state; a new cache id per run makes its cold build as cold as pack's.
@@ -322,10 +340,13 @@ def bench_fixture(name: str) -> list[dict]:
 
     sizes = layer_sizes(image)
     lifecycle = statistics.median(floors["lifecycle"])
+    lifecycle_registry = statistics.median(floors["lifecycle (registry)"])
     floor_for = {
         "cold": lifecycle + statistics.median(floors["uv cold"]),
         "warm": lifecycle,
         "code change": lifecycle,
+        "warm (registry)": lifecycle_registry,
+        "code change (registry)": lifecycle_registry,
         "lock change": lifecycle + statistics.median(floors["uv lock change"]),
         "python change": lifecycle + statistics.median(floors["uv python change"]),
     }

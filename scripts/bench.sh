@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 "$LUBAN_ROOT/scripts/build-stack.sh" bookworm >/dev/null
 "$LUBAN_ROOT/scripts/make-mirror.sh"
 "$LUBAN_ROOT/scripts/mirror.sh" start
-"$LUBAN_ROOT/scripts/registry.sh" ca
+"$LUBAN_ROOT/scripts/registry.sh" start
 "$LUBAN_ROOT/scripts/create-builder.sh" bookworm
 "$LUBAN_ROOT/scripts/create-builder.sh" bookworm-floor
 ensure_engine
