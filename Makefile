@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK ?= bookworm
 
-.PHONY: help tools stack mirror package builder demo test lint unit e2e bench clean-testbed
+.PHONY: help tools stack mirror package builder demo test lint unit e2e bench cluster cluster-down clean-testbed
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,12 @@ e2e: ## End-to-end tests only (T=<test name filter> runs one)
 
 bench: ## Benchmarks against the lifecycle and uv floors (not part of make test)
 	@scripts/bench.sh
+
+cluster: tools ## Bring up the single-node Kubernetes cluster on 127.0.0.1 (scripts/cluster.sh)
+	@scripts/registry.sh start && scripts/cluster.sh up
+
+cluster-down: ## Stop every process of the cluster and forget its state
+	@scripts/cluster.sh down
 
 clean-testbed: ## Remove the testbed's images, caches and mirror
 	@scripts/clean-testbed.sh

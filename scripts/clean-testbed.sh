@@ -5,5 +5,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 "$LUBAN_ROOT/scripts/mirror.sh" stop || true
 "$LUBAN_ROOT/scripts/registry.sh" stop || true
+"$LUBAN_ROOT/scripts/cluster.sh" down || true
 log "Removing $LUBAN_TESTBED"
 rm -rf "$LUBAN_TESTBED"

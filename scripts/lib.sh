@@ -23,6 +23,12 @@ export COSIGN_VERSION=2.6.1
 # kustomize, for the GitOps step's tests (the step's Argo CD image has its own).
 KUSTOMIZE_VERSION=5.5.0
 
+# The single-node cluster (scripts/cluster.sh): Kubernetes built from the Go module proxy, its
+# API server's port and the kubeconfig the tests use.
+KUBERNETES_VERSION=1.30.4
+CLUSTER_API_PORT=${CLUSTER_API_PORT:-16443}
+export CLUSTER_KUBECONFIG=$LUBAN_TESTBED/cluster/pki/admin.kubeconfig
+
 # Python versions the local mirror offers, built from the machine's pyenv builds.
 MIRROR_PYTHONS=${MIRROR_PYTHONS:-"3.12.1 3.13.0"}
 MIRROR_PORT=${MIRROR_PORT:-18080}

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# A single-node Kubernetes cluster on 127.0.0.1, from what the testbed has: etcd, containerd
+# and the CNI loopback plugin from Debian, kube-apiserver, kube-controller-manager,
+# kube-scheduler and kubelet built from the Go module proxy (scripts/install-tools.sh).
+#   cluster.sh up | down | status
+# Every process listens on 127.0.0.1 and is stopped by `down`, which also forgets the cluster's
+# state (etcd's data, the kubelet's pods); the certificates and containerd's images stay. Pods get only a loopback network
+# (the CNI config has no other plugin), so the ones that serve use `hostNetwork: true`; nothing
+# dials a ClusterIP. containerd pulls from the testbed registry with its CA.
+# Limits (see docs/walkthrough.md): the kubelet refuses a loopback node IP, so the node has no
+# address and the API server can't reach it for `kubectl logs`/`exec`; no kube-proxy, no DNS.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+dir=$LUBAN_TESTBED/cluster
+pki=$dir/pki
+bin=$LUBAN_TESTBED/kubernetes-$KUBERNETES_VERSION/bin
+sock=$dir/containerd/containerd.sock
+node=luban-node
+etcd_port=$((CLUSTER_API_PORT + 1))
+etcd_peer_port=$((CLUSTER_API_PORT + 2))
+# A sandbox ("pause") image made here from the run image: any image whose entrypoint blocks.
+pause_image=localhost/luban/pause:1
+
+# A CA, serving and client certificates, the service-account key pair and one kubeconfig per
+# component (client certificates: admin is system:masters; the node is system:node:<name>).
+make_pki() {
+  [ -f "$CLUSTER_KUBECONFIG" ] && return 0
+  rm -rf "$pki" && mkdir -p "$pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$TESTBED_NAME-cluster-ca" \
+    -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+  cert() { # name subject [subjectAltName]
+    openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$pki/$1.key" -out "$pki/$1.csr" 2>/dev/null
+    {
+      echo "basicConstraints=CA:FALSE"
+      echo "extendedKeyUsage=serverAuth,clientAuth"
+      [ -z "${3:-}" ] || echo "subjectAltName=$3"
+    } >"$pki/$1.ext"
+    openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+      -days 3650 -extfile "$pki/$1.ext" -out "$pki/$1.crt" 2>/dev/null
+  }
+  cert apiserver /CN=kube-apiserver \
+    "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+  cert controller-manager /CN=system:kube-controller-manager
+  cert scheduler /CN=system:kube-scheduler
+  cert node "/O=system:nodes/CN=system:node:$node"
+  cert admin "/O=system:masters/CN=$TESTBED_NAME-admin"
+  openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+  for who in controller-manager scheduler node admin; do
+    local kc=$pki/$who.kubeconfig
+    kubectl config set-cluster luban --server "https://127.0.0.1:$CLUSTER_API_PORT" \
+      --certificate-authority "$pki/ca.crt" --embed-certs --kubeconfig "$kc.tmp" >/dev/null
+    kubectl config set-credentials "$who" --client-certificate "$pki/$who.crt" \
+      --client-key "$pki/$who.key" --embed-certs --kubeconfig "$kc.tmp" >/dev/null
+    kubectl config set-context luban --cluster luban --user "$who" --kubeconfig "$kc.tmp" >/dev/null
+    kubectl config use-context luban --kubeconfig "$kc.tmp" >/dev/null
+    mv "$kc.tmp" "$kc"
+  done
+}
+
+write_configs() {
+  mkdir -p "$dir/containerd" "$dir/cni" "$dir/certs.d/$REGISTRY"
+  # The testbed registry over HTTPS with its CA (containerd would try plain HTTP first for a
+  # loopback registry without a hosts.toml that names the scheme).
+  cat >"$dir/certs.d/$REGISTRY/hosts.toml" <<EOF
+server = "https://$REGISTRY"
+[host."https://$REGISTRY"]
+  capabilities = ["pull", "resolve"]
+  ca = "$LUBAN_TESTBED/registry/ca.crt"
+EOF
+  cat >"$dir/cni/10-luban.conflist" <<EOF
+{"cniVersion": "0.4.0", "name": "luban-loopback", "plugins": [{"type": "loopback"}]}
+EOF
+  # restrict_oom_score_adj and disable_apparmor: this sandbox forbids a negative oom_score_adj
+  # (the kubelet asks for -998) and has no AppArmor.
+  cat >"$dir/containerd/config.toml" <<EOF
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+[grpc]
+  address = "$sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$pause_image"
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$dir/certs.d"
+EOF
+  cat >"$dir/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: cgroupfs
+failSwapOn: false
+cgroupsPerQOS: false
+enforceNodeAllocatable: []
+containerRuntimeEndpoint: unix://$sock
+address: 127.0.0.1
+port: $((CLUSTER_API_PORT + 3))
+healthzBindAddress: 127.0.0.1
+healthzPort: $((CLUSTER_API_PORT + 4))
+readOnlyPort: 0
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: false}
+  x509: {clientCAFile: $pki/ca.crt}
+authorization: {mode: AlwaysAllow}
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+EOF
+}
+
+start() { # name command...
+  local name=$1 pid=$dir/run/$1.pid
+  shift
+  if [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; then return 0; fi
+  mkdir -p "$dir/run" "$dir/logs"
+  setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$pid"
+}
+
+stop() { # name
+  local pid=$dir/run/$1.pid
+  [ -f "$pid" ] || return 0
+  kill "$(cat "$pid")" 2>/dev/null || true
+  for _ in $(seq 20); do kill -0 "$(cat "$pid")" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$(cat "$pid")" 2>/dev/null || true
+  rm -f "$pid"
+}
+
+wait_for() { # what seconds command...
+  local what=$1 seconds=$2
+  shift 2
+  for _ in $(seq "$seconds"); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+  die "$what is not ready after ${seconds}s (logs in $dir/logs)"
+}
+
+k() { kubectl --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; }
+
+up() {
+  local started
+  started=$(date +%s)
+  "$LUBAN_ROOT/scripts/install-tools.sh" --cluster
+  [ -f "$LUBAN_TESTBED/registry/ca.crt" ] || "$LUBAN_ROOT/scripts/registry.sh" ca
+  make_pki
+  write_configs
+  start etcd etcd --name luban --data-dir "$dir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-cluster "luban=http://127.0.0.1:$etcd_peer_port"
+  start containerd containerd --config "$dir/containerd/config.toml"
+  start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$CLUSTER_API_PORT" \
+    --endpoint-reconciler-type none \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key" \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range 10.96.0.0/24 --authorization-mode Node,RBAC
+  wait_for kube-apiserver 90 k get --raw /readyz
+  start kube-controller-manager "$bin/kube-controller-manager" \
+    --kubeconfig "$pki/controller-manager.kubeconfig" --leader-elect=false \
+    --bind-address 127.0.0.1 --secure-port $((CLUSTER_API_PORT + 5)) \
+    --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+    --use-service-account-credentials \
+    --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key"
+  start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$pki/scheduler.kubeconfig" \
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port $((CLUSTER_API_PORT + 6))
+  wait_for containerd 30 ctr -a "$sock" version
+  if ! ctr -a "$sock" -n k8s.io images ls -q | grep -qxF "$pause_image"; then
+    ensure_engine
+    local tar engine=(docker)
+    [ "$ENGINE" = docker ] || engine=(podman)
+    tar=$(mktemp)
+    printf 'FROM %s\nENTRYPOINT ["sleep", "infinity"]\n' "$RUN_IMAGE" |
+      "${engine[@]}" build -q -t "$pause_image" -f - "$dir" >/dev/null
+    "${engine[@]}" save -o "$tar" "$pause_image" >/dev/null 2>"$dir/logs/pause-image.log"
+    ctr -a "$sock" -n k8s.io images import "$tar" >/dev/null
+    rm -f "$tar"
+  fi
+  # --node-ip 127.0.0.1: the kubelet refuses it ("nodeIP can't be loopback") and leaves the node
+  # without addresses, which is the point: otherwise it would publish the host's outside address
+  # and the API server would dial that for logs and exec.
+  start kubelet "$bin/kubelet" --kubeconfig "$pki/node.kubeconfig" --config "$dir/kubelet.yaml" \
+    --hostname-override "$node" --node-ip 127.0.0.1 \
+    --root-dir "$dir/kubelet" --cert-dir "$dir/kubelet/pki"
+  wait_for "node $node" 120 k wait --for=condition=Ready "node/$node" --timeout 1s
+  log "Cluster up in $(($(date +%s) - started))s: Kubernetes $KUBERNETES_VERSION, KUBECONFIG=$CLUSTER_KUBECONFIG"
+}
+
+down() {
+  for name in kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "$name"; done
+  if [ -S "$sock" ]; then
+    for task in $(ctr -a "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
+      ctr -a "$sock" -n k8s.io tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true
+    done
+  fi
+  stop containerd
+  pkill -f "containerd-shim-runc-v2 .*-address $sock" 2>/dev/null || true
+  stop etcd
+  # The kubelet's volume mounts (service-account tokens, secrets), innermost first.
+  local mounts
+  mounts=$(cut -d' ' -f2 /proc/mounts | grep -F "$dir/" | sort -r || true)
+  for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
+  # Each `up` starts from an empty cluster; containerd's images stay (a cache of pulls).
+  rm -rf "$dir/etcd" "$dir/kubelet"
+  log "Cluster down"
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  status) k get nodes,pods --all-namespaces -o wide ;;
+  *) die "usage: cluster.sh up | down | status" ;;
+esac
