@@ -81,8 +81,13 @@ e2e() {
   esac
   # The workflow steps' real commands, from the WorkflowTemplates, in containers
   # (T=TestE2E... picks one of these instead of a cargo test).
+  # With the single-node cluster up for the tests that run on it (TestE2ECluster...).
   case ${T:-TestE2E} in
-    TestE2E*) (cd deploy/tests && LUBAN_E2E=1 go test -count=1 -v -run "${T:-TestE2E}" ./...) || status=$? ;;
+    TestE2E*)
+      "$LUBAN_ROOT/scripts/cluster.sh" up || status=$?
+      (cd deploy/tests && LUBAN_E2E=1 go test -count=1 -v -run "${T:-TestE2E}" ./...) || status=$?
+      "$LUBAN_ROOT/scripts/cluster.sh" down || status=$?
+      ;;
   esac
   # Rebuilt test images leave their previous versions behind; drop them so disk use stays flat.
   "$LUBAN_ROOT/scripts/docker.sh" image prune -f >/dev/null 2>&1 || true

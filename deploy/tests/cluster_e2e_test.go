@@ -1,0 +1,235 @@
+package tests
+
+// End-to-end on a real Kubernetes node (scripts/cluster.sh, which make test's e2e stage brings
+// up and down): what Argo CD would roll out from the GitOps repository, applied through the
+// API server and run by the kubelet with containerd. The first hop of the node loop; the
+// controllers (Argo Workflows, Argo Events, Argo CD, kpack) are not on the node yet.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kustomize/api/krusty"
+	kustomize "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+// requireCluster is requireE2E plus a client of the testbed's cluster.
+func requireCluster(t *testing.T) *kubernetes.Clientset {
+	t.Helper()
+	requireE2E(t)
+	path := os.Getenv("CLUSTER_KUBECONFIG")
+	config, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		t.Fatalf("no cluster (%v): make test's e2e stage brings it up with `scripts/cluster.sh up`", err)
+	}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Discovery().ServerVersion(); err != nil {
+		t.Fatalf("the cluster does not answer (%v): `scripts/cluster.sh up`", err)
+	}
+	return client
+}
+
+// publish builds a fixture with the offline builder and publishes it to the testbed registry;
+// it returns the image's name and manifest digest.
+func publish(t *testing.T, fixture, repo string) (string, string) {
+	t.Helper()
+	app := filepath.Join(t.TempDir(), "app")
+	copyTree(t, filepath.Join(repoRoot(t), "test-fixtures", fixture), app)
+	image := registry + "/" + repo
+	build := exec.Command(filepath.Join(repoRoot(t), "scripts/pack-build.sh"), image,
+		"--path", app, "--publish", "--run-image", registryRunImage)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("pack build %s: %v\n%s", fixture, err, out)
+	}
+	_, ca := caConfigMap(t)
+	digest := registryDigest(t, ca, repo, "latest")
+	if !strings.HasPrefix(digest, "sha256:") {
+		t.Fatalf("no digest for %s in the registry: %q", image, digest)
+	}
+	return image, digest
+}
+
+// renderGitOpsApp renders the GitOps example's sample app with kustomize's own code, after
+// setting its image to image@digest as the GitOps step commits it, through a test overlay
+// that only adapts it to the node: its own namespace, one replica, host network on `port`.
+func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) appsv1.Deployment {
+	t.Helper()
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	copyTree(t, filepath.Join(repoRoot(t), "deploy/argo/cd/gitops-example/apps/sample-app"), base)
+	var app kustomize.Kustomization
+	raw, err := os.ReadFile(filepath.Join(base, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &app); err != nil {
+		t.Fatal(err)
+	}
+	if len(app.Images) != 1 {
+		t.Fatalf("the sample app's kustomization should set one image, sets %d", len(app.Images))
+	}
+	app.Images[0].NewName, app.Images[0].Digest = image, digest
+	writeYAML(t, filepath.Join(base, "kustomization.yaml"), app)
+
+	patch := fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sample-app}
+spec:
+  replicas: 1
+  template:
+    spec:
+      hostNetwork: true
+      containers:
+        - name: web
+          env: [{name: PORT, value: "%d"}]
+`, port)
+	overlay := kustomize.Kustomization{
+		TypeMeta:  kustomize.TypeMeta{APIVersion: kustomize.KustomizationVersion, Kind: kustomize.KustomizationKind},
+		Namespace: namespace,
+		Resources: []string{"../base"},
+		Patches:   []kustomize.Patch{{Patch: patch}},
+	}
+	writeYAML(t, filepath.Join(dir, "node", "kustomization.yaml"), overlay)
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(dir, "node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deployment appsv1.Deployment
+	for _, resource := range resources.Resources() {
+		if resource.GetKind() != "Deployment" {
+			t.Fatalf("the sample app renders a %s the node test does not apply", resource.GetKind())
+		}
+		doc, err := resource.AsYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.UnmarshalStrict(doc, &deployment); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return deployment
+}
+
+func writeYAML(t *testing.T, path string, value any) {
+	t.Helper()
+	doc, err := yaml.Marshal(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	return listener.Addr().(*net.TCPAddr).Port
+}
+
+// waitAvailable waits for the Deployment's replica; on timeout it fails with what the pods
+// and the namespace's events say.
+func waitAvailable(t *testing.T, client *kubernetes.Clientset, namespace, name string, timeout time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		deployment, err := client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && deployment.Status.AvailableReplicas >= 1 {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	var report strings.Builder
+	if pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, pod := range pods.Items {
+			fmt.Fprintf(&report, "pod %s: %s\n", pod.Name, pod.Status.Phase)
+			for _, status := range pod.Status.ContainerStatuses {
+				fmt.Fprintf(&report, "  %s: %+v\n", status.Name, status.State)
+			}
+		}
+	}
+	if events, err := client.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, event := range events.Items {
+			fmt.Fprintf(&report, "event %s %s: %s\n", event.InvolvedObject.Name, event.Reason, event.Message)
+		}
+	}
+	t.Fatalf("deployment %s/%s has no available replica after %s:\n%s", namespace, name, timeout, report.String())
+}
+
+func TestE2EClusterRunsThePublishedImageFromTheGitOpsApp(t *testing.T) {
+	client := requireCluster(t)
+	ctx := context.Background()
+	image, digest := publish(t, "web_flask", "luban-test/cluster-app")
+
+	namespace := fmt.Sprintf("luban-e2e-%d", time.Now().UnixNano())
+	port := freePort(t)
+	deployment := renderGitOpsApp(t, image, digest, namespace, port)
+	if got := deployment.Spec.Template.Spec.Containers[0].Image; got != image+"@"+digest {
+		t.Fatalf("rendered image %q, want %s@%s", got, image, digest)
+	}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		client.CoreV1().Namespaces().Delete(context.Background(), namespace, metav1.DeleteOptions{})
+	})
+	started := time.Now()
+	if _, err := client.AppsV1().Deployments(namespace).Create(ctx, &deployment, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The kubelet pulls the image by digest from the TLS registry, with the testbed's CA, and
+	// runs it with the manifest's securityContext (non-root 1002, no capabilities, seccomp).
+	waitAvailable(t, client, namespace, "sample-app", 3*time.Minute)
+	t.Logf("deployment available in %s", time.Since(started).Round(100*time.Millisecond))
+
+	pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=sample-app"})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("want one sample-app pod, got %v (%v)", pods, err)
+	}
+	if id := pods.Items[0].Status.ContainerStatuses[0].ImageID; !strings.HasSuffix(id, digest) {
+		t.Fatalf("the pod runs image %q, not the published digest %s", id, digest)
+	}
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			continue
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			body = string(raw)
+			break
+		}
+	}
+	if !strings.Contains(body, "Hello from Luban") || !strings.Contains(body, `"uid":1002`) {
+		t.Fatalf("the app on the node should answer as uid 1002, answered %q", body)
+	}
+}
