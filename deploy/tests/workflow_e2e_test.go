@@ -288,6 +288,8 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 	os.Chmod(secrets, 0o755)
 
 	image := registry + "/luban-test/argo-phases"
+	// The probe must run: no previous image whose venv the build would keep.
+	forgetImage(t, ca, "luban-test/argo-phases", "latest")
 	params := map[string]string{
 		"builder-image":     builderImage,
 		"image":             image,
@@ -394,6 +396,28 @@ func caConfigMap(t *testing.T) (string, []byte) {
 	}
 	os.WriteFile(filepath.Join(dir, "network.crt"), hostCAs, 0o644)
 	return dir, ca
+}
+
+// forgetImage deletes repo:tag's manifest from the registry, so a build starts with no previous
+// image (whose launch-only layers, such as the venv, it would otherwise keep by metadata).
+func forgetImage(t *testing.T, ca []byte, repo, tag string) {
+	t.Helper()
+	digest := registryDigest(t, ca, repo, tag)
+	if digest == "" {
+		return
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("https://%s/v2/%s/manifests/%s", registry, repo, digest), nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("deleting %s@%s from the registry: %s", repo, digest, resp.Status)
+	}
 }
 
 // registryDigest asks the registry for the manifest digest of repo:tag.

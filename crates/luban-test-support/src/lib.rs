@@ -275,8 +275,10 @@ fn run_pack_build(image: &str, app: &Path, args: &[&str], script_env: &[(&str, &
     }
 }
 
-/// The first build of a test: like [`pack_build`], but from an empty cache, so a test never
-/// depends on what an earlier run of the suite left in the image's cache volume.
+/// The first build of a test: like [`pack_build`], but from nothing, so a test never depends
+/// on what an earlier run of the suite left: an empty cache, and no previous image in the
+/// engine (launch-only layers, such as the venv, are kept from the previous image by metadata
+/// alone, and `--clear-cache` leaves that image in place for the builds after it).
 #[must_use]
 pub fn first_build(image: &str, app: &Path, args: &[&str]) -> Build {
     first_build_with(image, app, args, &[])
@@ -303,6 +305,8 @@ pub fn first_build_with(
     args: &[&str],
     script_env: &[(&str, &str)],
 ) -> Build {
+    // Not there yet (or published to a registry instead) is as good as removed.
+    let _ = docker(&["image", "rm", "--force", image]);
     let mut all = vec!["--clear-cache"];
     all.extend_from_slice(args);
     run_pack_build(image, app, &all, script_env)
