@@ -169,30 +169,38 @@ fn parse_toml(file: &'static str, contents: &str) -> Result<toml::Table, Project
     })
 }
 
+/// The files a setuptools build reads besides `pyproject.toml`: they decide the project's own
+/// install (its scripts, its metadata) and are the build-time code that runs in the venv.
+const SETUPTOOLS_FILES: [&str; 2] = ["setup.py", "setup.cfg"];
+
 /// Digest of everything besides the lock that decides what `uv sync` installs: the whole
 /// `pyproject.toml` of the root and of every workspace member (`[tool.uv]` settings, dependency
 /// groups, build-backend tables, sources: simpler and honest, at the cost of a reinstall when
-/// only a linter's table changes), and `uv.toml`.
+/// only a linter's table changes), their `setup.py` and `setup.cfg`, and `uv.toml`.
 fn project_digest(app_dir: &Path, pyproject: &str, lock: &Lock) -> Result<String, ProjectError> {
     let mut all = String::from(pyproject);
+    // A file that doesn't exist changes nothing here (a member's missing `pyproject.toml` is
+    // reported by `uv sync --locked`).
+    let mut add = |file: &str| -> Result<(), ProjectError> {
+        if let Some(text) =
+            app_file::read(app_dir, file, app_file::TEXT_FILE_LIMIT).map_err(ProjectError::File)?
+        {
+            let _ = write!(all, "\n# {file}\n{text}");
+        }
+        Ok(())
+    };
+    for file in SETUPTOOLS_FILES {
+        add(file)?;
+    }
     for member in lock.members() {
         if member.dir.as_os_str().is_empty() || member.dir == Path::new(".") {
             continue;
         }
-        let file = format!("{}/{PYPROJECT}", member.dir.display());
-        // A member's file that doesn't exist changes nothing here: `uv sync --locked` reports it.
-        if let Some(text) =
-            app_file::read(app_dir, &file, app_file::TEXT_FILE_LIMIT).map_err(ProjectError::File)?
-        {
-            let _ = write!(all, "\n# member {}\n{text}", member.name);
+        for file in std::iter::once(PYPROJECT).chain(SETUPTOOLS_FILES) {
+            add(&format!("{}/{file}", member.dir.display()))?;
         }
     }
-    if let Some(text) =
-        app_file::read(app_dir, UV_TOML, app_file::TEXT_FILE_LIMIT).map_err(ProjectError::File)?
-    {
-        all.push_str("\n# uv.toml\n");
-        all.push_str(&text);
-    }
+    add(UV_TOML)?;
     Ok(sha256_bytes(all.as_bytes()))
 }
 
@@ -340,6 +348,24 @@ mod tests {
                 vec![
                     (PYPROJECT, PYPROJECT_TOML.to_string()),
                     (UV_TOML, "no-binary-package = [\"x\"]\n".to_string()),
+                ],
+            ),
+            // A setuptools project's build reads these: its scripts, and code that runs.
+            (
+                "setup.py",
+                vec![
+                    (PYPROJECT, PYPROJECT_TOML.to_string()),
+                    (
+                        "setup.py",
+                        "from setuptools import setup\nsetup()\n".to_string(),
+                    ),
+                ],
+            ),
+            (
+                "setup.cfg",
+                vec![
+                    (PYPROJECT, PYPROJECT_TOML.to_string()),
+                    ("setup.cfg", "[options.entry_points]\n".to_string()),
                 ],
             ),
         ] {
