@@ -398,6 +398,13 @@ func caConfigMap(t *testing.T) (string, []byte) {
 	return dir, ca
 }
 
+// registryClient talks to the testbed registry, trusting its CA.
+func registryClient(ca []byte) *http.Client {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
 // forgetImage deletes repo:tag's manifest from the registry, so a build starts with no previous
 // image (whose launch-only layers, such as the venv, it would otherwise keep by metadata).
 func forgetImage(t *testing.T, ca []byte, repo, tag string) {
@@ -406,9 +413,7 @@ func forgetImage(t *testing.T, ca []byte, repo, tag string) {
 	if digest == "" {
 		return
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := registryClient(ca)
 	req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("https://%s/v2/%s/manifests/%s", registry, repo, digest), nil)
 	resp, err := client.Do(req)
 	if err != nil {
@@ -423,9 +428,7 @@ func forgetImage(t *testing.T, ca []byte, repo, tag string) {
 // registryDigest asks the registry for the manifest digest of repo:tag.
 func registryDigest(t *testing.T, ca []byte, repo, tag string) string {
 	t.Helper()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := registryClient(ca)
 	req, _ := http.NewRequest(http.MethodHead, fmt.Sprintf("https://%s/v2/%s/manifests/%s", registry, repo, tag), nil)
 	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
 	resp, err := client.Do(req)
