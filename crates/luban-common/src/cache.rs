@@ -222,10 +222,11 @@ pub fn kept_programs(layer_toml: &str) -> Option<Vec<String>> {
 
 /// How a layer opened by [`kept_layer`] was found.
 pub enum Kept<B: libcnb::Buildpack> {
-    /// Its key is unchanged: nothing to do. Without `contents`, the layer's directory doesn't
-    /// exist in this build and the exporter reuses the previous image's layer by its digest.
-    Reused { contents: bool },
-    /// Empty, to be filled; [`finish_kept_layer`] writes its metadata once it is complete.
+    /// Its key is unchanged: nothing to do. Unless it was restored from the cache, the layer's
+    /// directory doesn't exist in this build and the exporter reuses the previous image's
+    /// layer by its digest.
+    Reused,
+    /// Empty, to be filled; the caller writes its [`KeptLayerMetadata`] once it is complete.
     Empty(libcnb::layer::LayerRef<B, (), ()>),
 }
 
@@ -259,11 +260,6 @@ where
 
     let toml_path = context.layers_dir.join(format!("{name}.toml"));
     let dir = context.layers_dir.join(name.as_str());
-    let io_error = |error: std::io::Error| {
-        libcnb::Error::LayerError(libcnb::layer::LayerError::WriteLayerError(
-            libcnb::layer::WriteLayerError::IoError(error),
-        ))
-    };
     let restored = match std::fs::read_to_string(&toml_path) {
         Ok(text) => Some(
             toml::from_str::<LayerContentMetadata<KeptLayerMetadata<K>>>(&text)
@@ -294,7 +290,7 @@ where
         let text =
             toml::to_string(&file).map_err(|error| io_error(std::io::Error::other(error)))?;
         std::fs::write(&toml_path, text).map_err(io_error)?;
-        return Ok(Kept::Reused { contents });
+        return Ok(Kept::Reused);
     }
     if contents {
         std::fs::remove_dir_all(&dir).map_err(io_error)?;
@@ -346,15 +342,13 @@ fn kept_decision<K: Serialize>(
         Restored::Foreign => Err(format!(
             "Rebuilding {what} because it was written by another version of this buildpack"
         )),
-        Restored::Key(cached) => match compare(*cached, key) {
-            CacheDecision::Rebuild(changes) => {
-                Err(format!("Rebuilding {what} because {}", changes.join(", ")))
-            }
-            CacheDecision::Reuse if cache && !contents => Err(format!(
+        Restored::Key(cached) => match compare(*cached, key).reason() {
+            Some(reason) => Err(format!("Rebuilding {what} because {reason}")),
+            None if cache && !contents => Err(format!(
                 "Rebuilding {what} because this build needs its contents and the previous build kept only its metadata"
             )),
-            CacheDecision::Reuse if contents => Ok(format!("Reusing {what} from the cache")),
-            CacheDecision::Reuse => Ok(format!(
+            None if contents => Ok(format!("Reusing {what} from the cache")),
+            None => Ok(format!(
                 "Reusing {what} from the previous image (not restored: its key is unchanged)"
             )),
         },
@@ -376,17 +370,24 @@ pub fn bin_programs(layer_dir: &std::path::Path) -> Vec<String> {
     programs
 }
 
+/// A failed read or write of a layer's files, as libcnb reports its own.
+fn io_error<E>(error: std::io::Error) -> libcnb::Error<E> {
+    libcnb::Error::LayerError(libcnb::layer::LayerError::WriteLayerError(
+        libcnb::layer::WriteLayerError::IoError(error),
+    ))
+}
+
 /// Writes a layer's SBOM as `<layer>.sbom.<format>.json` beside the layer, which (unlike
 /// libcnb's `write_sboms`) works for a launch layer kept by metadata alone, whose directory
 /// doesn't exist in this build.
 ///
 /// # Errors
 /// When the file can't be written.
-pub fn write_layer_sbom(
+pub fn write_layer_sbom<E>(
     layers_dir: &std::path::Path,
     name: &libcnb::data::layer::LayerName,
     sbom: &libcnb::sbom::Sbom,
-) -> std::io::Result<()> {
+) -> libcnb::Result<(), E> {
     use libcnb::data::sbom::SbomFormat;
     let extension = match sbom.format {
         SbomFormat::CycloneDxJson => "cdx.json",
@@ -397,6 +398,7 @@ pub fn write_layer_sbom(
         layers_dir.join(format!("{name}.sbom.{extension}")),
         &sbom.data,
     )
+    .map_err(io_error)
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ pub(crate) fn install_dependencies(
         &key,
         "the virtual environment",
     )? {
-        Kept::Reused { .. } => None,
+        Kept::Reused => None,
         Kept::Empty(layer) => Some(layer),
     };
     if let Some(layer) = &layer {
@@ -122,11 +122,7 @@ pub(crate) fn install_dependencies(
         layer.write_env(env(&venv))?;
     }
     if let Some(sbom) = &sbom {
-        write_layer_sbom(&context.layers_dir, &name, sbom).map_err(|error| {
-            libcnb::Error::LayerError(libcnb::layer::LayerError::WriteLayerError(
-                libcnb::layer::WriteLayerError::IoError(error),
-            ))
-        })?;
+        write_layer_sbom(&context.layers_dir, &name, sbom)?;
     }
     if let Some(layer) = layer {
         layer.write_metadata(KeptLayerMetadata {
