@@ -60,8 +60,7 @@ func publish(t *testing.T, fixture, repo string) (string, string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("pack build %s: %v\n%s", fixture, err, out)
 	}
-	_, ca := caConfigMap(t)
-	digest := registryDigest(t, ca, repo, "latest")
+	digest := registryDigest(t, registryCA(t), repo, "latest")
 	if !strings.HasPrefix(digest, "sha256:") {
 		t.Fatalf("no digest for %s in the registry: %q", image, digest)
 	}
@@ -135,12 +134,7 @@ func writeYAML(t *testing.T, path string, value any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, doc, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, path, string(doc))
 }
 
 func freePort(t *testing.T) int {

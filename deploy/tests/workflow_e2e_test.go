@@ -382,13 +382,20 @@ func TestE2EBuildEnvKeysMustBeVariableNames(t *testing.T) {
 
 // caConfigMap writes what the ca-certificates ConfigMap holds on a site behind its own CAs:
 // the testbed registry's CA and this network's. It returns the directory and the registry's CA.
-func caConfigMap(t *testing.T) (string, []byte) {
+// registryCA is the testbed registry's CA certificate.
+func registryCA(t *testing.T) []byte {
 	t.Helper()
-	dir := t.TempDir()
 	ca, err := os.ReadFile(filepath.Join(testbedDir, "registry/ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ca
+}
+
+func caConfigMap(t *testing.T) (string, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	ca := registryCA(t)
 	os.WriteFile(filepath.Join(dir, "registry.crt"), ca, 0o644)
 	hostCAs, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
 	if err != nil {
