@@ -18,13 +18,20 @@ apt_install() {
 
 ACTIONLINT_VERSION=1.7.12
 
+# The directory of a module version fetched through the Go module proxy (the module cache's).
+module_dir() { # module@version
+  local dir
+  dir=$(go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$dir" ] || die "could not fetch $1 from the Go module proxy"
+  echo "$dir"
+}
+
 # Builds a Go command from a module version fetched through the Go module proxy, inside the
 # module's own directory so its go.mod (replace lines included) is honoured.
 go_build() { # module version package output [ldflags]
   local module=$1 version=$2 pkg=$3 out=$4 ldflags=${5:-}
   local dir
-  dir=$(go mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  [ -n "$dir" ] || die "could not fetch $module@$version from the Go module proxy"
+  dir=$(module_dir "$module@$version")
   (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out" "$pkg")
 }
 
@@ -49,8 +56,7 @@ kubernetes_node() {
   have go || die "Go is needed to build Kubernetes"
   log "Building Kubernetes $KUBERNETES_VERSION (${missing[*]}) from the Go module proxy"
   local dir minor=${KUBERNETES_VERSION#*.}
-  dir=$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  [ -n "$dir" ] || die "could not fetch k8s.io/kubernetes@v$KUBERNETES_VERSION from the Go module proxy"
+  dir=$(module_dir "k8s.io/kubernetes@v$KUBERNETES_VERSION")
   rm -rf "$out/src" && mkdir -p "$out/bin" && cp -r "$dir" "$out/src" && chmod -R u+w "$out/src"
   local pkg=k8s.io/component-base/version
   (
@@ -131,7 +137,7 @@ if ! [ -f "$lc.tgz" ]; then
     ln -s lifecycle "$lc/lifecycle/$phase"
   done
   # The lifecycle's own packager writes lifecycle.toml (its supported API lists) and the tarball.
-  dir=$(go mod download -json "github.com/buildpacks/lifecycle@v$LIFECYCLE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  dir=$(module_dir "github.com/buildpacks/lifecycle@v$LIFECYCLE_VERSION")
   (cd "$dir" && go run ./tools/packager -inputDir "$lc/lifecycle" -descriptorPath lifecycle.toml \
       -version "$LIFECYCLE_VERSION" -archivePath "$lc.tgz.tmp")
   mv "$lc.tgz.tmp" "$lc.tgz"
