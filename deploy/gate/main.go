@@ -17,7 +17,7 @@ func main() {
 	source := flag.String("source", "/workspace/source", "the app's directory: its uv.lock (or requirements.txt) is scanned")
 	db := flag.String("db", "/osv", "the OSV database directory: <db>/osv-scanner/PyPI/all.zip")
 	thresholdFlag := flag.String("threshold", "high", "the lowest severity that stops the build: low, medium, high or critical")
-	report := flag.String("report", "", "where to write the findings as JSON (the workflow's artifact)")
+	report := flag.String("report", "", "where to also write the findings as JSON (for a workflow artifact, where the site has an artifact repository)")
 	scanner := flag.String("osv-scanner", "osv-scanner", "the osv-scanner program")
 	flag.Parse()
 	if err := run(*source, *db, *thresholdFlag, *report, *scanner); err != nil {

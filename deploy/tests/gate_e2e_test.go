@@ -57,6 +57,8 @@ func TestE2EVulnerabilityGateStopsAdvisoriesAtTheThreshold(t *testing.T) {
 	gate := func(threshold, database string) (string, string, error) {
 		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "vulnerability-gate",
 			map[string]string{"gate-image": gitImage, "vulnerability-threshold": threshold})
+		// What a site with an artifact repository adds to keep the findings as JSON.
+		s.Args = append(s.Args, "--report=/tmp/vulnerability-report.json")
 		return s.runReading(t, gitImage, "1001:1000", "/tmp/vulnerability-report.json",
 			app+":/workspace/source:ro", database+":/osv:ro",
 			filepath.Join(bin, "luban-osv-gate")+":/usr/local/bin/luban-osv-gate:ro",

@@ -22,6 +22,7 @@ import (
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/reconciler/sensor"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v3/util/secrets"
 	"github.com/argoproj/argo-workflows/v3/workflow/validate"
 	kpackv1 "github.com/pivotal/kpack/pkg/apis/build/v1alpha2"
 	appsv1 "k8s.io/api/apps/v1"
@@ -46,6 +47,7 @@ var manifestKinds = map[string]func() any{
 	"Kustomization":    func() any { return &kustomize.Kustomization{} },
 	"Deployment":       func() any { return &appsv1.Deployment{} },
 	"ServiceAccount":   func() any { return &corev1.ServiceAccount{} },
+	"Secret":           func() any { return &corev1.Secret{} },
 	"Role":             func() any { return &rbacv1.Role{} },
 	"RoleBinding":      func() any { return &rbacv1.RoleBinding{} },
 }
@@ -119,6 +121,7 @@ func validateManifests(manifests []manifest) []string {
 			problems = append(problems, where+": "+err.Error())
 		}
 	}
+	problems = append(problems, executorTokenProblems(manifests)...)
 	ctx := apis.WithinCreate(context.Background())
 	for _, m := range manifests {
 		switch object := m.object.(type) {
@@ -132,6 +135,53 @@ func validateManifests(manifests []manifest) []string {
 			if err := object.Validate(ctx); err != nil {
 				report(m.where, err)
 			}
+		}
+	}
+	return problems
+}
+
+// executorTokenProblems: a WorkflowTemplate that turns off the automatic service-account
+// token has Argo mount its executor's token from a Secret, named as Argo's own code names it
+// for the executor's service account; Kubernetes 1.24 and later no longer make that Secret, and
+// without it every pod of the workflow waits for a volume that never comes. It must be in
+// deploy/, bound to the service account. Also, no template may have output artifacts: Argo
+// fails a step that has one wherever no artifact repository is configured.
+func executorTokenProblems(manifests []manifest) []string {
+	accounts := map[string]*corev1.ServiceAccount{}
+	tokens := map[string]*corev1.Secret{}
+	for _, m := range manifests {
+		switch object := m.object.(type) {
+		case *corev1.ServiceAccount:
+			accounts[object.Name] = object
+		case *corev1.Secret:
+			tokens[object.Name] = object
+		}
+	}
+	var problems []string
+	for _, m := range manifests {
+		wt, ok := m.object.(*wfv1.WorkflowTemplate)
+		if !ok {
+			continue
+		}
+		for _, tpl := range wt.Spec.Templates {
+			if tpl.Outputs.Artifacts != nil {
+				problems = append(problems, fmt.Sprintf("%s: template %q has output artifacts, which fail the step where no artifact repository is configured", m.where, tpl.Name))
+			}
+		}
+		if wt.Spec.AutomountServiceAccountToken == nil || *wt.Spec.AutomountServiceAccountToken || wt.Spec.Executor == nil {
+			continue
+		}
+		name := wt.Spec.Executor.ServiceAccountName
+		account, ok := accounts[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: the executor's service account %q is not under deploy/", m.where, name))
+			continue
+		}
+		token := secrets.TokenNameForServiceAccount(account)
+		secret, ok := tokens[token]
+		if !ok || secret.Type != corev1.SecretTypeServiceAccountToken || secret.Annotations[corev1.ServiceAccountNameKey] != name {
+			problems = append(problems, fmt.Sprintf("%s: Argo mounts the executor's token from the Secret %q, which deploy/ must define (type %s, annotation %s: %s)",
+				m.where, token, corev1.SecretTypeServiceAccountToken, corev1.ServiceAccountNameKey, name))
 		}
 	}
 	return problems
@@ -209,6 +259,9 @@ func TestBrokenManifestsAreReported(t *testing.T) {
 		{"deploy/argo/cd/application.yaml", "syncPolicy:", "syncPolicyy:", "syncPolicyy"},
 		{"deploy/kpack/kpack.yaml", "serviceAccountName:", "serviceAccount:", "serviceAccount"},
 		{"deploy/kpack/kpack.yaml", "tag: registry.example.com/luban/sample-app", "tag: ''", "tag"},
+		{"deploy/argo/workflows/rbac.yaml", "name: luban-build.service-account-token", "name: luban-build-token", "luban-build.service-account-token"},
+		{"deploy/argo/workflows/build-template.yaml", "    - name: vulnerability-gate\n      container:",
+			"    - name: vulnerability-gate\n      outputs: {artifacts: [{name: report, path: /tmp/report.json}]}\n      container:", "output artifacts"},
 	}
 	for _, c := range cases {
 		t.Run(c.file+" "+c.new, func(t *testing.T) {
