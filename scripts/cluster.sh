@@ -141,11 +141,44 @@ wait_for() { # what seconds command...
 
 k() { kubectl --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; }
 
+# The engine's image as a tar for containerd, or pushed to the testbed registry.
+engine() { if [ "$ENGINE" = docker ]; then docker "$@"; else podman "$@"; fi; }
+
+# Argo Workflows' controller, as a host process with the admin kubeconfig (in a pod it would
+# reach the API server through the `kubernetes` Service's ClusterIP, which nothing here routes),
+# watching every namespace; its CRDs from the same module version. The executor image (argoexec
+# on the run image) is pushed to the testbed registry, where the kubelet pulls it like any other.
+# The controller's configuration is the test platform's: the executor reaches the API server on
+# 127.0.0.1, and workflows' pods use the host's network (the node's pods have only loopback).
+argo_workflows_up() {
+  local version argo executor
+  version=$(deploy_module_version github.com/argoproj/argo-workflows/v3)
+  argo=$LUBAN_TESTBED/argo-workflows-$version/bin
+  executor=$REGISTRY/luban/argoexec:$version
+  local context=$dir/argoexec-image
+  rm -rf "$context" && mkdir -p "$context" && cp "$argo/argoexec" "$context/"
+  printf 'FROM %s\nCOPY argoexec /bin/argoexec\nENTRYPOINT ["/bin/argoexec"]\n' "$RUN_IMAGE" |
+    engine build -q -t "localhost/luban/argoexec:$version" -f - "$context" >/dev/null
+  "$LUBAN_ROOT/scripts/registry.sh" push "localhost/luban/argoexec:$version" "$executor"
+  k apply --server-side -k "$(module_dir "github.com/argoproj/argo-workflows/v3@$version")/manifests/base/crds/minimal" >/dev/null
+  k create namespace argo --dry-run=client -o yaml | k apply -f - >/dev/null
+  k -n argo create configmap workflow-controller-configmap --dry-run=client -o yaml \
+    --from-literal=executor="{env: [{name: KUBERNETES_SERVICE_HOST, value: 127.0.0.1}, {name: KUBERNETES_SERVICE_PORT, value: \"$CLUSTER_API_PORT\"}]}" \
+    --from-literal=workflowDefaults="{spec: {hostNetwork: true}}" \
+    --from-literal=metricsConfig="{enabled: false}" --from-literal=telemetryConfig="{enabled: false}" |
+    k apply -f - >/dev/null
+  LEADER_ELECTION_DISABLE=true start workflow-controller "$argo/workflow-controller" \
+    --kubeconfig "$CLUSTER_KUBECONFIG" --namespace argo \
+    --executor-image "$executor" --executor-image-pull-policy Always
+}
+
 up() {
   local started
   started=$(date +%s)
   "$LUBAN_ROOT/scripts/install-tools.sh" --cluster
-  [ -f "$LUBAN_TESTBED/registry/ca.crt" ] || "$LUBAN_ROOT/scripts/registry.sh" ca
+  ensure_engine
+  # The images the node runs (the executor's, the tests') come from the testbed registry.
+  "$LUBAN_ROOT/scripts/registry.sh" start
   make_pki
   write_configs
   start etcd etcd --name luban --data-dir "$dir/etcd" \
@@ -174,13 +207,11 @@ up() {
     --leader-elect=false --bind-address 127.0.0.1 --secure-port $((CLUSTER_API_PORT + 6))
   wait_for containerd 30 ctr -a "$sock" version
   if ! ctr -a "$sock" -n k8s.io images ls -q | grep -qxF "$pause_image"; then
-    ensure_engine
-    local tar engine=(docker)
-    [ "$ENGINE" = docker ] || engine=(podman)
+    local tar
     tar=$(mktemp)
     printf 'FROM %s\nENTRYPOINT ["sleep", "infinity"]\n' "$RUN_IMAGE" |
-      "${engine[@]}" build -q -t "$pause_image" -f - "$dir" >/dev/null
-    "${engine[@]}" save -o "$tar" "$pause_image" >/dev/null 2>"$dir/logs/pause-image.log"
+      engine build -q -t "$pause_image" -f - "$dir" >/dev/null
+    engine save -o "$tar" "$pause_image" >/dev/null 2>"$dir/logs/pause-image.log"
     ctr -a "$sock" -n k8s.io images import "$tar" >/dev/null
     rm -f "$tar"
   fi
@@ -191,11 +222,12 @@ up() {
     --hostname-override "$node" --node-ip 127.0.0.1 \
     --root-dir "$dir/kubelet" --cert-dir "$dir/kubelet/pki"
   wait_for "node $node" 120 k wait --for=condition=Ready "node/$node" --timeout 1s
+  argo_workflows_up
   log "Cluster up in $(($(date +%s) - started))s: Kubernetes $KUBERNETES_VERSION, KUBECONFIG=$CLUSTER_KUBECONFIG"
 }
 
 down() {
-  for name in kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "$name"; done
+  for name in workflow-controller kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "$name"; done
   if [ -S "$sock" ]; then
     for task in $(ctr -a "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
       ctr -a "$sock" -n k8s.io tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true

