@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	kustomize "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 )
 
@@ -69,7 +70,8 @@ func publish(t *testing.T, fixture, repo string) (string, string) {
 
 // renderGitOpsApp renders the GitOps example's sample app with kustomize's own code, after
 // setting its image to image@digest as the GitOps step commits it, through a test overlay
-// that only adapts it to the node: its own namespace, one replica, host network on `port`.
+// that only adapts it to the node: its own namespace, one replica, host network on `port`
+// (env and containerPort), recreated rather than rolled.
 func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) appsv1.Deployment {
 	t.Helper()
 	dir := t.TempDir()
@@ -89,11 +91,14 @@ func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) ap
 	app.Images[0].NewName, app.Images[0].Digest = image, digest
 	writeYAML(t, filepath.Join(base, "kustomization.yaml"), app)
 
+	// On one node with the host's network, the old pod must stop before a new one can use its
+	// port: Recreate instead of a rolling update.
 	patch := fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: sample-app}
 spec:
   replicas: 1
+  strategy: {type: Recreate}
   template:
     spec:
       hostNetwork: true
@@ -101,11 +106,13 @@ spec:
         - name: web
           env: [{name: PORT, value: "%d"}]
 `, port)
+	containerPort := fmt.Sprintf(`[{"op": "replace", "path": "/spec/template/spec/containers/0/ports/0/containerPort", "value": %d}]`, port)
 	overlay := kustomize.Kustomization{
 		TypeMeta:  kustomize.TypeMeta{APIVersion: kustomize.KustomizationVersion, Kind: kustomize.KustomizationKind},
 		Namespace: namespace,
 		Resources: []string{"../base"},
-		Patches:   []kustomize.Patch{{Patch: patch}},
+		Patches: []kustomize.Patch{{Patch: patch}, {Patch: containerPort,
+			Target: &kustomize.Selector{ResId: resid.NewResIdKindOnly("Deployment", "sample-app")}}},
 	}
 	writeYAML(t, filepath.Join(dir, "node", "kustomization.yaml"), overlay)
 	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(dir, "node"))
@@ -160,6 +167,12 @@ func waitAvailable(t *testing.T, client *kubernetes.Clientset, namespace, name s
 		}
 		time.Sleep(time.Second)
 	}
+	t.Fatalf("deployment %s/%s has no available replica after %s:\n%s", namespace, name, timeout, namespaceReport(client, namespace))
+}
+
+// namespaceReport is what the namespace's pods and events say, for a test that waited in vain.
+func namespaceReport(client *kubernetes.Clientset, namespace string) string {
+	ctx := context.Background()
 	var report strings.Builder
 	if pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{}); err == nil {
 		for _, pod := range pods.Items {
@@ -174,7 +187,7 @@ func waitAvailable(t *testing.T, client *kubernetes.Clientset, namespace, name s
 			fmt.Fprintf(&report, "event %s %s: %s\n", event.InvolvedObject.Name, event.Reason, event.Message)
 		}
 	}
-	t.Fatalf("deployment %s/%s has no available replica after %s:\n%s", namespace, name, timeout, report.String())
+	return report.String()
 }
 
 func TestE2EClusterRunsThePublishedImageFromTheGitOpsApp(t *testing.T) {
