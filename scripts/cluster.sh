@@ -144,6 +144,16 @@ k() { kubectl --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; }
 # The engine's image as a tar for containerd, or pushed to the testbed registry.
 engine() { if [ "$ENGINE" = docker ]; then docker "$@"; else podman "$@"; fi; }
 
+# An image of one static binary on the run image, pushed to the testbed registry as
+# $REGISTRY/luban/NAME:TAG.
+binary_image() { # binary name:tag
+  local name=${1##*/} context=$dir/images/${1##*/}
+  rm -rf "$context" && mkdir -p "$context" && cp "$1" "$context/"
+  printf 'FROM %s\nCOPY %s /bin/%s\nENTRYPOINT ["/bin/%s"]\n' "$RUN_IMAGE" "$name" "$name" "$name" |
+    engine build -q -t "localhost/luban/$2" -f - "$context" >/dev/null
+  "$LUBAN_ROOT/scripts/registry.sh" push "localhost/luban/$2" "$REGISTRY/luban/$2"
+}
+
 # Argo Workflows' controller, as a host process with the admin kubeconfig (in a pod it would
 # reach the API server through the `kubernetes` Service's ClusterIP, which nothing here routes),
 # watching every namespace; its CRDs from the same module version. The executor image (argoexec
@@ -155,11 +165,7 @@ argo_workflows_up() {
   version=$(deploy_module_version github.com/argoproj/argo-workflows/v3)
   argo=$LUBAN_TESTBED/argo-workflows-$version/bin
   executor=$REGISTRY/luban/argoexec:$version
-  local context=$dir/argoexec-image
-  rm -rf "$context" && mkdir -p "$context" && cp "$argo/argoexec" "$context/"
-  printf 'FROM %s\nCOPY argoexec /bin/argoexec\nENTRYPOINT ["/bin/argoexec"]\n' "$RUN_IMAGE" |
-    engine build -q -t "localhost/luban/argoexec:$version" -f - "$context" >/dev/null
-  "$LUBAN_ROOT/scripts/registry.sh" push "localhost/luban/argoexec:$version" "$executor"
+  binary_image "$argo/argoexec" "argoexec:$version"
   k apply --server-side -k "$(module_dir "github.com/argoproj/argo-workflows/v3@$version")/manifests/base/crds/minimal" >/dev/null
   k create namespace argo --dry-run=client -o yaml | k apply -f - >/dev/null
   k -n argo create configmap workflow-controller-configmap --dry-run=client -o yaml \
@@ -167,7 +173,9 @@ argo_workflows_up() {
     --from-literal=workflowDefaults="{spec: {hostNetwork: true}}" \
     --from-literal=metricsConfig="{enabled: false}" --from-literal=telemetryConfig="{enabled: false}" |
     k apply -f - >/dev/null
-  LEADER_ELECTION_DISABLE=true start workflow-controller "$argo/workflow-controller" \
+  # DEFAULT_REQUEUE_TIME: how soon the controller looks at a workflow again (10s upstream); the
+  # tests' workflows are short, and each of their ten steps would wait for it.
+  LEADER_ELECTION_DISABLE=true DEFAULT_REQUEUE_TIME=2s start workflow-controller "$argo/workflow-controller" \
     --kubeconfig "$CLUSTER_KUBECONFIG" --namespace argo \
     --executor-image "$executor" --executor-image-pull-policy Always
 }
