@@ -1,13 +1,18 @@
 package tests
 
-// End-to-end on the node with the real Argo Workflows controller (scripts/cluster.sh runs it
-// with its executor image): our luban-build WorkflowTemplate, applied with one documented test
-// overlay, clones a commit from a Git server on 127.0.0.1, gates, builds with the lifecycle's
-// phases, pushes to the TLS registry and signs; the node then runs the digest the workflow
-// reported and the app answers with what the commit says.
+// End-to-end on the node, the loop the CI/CD is for, with the real Argo Workflows controller
+// (scripts/cluster.sh runs it and its executor): a push to the app's repository, on a Git
+// server on 127.0.0.1, is passed through our Sensor's filter and trigger with Argo Events' own
+// code, which submits luban-build as the Sensor would; its pods clone, gate, build with the
+// lifecycle's phases, push to the TLS registry and sign; luban-gitops verifies the signature
+// and commits the digest to the GitOps repository (on the same Git server); the node then runs
+// what that commit renders to, and the app answers with what the app's commit says. The
+// manifests are applied unchanged but for the overlays each use names. Argo Events' and Argo
+// CD's own pods are not on the node yet (see the README's "A real Kubernetes node").
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,11 +23,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	"github.com/argoproj/argo-events/pkg/sensors/triggers"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	argo "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
@@ -66,8 +74,9 @@ func newArgoBench(t *testing.T) *argoBench {
 }
 
 // apply creates every document of a manifest file of the repository, unchanged, in the
-// bench's namespace (as `kubectl apply -n` would, through the API's discovery).
-func (b *argoBench) apply(t *testing.T, file string) {
+// bench's namespace (as `kubectl apply -n` would, through the API's discovery), except those of
+// the kinds `except` names (the test creates them with an overlay).
+func (b *argoBench) apply(t *testing.T, file string, except ...string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot(t), file))
 	if err != nil {
@@ -81,23 +90,29 @@ func (b *argoBench) apply(t *testing.T, file string) {
 		} else if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
-		if object.Object == nil {
+		if object.Object == nil || slices.Contains(except, object.GetKind()) {
 			continue
 		}
-		gvk := object.GroupVersionKind()
-		mapping, err := b.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			t.Fatalf("%s: %s: %v", file, gvk, err)
-		}
-		if _, err := b.dynamic.Resource(mapping.Resource).Namespace(b.namespace).Create(context.Background(), &object, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("%s: creating %s %s: %v", file, gvk.Kind, object.GetName(), err)
-		}
+		b.createUnstructured(t, &object)
 	}
 }
 
+func (b *argoBench) createUnstructured(t *testing.T, object *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	gvk := object.GroupVersionKind()
+	mapping, err := b.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		t.Fatalf("%s: %v", gvk, err)
+	}
+	created, err := b.dynamic.Resource(mapping.Resource).Namespace(b.namespace).Create(context.Background(), object, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating %s %s: %v", gvk.Kind, object.GetName(), err)
+	}
+	return created
+}
+
 // hostPathVolume makes a PersistentVolume of `dir` reserved for the claim `claim` of the
-// bench's namespace: the node has no storage provisioner, so each claim the workflow makes
-// (its volumeClaimTemplates) or names gets one made here.
+// bench's namespace: the node has no storage provisioner (see provisionVolumes).
 func (b *argoBench) hostPathVolume(t *testing.T, claim, dir string) {
 	t.Helper()
 	name := b.namespace + "-" + claim
@@ -122,19 +137,81 @@ func (b *argoBench) hostPathVolume(t *testing.T, claim, dir string) {
 	})
 }
 
+// provisionVolumes stands in for a storage provisioner while the test runs: each claim of the
+// bench's namespace that no volume is reserved for (the workspace of each workflow, from its
+// volumeClaimTemplates) gets a hostPath volume the steps' user may write.
+func (b *argoBench) provisionVolumes(t *testing.T) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	provisioned := map[string]bool{}
+	// Directories made here, not by t.TempDir: this goroutine may not call t.Fatal.
+	root := workspace(t)
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			claims, _ := b.client.CoreV1().PersistentVolumeClaims(b.namespace).List(ctx, metav1.ListOptions{})
+			for _, claim := range claims.Items {
+				if provisioned[claim.Name] || claim.Spec.VolumeName != "" || claim.Name == "osv-database" {
+					continue
+				}
+				dir := filepath.Join(root, claim.Name)
+				if os.Mkdir(dir, 0o755) != nil || os.Chown(dir, 1001, 1000) != nil {
+					continue
+				}
+				volume := &corev1.PersistentVolume{
+					ObjectMeta: metav1.ObjectMeta{Name: b.namespace + "-" + claim.Name},
+					Spec: corev1.PersistentVolumeSpec{
+						Capacity:                      claim.Spec.Resources.Requests,
+						AccessModes:                   claim.Spec.AccessModes,
+						PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+						ClaimRef:                      &corev1.ObjectReference{Namespace: b.namespace, Name: claim.Name, UID: claim.UID},
+						PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}},
+					},
+				}
+				if _, err := b.client.CoreV1().PersistentVolumes().Create(ctx, volume, metav1.CreateOptions{}); err == nil {
+					provisioned[claim.Name] = true
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		stop()
+		<-done
+		for claim := range provisioned {
+			b.client.CoreV1().PersistentVolumes().Delete(context.Background(), b.namespace+"-"+claim, metav1.DeleteOptions{})
+		}
+	})
+}
+
 // gitServer serves the bare repositories under its root over Git's smart HTTP on 127.0.0.1,
-// with git's own http-backend, as a forge would.
-func gitServer(t *testing.T) (string, string) {
+// with git's own http-backend, as a forge would: anyone may fetch, pushing takes the user
+// `luban` with `password` (repositories that accept pushes say so with http.receivepack).
+func gitServer(t *testing.T, password string) (string, string) {
 	t.Helper()
 	execPath, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := workspace(t)
-	server := httptest.NewServer(&cgi.Handler{
+	backend := &cgi.Handler{
 		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-	})
+	}
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") || r.URL.Query().Get("service") == "git-receive-pack" {
+			if user, pass, ok := r.BasicAuth(); !ok || user != "luban" || pass != password {
+				w.Header().Set("WWW-Authenticate", `Basic realm="luban"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+		}
+		backend.ServeHTTP(w, r)
+	}))
 	t.Cleanup(server.Close)
 	return server.URL, root
 }
@@ -151,8 +228,9 @@ func pushImage(t *testing.T, local, repo string) string {
 }
 
 // stepToolsImage is the build image (Debian with sh and git) with the gate (built here from
-// deploy/gate), osv-scanner and cosign at the tests' versions: it stands in for alpine/git,
-// the gate image and cosign's image, which this machine has no registry to pull from.
+// deploy/gate), osv-scanner, cosign and kustomize at the tests' versions: it stands in for
+// alpine/git, the gate image, cosign's image and Argo CD's (git and kustomize), which this
+// machine has no registry to pull from.
 func stepToolsImage(t *testing.T) string {
 	t.Helper()
 	context := t.TempDir()
@@ -162,7 +240,7 @@ func stepToolsImage(t *testing.T) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build deploy/gate: %v\n%s", err, out)
 	}
-	for _, tool := range []string{"osv-scanner", "cosign"} {
+	for _, tool := range []string{"osv-scanner", "cosign", "kustomize"} {
 		path, err := exec.LookPath(tool)
 		if err != nil {
 			t.Fatalf("%s is not on PATH (scripts/install-tools.sh builds it): %v", tool, err)
@@ -172,7 +250,7 @@ func stepToolsImage(t *testing.T) string {
 		}
 	}
 	writeFile(t, filepath.Join(context, "Containerfile"),
-		fmt.Sprintf("FROM %s\nCOPY luban-osv-gate osv-scanner cosign /usr/local/bin/\n", gitImage))
+		fmt.Sprintf("FROM %s\nCOPY luban-osv-gate osv-scanner cosign kustomize /usr/local/bin/\n", gitImage))
 	local := "localhost/luban-test/step-tools:latest"
 	docker := filepath.Join(repoRoot(t), "scripts/docker.sh")
 	if out, err := exec.Command(docker, "build", "-q", "-t", local, "-f", filepath.Join(context, "Containerfile"), context).CombinedOutput(); err != nil {
@@ -181,71 +259,115 @@ func stepToolsImage(t *testing.T) string {
 	return pushImage(t, local, "luban-test/step-tools")
 }
 
-// buildTemplate is deploy/argo/workflows/build-template.yaml with the node test's one overlay:
-// the clone step runs `tools` (alpine/git is not in the testbed).
-func buildTemplate(t *testing.T, tools string) *wfv1.WorkflowTemplate {
+// siteTemplate is a WorkflowTemplate of deploy/ whose parameters' values `defaults` replace, as
+// a site sets its own images, mirrors and repositories.
+func siteTemplate(t *testing.T, file string, defaults map[string]string) *wfv1.WorkflowTemplate {
 	t.Helper()
 	var template wfv1.WorkflowTemplate
-	doc := documents(t, filepath.Join(repoRoot(t), "deploy/argo/workflows/build-template.yaml"), "WorkflowTemplate")[0]
-	if err := yaml.UnmarshalStrict(doc, &template); err != nil {
+	if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), file), "WorkflowTemplate")[0], &template); err != nil {
 		t.Fatal(err)
 	}
+	set := 0
+	for i, parameter := range template.Spec.Arguments.Parameters {
+		if value, ok := defaults[parameter.Name]; ok {
+			template.Spec.Arguments.Parameters[i].Value = wfv1.AnyStringPtr(value)
+			set++
+		}
+	}
+	if set != len(defaults) {
+		t.Fatalf("%s has %d of the parameters %v", file, set, defaults)
+	}
+	return &template
+}
+
+// buildTemplate is luban-build as the site sets it, with the node test's one change: the clone
+// step runs `tools` (alpine/git is not in the testbed).
+func buildTemplate(t *testing.T, tools string, defaults map[string]string) *wfv1.WorkflowTemplate {
+	t.Helper()
+	template := siteTemplate(t, "deploy/argo/workflows/build-template.yaml", defaults)
 	for i := range template.Spec.Templates {
 		if template.Spec.Templates[i].Name == "clone" {
 			template.Spec.Templates[i].Container.Image = tools
-			return &template
+			return template
 		}
 	}
 	t.Fatal("luban-build has no clone template")
 	return nil
 }
 
-// submitBuild runs luban-build as a Workflow named `name` (the Sensor's trigger submits the same
-// workflowTemplateRef) and waits for it to end. Its workspace claim gets a volume first.
-func (b *argoBench) submitBuild(t *testing.T, name string, params map[string]string) *wfv1.Workflow {
+// buildSensor is deploy/argo/events/sensor.yaml with the node test's overlay: the Workflow it
+// submits publishes `image`.
+func buildSensor(t *testing.T, image string) *eventsv1.Sensor {
 	t.Helper()
-	b.hostPathVolume(t, name+"-workspace", chownedWorkspace(t))
-	keys := make([]string, 0, len(params))
-	for key := range params {
-		keys = append(keys, key)
-	}
-	sort.Strings(keys)
-	var arguments []wfv1.Parameter
-	for _, key := range keys {
-		arguments = append(arguments, wfv1.Parameter{Name: key, Value: wfv1.AnyStringPtr(params[key])})
-	}
-	workflow := &wfv1.Workflow{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: wfv1.WorkflowSpec{
-			WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: "luban-build"},
-			Arguments:           wfv1.Arguments{Parameters: arguments},
-		},
-	}
-	ctx := context.Background()
-	workflows := b.argo.ArgoprojV1alpha1().Workflows(b.namespace)
-	started := time.Now()
-	if _, err := workflows.Create(ctx, workflow, metav1.CreateOptions{}); err != nil {
+	sensor := loadSensor(t)
+	resource := sensor.Spec.Triggers[0].Template.ArgoWorkflow.Source.Resource
+	var workflow unstructured.Unstructured
+	if err := yaml.Unmarshal(resource.Value, &workflow.Object); err != nil {
 		t.Fatal(err)
 	}
+	parameters, _, _ := unstructured.NestedSlice(workflow.Object, "spec", "arguments", "parameters")
+	set := false
+	for _, p := range parameters {
+		if parameter := p.(map[string]any); parameter["name"] == "image" {
+			parameter["value"], set = image, true
+		}
+	}
+	if !set {
+		t.Fatal("the Sensor's Workflow has no parameter `image`")
+	}
+	if err := unstructured.SetNestedSlice(workflow.Object, parameters, "spec", "arguments", "parameters"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := workflow.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resource.Value = raw
+	return sensor
+}
+
+// submitAsTheSensor does what our Sensor does with a push delivery, with Argo Events' own code:
+// its filter decides, and its trigger's parameters fill in the Workflow it submits, which is
+// created here. It returns the Workflow's name, or "" when the filter drops the push.
+func (b *argoBench) submitAsTheSensor(t *testing.T, sensor *eventsv1.Sensor, payload []byte) string {
+	t.Helper()
+	if !passes(t, sensor, payload) {
+		return ""
+	}
+	trigger := sensor.Spec.Triggers[0].Template.ArgoWorkflow
+	resource, err := json.Marshal(trigger.Source.Resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workflow := &unstructured.Unstructured{}
+	if err := workflow.UnmarshalJSON(resource); err != nil {
+		t.Fatal(err)
+	}
+	events := map[string]*eventsv1.Event{sensor.Spec.Dependencies[0].Name: pushEvent(t, payload)}
+	if err := triggers.ApplyResourceParameters(events, trigger.Parameters, workflow); err != nil {
+		t.Fatal(err)
+	}
+	return b.createUnstructured(t, workflow).GetName()
+}
+
+// waitWorkflow waits for the Workflow `name` to end and prints how long it and each step took.
+func (b *argoBench) waitWorkflow(t *testing.T, name string) *wfv1.Workflow {
+	t.Helper()
+	ctx := context.Background()
+	workflows := b.argo.ArgoprojV1alpha1().Workflows(b.namespace)
 	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
 		current, err := workflows.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if current.Status.Phase.Completed() {
-			t.Logf("workflow %s: %s in %s%s", name, current.Status.Phase, time.Since(started).Round(time.Second), stepTimes(current))
+			took := current.Status.FinishedAt.Sub(current.CreationTimestamp.Time).Round(time.Second)
+			t.Logf("workflow %s: %s in %s%s", name, current.Status.Phase, took, stepTimes(current))
 			return current
 		}
 	}
 	t.Fatalf("workflow %s did not end in 5 minutes:\n%s", name, namespaceReport(b.client, b.namespace))
 	return nil
-}
-
-func chownedWorkspace(t *testing.T) string {
-	t.Helper()
-	dir := workspace(t)
-	chownToBuildUser(t, dir)
-	return dir
 }
 
 // stepTimes lists the workflow's steps in the order they started, with how long each took.
@@ -295,6 +417,18 @@ func (b *argoBench) stepLog(t *testing.T, workflow *wfv1.Workflow, step string) 
 	return ""
 }
 
+// failedStepLog names the workflow's failed steps, with the log of each.
+func (b *argoBench) failedStepLog(t *testing.T, workflow *wfv1.Workflow) string {
+	t.Helper()
+	var out strings.Builder
+	for _, node := range workflow.Status.Nodes {
+		if node.Type == wfv1.NodeTypePod && node.Phase != wfv1.NodeSucceeded {
+			fmt.Fprintf(&out, "step %s (%s, %s):\n%s\n", node.DisplayName, node.Phase, node.Message, b.stepLog(t, workflow, node.DisplayName))
+		}
+	}
+	return out.String()
+}
+
 func outputDigest(workflow *wfv1.Workflow) string {
 	if outputs := workflow.Status.Nodes[workflow.Name].Outputs; outputs != nil {
 		for _, parameter := range outputs.Parameters {
@@ -324,37 +458,60 @@ func answer(t *testing.T, port int) string {
 	return ""
 }
 
-func TestE2EClusterArgoWorkflowBuildsTheCommitTheNodeRuns(t *testing.T) {
+func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	b := newArgoBench(t)
 	ctx := context.Background()
+	b.provisionVolumes(t)
 	tools := stepToolsImage(t)
 	builder := pushImage(t, builderImage, "luban-test/builder")
+	loopStarted := time.Now()
 
-	// The app's repository on a Git server on 127.0.0.1; the commit says what the app answers.
-	url, gitRoot := gitServer(t)
+	// The app's and the GitOps repository on a Git server on 127.0.0.1; each app commit says
+	// what the app answers.
+	gitPassword := fmt.Sprintf("luban-e2e-git-%d", time.Now().UnixNano())
+	url, gitRoot := gitServer(t, gitPassword)
 	app := gitRepo(t, "test-fixtures/web_flask", "first")
-	setGreeting := func(greeting, message string) string {
-		raw, err := os.ReadFile(filepath.Join(app, "app.py"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		changed := regexp.MustCompile(`"message": "[^"]*"`).ReplaceAllString(string(raw), fmt.Sprintf("%q: %q", "message", greeting))
-		writeFile(t, filepath.Join(app, "app.py"), changed)
-		git(t, app, "commit", "-q", "-am", message)
-		git(t, app, "push", "-q", filepath.Join(gitRoot, "app.git"), "main")
-		return git(t, app, "rev-parse", "HEAD")
-	}
 	git(t, gitRoot, "init", "-q", "--bare", "-b", "main", "app.git")
 	// As forges do, a fetch may ask for any commit reachable from a branch.
 	git(t, filepath.Join(gitRoot, "app.git"), "config", "uploadpack.allowReachableSHA1InWant", "true")
-	first := setGreeting("Hello from the first commit", "first greeting")
+	git(t, gitRoot, "clone", "-q", "--bare", gitRepo(t, "deploy/argo/cd/gitops-example", "seed"), "gitops.git")
+	gitops := filepath.Join(gitRoot, "gitops.git")
+	git(t, gitops, "config", "http.receivepack", "true")
+	commit := func(message string, change func()) string {
+		change()
+		git(t, app, "commit", "-q", "-am", message)
+		git(t, app, "push", "-q", filepath.Join(gitRoot, "app.git"), "HEAD:main")
+		return git(t, app, "rev-parse", "HEAD")
+	}
+	greeting := func(text string) func() {
+		return func() {
+			raw, err := os.ReadFile(filepath.Join(app, "app.py"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(app, "app.py"),
+				regexp.MustCompile(`"message": "[^"]*"`).ReplaceAllString(string(raw), fmt.Sprintf("%q: %q", "message", text)))
+		}
+	}
 
-	// What a site installs next to the template: its RBAC (unchanged), the push Secret (the
-	// testbed registry needs no login), the cosign key, the CAs, the OSV database.
+	// What a site installs: both templates (its images, mirrors and GitOps repository as
+	// defaults) with their RBAC, the push Secret (the testbed registry needs no login), the
+	// cosign key pair, the Git credentials, the CAs (the registry's and, as a company's, this
+	// network's proxy's) and the OSV database.
+	repo := "luban-test/cluster-loop"
 	b.apply(t, "deploy/argo/workflows/rbac.yaml")
-	template := buildTemplate(t, tools)
-	if _, err := b.argo.ArgoprojV1alpha1().WorkflowTemplates(b.namespace).Create(ctx, template, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	for _, template := range []*wfv1.WorkflowTemplate{
+		buildTemplate(t, tools, map[string]string{
+			"builder-image": builder, "run-image": registryRunImage, "gate-image": tools, "cosign-image": tools,
+			"build-env": "UV_PYTHON_DOWNLOADS_JSON_URL=" + mirrorURL + "/python/downloads.json",
+		}),
+		siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{
+			"gitops-repo": url + "/gitops.git", "cosign-image": tools, "gitops-image": tools,
+		}),
+	} {
+		if _, err := b.argo.ArgoprojV1alpha1().WorkflowTemplates(b.namespace).Create(ctx, template, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	keys := t.TempDir()
 	password := "luban-e2e-cosign-password"
@@ -364,32 +521,34 @@ func TestE2EClusterArgoWorkflowBuildsTheCommitTheNodeRuns(t *testing.T) {
 	if out, err := generate.CombinedOutput(); err != nil {
 		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
 	}
-	cosignKey, err := os.ReadFile(filepath.Join(keys, "cosign.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	secrets := b.client.CoreV1().Secrets(b.namespace)
-	for _, secret := range []*corev1.Secret{
-		{ObjectMeta: metav1.ObjectMeta{Name: "registry-credentials"}, Type: corev1.SecretTypeDockerConfigJson,
-			StringData: map[string]string{".dockerconfigjson": `{"auths":{}}`}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "luban-cosign"}, StringData: map[string]string{"cosign.key": string(cosignKey), "cosign.password": password}},
-	} {
-		if _, err := secrets.Create(ctx, secret, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The CA bundle: the registry's CA and, as a company's would, this network's proxy's.
-	caDir, _ := caConfigMap(t)
-	caBundle := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "luban-ca-bundle"}, Data: map[string]string{}}
-	for _, name := range []string{"registry.crt", "network.crt"} {
-		raw, err := os.ReadFile(filepath.Join(caDir, name))
+	read := func(path string) string {
+		raw, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		caBundle.Data[name] = string(raw)
+		return string(raw)
 	}
-	if _, err := b.client.CoreV1().ConfigMaps(b.namespace).Create(ctx, caBundle, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	for _, secret := range []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Name: "registry-credentials"}, Type: corev1.SecretTypeDockerConfigJson,
+			StringData: map[string]string{".dockerconfigjson": `{"auths":{}}`}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "luban-cosign"}, StringData: map[string]string{"cosign.key": read(filepath.Join(keys, "cosign.key")), "cosign.password": password}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "gitops-credentials"}, StringData: map[string]string{"username": "luban", "password": gitPassword}},
+	} {
+		if _, err := b.client.CoreV1().Secrets(b.namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caDir, ca := caConfigMap(t)
+	for _, configMap := range []*corev1.ConfigMap{
+		{ObjectMeta: metav1.ObjectMeta{Name: "luban-ca-bundle"}, Data: map[string]string{
+			"registry.crt": read(filepath.Join(caDir, "registry.crt")), "network.crt": read(filepath.Join(caDir, "network.crt"))}},
+		// docs/signing.md: the public key, and a trusted root that names no public authority.
+		{ObjectMeta: metav1.ObjectMeta{Name: "luban-cosign-public-key"}, Data: map[string]string{
+			"cosign.pub": read(filepath.Join(keys, "cosign.pub")), "trusted_root.json": `{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`}},
+	} {
+		if _, err := b.client.CoreV1().ConfigMaps(b.namespace).Create(ctx, configMap, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	database := t.TempDir()
 	writeOSVDatabase(t, database, gateAdvisory)
@@ -405,83 +564,111 @@ func TestE2EClusterArgoWorkflowBuildsTheCommitTheNodeRuns(t *testing.T) {
 	if _, err := b.client.CoreV1().PersistentVolumeClaims(b.namespace).Create(ctx, claim, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("site set up in %s", time.Since(loopStarted).Round(100*time.Millisecond))
 
-	repo := "luban-test/cluster-build"
-	ca := registryCA(t)
-	forgetImage(t, ca, repo, "latest")
-	params := map[string]string{
-		"repo-url":      url + "/app.git",
-		"revision":      first,
-		"image":         registry + "/" + repo,
-		"builder-image": builder,
-		"run-image":     registryRunImage,
-		"gate-image":    tools,
-		"cosign-image":  tools,
-		"build-env":     "UV_PYTHON_DOWNLOADS_JSON_URL=" + mirrorURL + "/python/downloads.json",
+	// A push as GitHub sends it for the app's repository (testdata/push-main.json), with the
+	// Git server's clone URL; our Sensor (publishing to the test's repository) decides.
+	sensor := buildSensor(t, registry+"/"+repo)
+	push := func(revision, branch string) []byte {
+		return pushPayload(t, func(p map[string]any) {
+			p["after"], p["ref"] = revision, "refs/heads/"+branch
+			p["repository"].(map[string]any)["clone_url"] = url + "/app.git"
+		})
 	}
-	built := b.submitBuild(t, "build-first", params)
-	if built.Status.Phase != wfv1.WorkflowSucceeded {
-		t.Fatalf("the build workflow %s: %s\nbuild step:\n%s", built.Status.Phase, built.Status.Message, b.stepLog(t, built, "build"))
-	}
-	digest := outputDigest(built)
-	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(digest) {
-		t.Fatalf("the workflow's output digest is %q", digest)
-	}
-	if got := registryDigest(t, ca, repo, "latest"); got != digest {
-		t.Fatalf("the registry has %s, the workflow reported %s", got, digest)
-	}
-
-	// The node runs what the workflow reported, as the GitOps app deploys it.
+	// One push to main: the Sensor's Workflow builds it, luban-gitops commits its digest, the
+	// node runs what the GitOps repository then renders to. It returns the digest.
 	port := freePort(t)
-	deployment := renderGitOpsApp(t, registry+"/"+repo, digest, b.namespace, port)
 	deployments := b.client.AppsV1().Deployments(b.namespace)
-	if _, err := deployments.Create(ctx, &deployment, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	b.waitRunning(t, digest)
-	if body := answer(t, port); !strings.Contains(body, "Hello from the first commit") {
-		t.Fatalf("the app should answer with the first commit's greeting, answered %q", body)
+	loop := func(revision, greeting string) string {
+		t.Helper()
+		name := b.submitAsTheSensor(t, sensor, push(revision, "main"))
+		if name == "" {
+			t.Fatal("the Sensor's filter dropped a push to main")
+		}
+		built := b.waitWorkflow(t, name)
+		if got := built.Spec.Arguments.GetParameterByName("revision"); got == nil || got.Value.String() != revision {
+			t.Fatalf("the Workflow built revision %v, the push was %s", got, revision)
+		}
+		if built.Status.Phase != wfv1.WorkflowSucceeded {
+			t.Fatalf("the build workflow %s: %s\n%s", built.Status.Phase, built.Status.Message, b.failedStepLog(t, built))
+		}
+		digest := outputDigest(built)
+		if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(digest) || registryDigest(t, ca, repo, "latest") != digest {
+			t.Fatalf("the workflow reported %q, the registry has %s", digest, registryDigest(t, ca, repo, "latest"))
+		}
+
+		// The step after the build: verify the signature, commit the digest.
+		deploy, err := b.argo.ArgoprojV1alpha1().Workflows(b.namespace).Create(ctx, &wfv1.Workflow{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "luban-gitops-"},
+			Spec: wfv1.WorkflowSpec{
+				WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: "luban-gitops"},
+				Arguments: wfv1.Arguments{Parameters: []wfv1.Parameter{
+					{Name: "digest", Value: wfv1.AnyStringPtr(digest)}, {Name: "image", Value: wfv1.AnyStringPtr(registry + "/" + repo)}}},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if committed := b.waitWorkflow(t, deploy.Name); committed.Status.Phase != wfv1.WorkflowSucceeded {
+			t.Fatalf("luban-gitops %s: %s\n%s", committed.Status.Phase, committed.Status.Message, b.failedStepLog(t, committed))
+		}
+		if message := git(t, gitops, "log", "-1", "--format=%s", "main"); message != "Deploy sample-app@"+digest {
+			t.Fatalf("the GitOps repository's last commit is %q", message)
+		}
+
+		// What Argo CD would sync: the GitOps repository's commit, rendered and applied.
+		deployed := time.Now()
+		checkout := filepath.Join(t.TempDir(), "gitops")
+		git(t, gitRoot, "clone", "-q", gitops, checkout)
+		deployment := renderForTheNode(t, filepath.Join(checkout, "apps/sample-app"), b.namespace, port)
+		if _, err := deployments.Get(ctx, deployment.Name, metav1.GetOptions{}); err == nil {
+			_, err = deployments.Update(ctx, &deployment, metav1.UpdateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := deployments.Create(ctx, &deployment, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		b.waitRunning(t, digest)
+		if body := answer(t, port); !strings.Contains(body, greeting) || !strings.Contains(body, `"uid":1002`) {
+			t.Fatalf("the app should answer with %q as uid 1002, answered %q", greeting, body)
+		}
+		t.Logf("GitOps commit → the app answers with it: %s", time.Since(deployed).Round(100*time.Millisecond))
+		return digest
 	}
 
-	// A code change: a second workflow, a second digest, rolled out; the app answers with it.
-	params["revision"] = setGreeting("Hello from the second commit", "second greeting")
-	rebuilt := b.submitBuild(t, "build-second", params)
-	if rebuilt.Status.Phase != wfv1.WorkflowSucceeded {
-		t.Fatalf("the second build workflow %s: %s\nbuild step:\n%s", rebuilt.Status.Phase, rebuilt.Status.Message, b.stepLog(t, rebuilt, "build"))
+	first := commit("first greeting", greeting("Hello from the first commit"))
+	// A push to another branch starts nothing.
+	if name := b.submitAsTheSensor(t, sensor, push(first, "feature")); name != "" {
+		t.Fatalf("a push to another branch submitted %s", name)
 	}
-	second := outputDigest(rebuilt)
-	if second == digest || registryDigest(t, ca, repo, "latest") != second {
-		t.Fatalf("the code change should publish a new digest: first %s, second %q, registry %s", digest, second, registryDigest(t, ca, repo, "latest"))
+	forgetImage(t, ca, repo, "latest")
+	digest := loop(first, "Hello from the first commit")
+	t.Logf("first push → the app answers with it: %s", time.Since(loopStarted).Round(time.Second))
+
+	// A code change: a second digest, committed and rolled out; the app answers with it.
+	changed := time.Now()
+	second := loop(commit("second greeting", greeting("Hello from the second commit")), "Hello from the second commit")
+	if second == digest {
+		t.Fatalf("the code change should publish a new digest, got %s again", digest)
 	}
-	deployment = renderGitOpsApp(t, registry+"/"+repo, second, b.namespace, port)
-	if _, err := deployments.Update(ctx, &deployment, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	b.waitRunning(t, second)
-	if body := answer(t, port); !strings.Contains(body, "Hello from the second commit") {
-		t.Fatalf("the app should answer with the second commit's greeting, answered %q", body)
-	}
+	t.Logf("second push → the app answers with it: %s", time.Since(changed).Round(time.Second))
 
 	// A commit whose uv.lock no longer matches pyproject.toml: the workflow fails in the build
-	// step with the buildpack's message, and nothing is pushed.
-	pyproject := filepath.Join(app, "pyproject.toml")
-	raw, err := os.ReadFile(pyproject)
-	if err != nil {
-		t.Fatal(err)
+	// step with the buildpack's message, and pushes nothing (so there is no digest to commit).
+	stale := commit("a dependency without `uv lock`", func() {
+		raw := read(filepath.Join(app, "pyproject.toml"))
+		writeFile(t, filepath.Join(app, "pyproject.toml"), strings.Replace(raw, "dependencies = [", `dependencies = ["six>=1.16", `, 1))
+	})
+	failed := b.waitWorkflow(t, b.submitAsTheSensor(t, sensor, push(stale, "main")))
+	if failed.Status.Phase != wfv1.WorkflowFailed {
+		t.Fatalf("a stale lock must fail the workflow, it ended %s", failed.Status.Phase)
 	}
-	writeFile(t, pyproject, strings.Replace(string(raw), "dependencies = [", `dependencies = ["six>=1.16", `, 1))
-	git(t, app, "commit", "-q", "-am", "a dependency without `uv lock`")
-	git(t, app, "push", "-q", filepath.Join(gitRoot, "app.git"), "main")
-	params["revision"] = git(t, app, "rev-parse", "HEAD")
-	stale := b.submitBuild(t, "build-stale-lock", params)
-	if stale.Status.Phase != wfv1.WorkflowFailed {
-		t.Fatalf("a stale lock must fail the workflow, it ended %s", stale.Status.Phase)
-	}
-	if log := b.stepLog(t, stale, "build"); !strings.Contains(log, "`uv.lock` is out of date") || !strings.Contains(log, "Run `uv lock` in the project") {
+	if log := b.stepLog(t, failed, "build"); !strings.Contains(log, "`uv.lock` is out of date") || !strings.Contains(log, "Run `uv lock` in the project") {
 		t.Errorf("the build step's log should carry the buildpack's message:\n%s", log)
 	}
-	if got := registryDigest(t, ca, repo, "latest"); got != second {
-		t.Errorf("a failed build pushed %s over %s", got, second)
+	if outputDigest(failed) != "" || registryDigest(t, ca, repo, "latest") != second {
+		t.Errorf("a failed build must publish nothing: output %q, registry %s (was %s)", outputDigest(failed), registryDigest(t, ca, repo, "latest"), second)
 	}
 }
 

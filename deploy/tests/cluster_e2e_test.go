@@ -74,8 +74,7 @@ func publish(t *testing.T, fixture, repo string) (string, string) {
 // (env and containerPort), recreated rather than rolled.
 func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) appsv1.Deployment {
 	t.Helper()
-	dir := t.TempDir()
-	base := filepath.Join(dir, "base")
+	base := filepath.Join(t.TempDir(), "sample-app")
 	copyTree(t, filepath.Join(repoRoot(t), "deploy/argo/cd/gitops-example/apps/sample-app"), base)
 	var app kustomize.Kustomization
 	raw, err := os.ReadFile(filepath.Join(base, "kustomization.yaml"))
@@ -90,6 +89,15 @@ func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) ap
 	}
 	app.Images[0].NewName, app.Images[0].Digest = image, digest
 	writeYAML(t, filepath.Join(base, "kustomization.yaml"), app)
+	return renderForTheNode(t, base, namespace, port)
+}
+
+// renderForTheNode renders the sample app's kustomization in `base` (a copy, or a checkout of
+// the GitOps repository) as Argo CD would, through the node overlay renderGitOpsApp describes.
+func renderForTheNode(t *testing.T, base, namespace string, port int) appsv1.Deployment {
+	t.Helper()
+	dir := t.TempDir()
+	copyTree(t, base, filepath.Join(dir, "base"))
 
 	// On one node with the host's network, the old pod must stop before a new one can use its
 	// port: Recreate instead of a rolling update.
