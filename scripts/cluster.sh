@@ -180,6 +180,40 @@ argo_workflows_up() {
     --executor-image "$executor" --executor-image-pull-policy Always
 }
 
+# Argo CD's application controller and repo server, host processes like the workflow
+# controller, with Debian's redis as their cache, all on 127.0.0.1; the CRDs from the same
+# module version. ARGOCD_FAKE_IN_CLUSTER is Argo CD's own switch for a controller outside the
+# cluster: the in-cluster destination (https://kubernetes.default.svc) uses the admin
+# kubeconfig instead of the pod's token and the Service's ClusterIP. The test platform's
+# settings: the repo server without TLS (loopback only), no GPG, and applications compared
+# with their Git repository every 5 s (2–3 min upstream, where a webhook from the Git server
+# usually says when; the branch's commit is cached 5 s instead of 3 min).
+argo_cd_up() {
+  local version argocd module
+  version=$(deploy_module_version github.com/argoproj/argo-cd/v3)
+  argocd=$LUBAN_TESTBED/argo-cd-$version/bin/argocd
+  module=$(module_dir "github.com/argoproj/argo-cd/v3@$version")
+  k apply --server-side -k "$module/manifests/crds" >/dev/null
+  k create namespace argocd --dry-run=client -o yaml | k apply -f - >/dev/null
+  k -n argocd create configmap argocd-cm --dry-run=client -o yaml | k label --local -f - -o yaml app.kubernetes.io/part-of=argocd |
+    k apply -f - >/dev/null
+  if ! k -n argocd get secret argocd-secret >/dev/null 2>&1; then
+    k -n argocd create secret generic argocd-secret --dry-run=client -o yaml \
+      --from-literal=server.secretkey="$(openssl rand -hex 32)" |
+      k label --local -f - -o yaml app.kubernetes.io/part-of=argocd | k apply -f - >/dev/null
+  fi
+  local redis=127.0.0.1:$((CLUSTER_API_PORT + 10)) repo=127.0.0.1:$((CLUSTER_API_PORT + 11))
+  start redis redis-server --bind 127.0.0.1 --port "${redis##*:}" --save "" --appendonly no
+  ARGOCD_BINARY_NAME=argocd-repo-server ARGOCD_GPG_ENABLED=false \
+    start argocd-repo-server "$argocd" --address 127.0.0.1 --port "${repo##*:}" --disable-tls \
+    --redis "$redis" --metrics-address 127.0.0.1 --metrics-port $((CLUSTER_API_PORT + 12)) \
+    --revision-cache-expiration 5s
+  ARGOCD_BINARY_NAME=argocd-application-controller ARGOCD_FAKE_IN_CLUSTER=true \
+    KUBECONFIG=$CLUSTER_KUBECONFIG start argocd-application-controller "$argocd" \
+    --namespace argocd --repo-server "$repo" --repo-server-plaintext --redis "$redis" \
+    --metrics-port $((CLUSTER_API_PORT + 13)) --app-resync 5 --app-resync-jitter 0
+}
+
 up() {
   local started
   started=$(date +%s)
@@ -231,11 +265,12 @@ up() {
     --root-dir "$dir/kubelet" --cert-dir "$dir/kubelet/pki"
   wait_for "node $node" 120 k wait --for=condition=Ready "node/$node" --timeout 1s
   argo_workflows_up
+  argo_cd_up
   log "Cluster up in $(($(date +%s) - started))s: Kubernetes $KUBERNETES_VERSION, KUBECONFIG=$CLUSTER_KUBECONFIG"
 }
 
 down() {
-  for name in workflow-controller kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "$name"; done
+  for name in argocd-application-controller argocd-repo-server redis workflow-controller kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "$name"; done
   if [ -S "$sock" ]; then
     for task in $(ctr -a "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
       ctr -a "$sock" -n k8s.io tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true

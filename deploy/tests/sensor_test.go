@@ -165,8 +165,10 @@ func TestSensorAndEventSourceNameTheSameRepository(t *testing.T) {
 	}
 }
 
-func TestSensorSubmitsTheBuildWithCloneURLAndPushedCommit(t *testing.T) {
-	sensor := loadSensor(t)
+// sensorWorkflow is the Workflow the Sensor's trigger submits for a push, its parameters filled
+// in by Argo Events' own code.
+func sensorWorkflow(t *testing.T, sensor *v1alpha1.Sensor, payload []byte) *unstructured.Unstructured {
+	t.Helper()
 	trigger := sensor.Spec.Triggers[0].Template.ArgoWorkflow
 	resource, err := json.Marshal(trigger.Source.Resource)
 	if err != nil {
@@ -176,10 +178,15 @@ func TestSensorSubmitsTheBuildWithCloneURLAndPushedCommit(t *testing.T) {
 	if err := workflow.UnmarshalJSON(resource); err != nil {
 		t.Fatal(err)
 	}
-	events := map[string]*v1alpha1.Event{"push": pushEvent(t, pushPayload(t, nil))}
+	events := map[string]*v1alpha1.Event{sensor.Spec.Dependencies[0].Name: pushEvent(t, payload)}
 	if err := triggers.ApplyResourceParameters(events, trigger.Parameters, workflow); err != nil {
 		t.Fatal(err)
 	}
+	return workflow
+}
+
+func TestSensorSubmitsTheBuildWithCloneURLAndPushedCommit(t *testing.T) {
+	workflow := sensorWorkflow(t, loadSensor(t), pushPayload(t, nil))
 	params, _, _ := unstructured.NestedSlice(workflow.Object, "spec", "arguments", "parameters")
 	got := map[string]string{}
 	for _, p := range params {
