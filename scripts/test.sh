@@ -85,7 +85,8 @@ e2e() {
   case ${T:-TestE2E} in
     TestE2E*)
       "$LUBAN_ROOT/scripts/cluster.sh" up || status=$?
-      (cd deploy/tests && LUBAN_E2E=1 go test -count=1 -v -run "${T:-TestE2E}" ./...) || status=$?
+      # -timeout: the node's loop test alone takes about 3 minutes (Go's default is 10 for all).
+      (cd deploy/tests && LUBAN_E2E=1 go test -count=1 -timeout 30m -v -run "${T:-TestE2E}" ./...) || status=$?
       "$LUBAN_ROOT/scripts/cluster.sh" down || status=$?
       ;;
   esac
