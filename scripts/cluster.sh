@@ -174,7 +174,7 @@ argo_workflows_up() {
     --from-literal=metricsConfig="{enabled: false}" --from-literal=telemetryConfig="{enabled: false}" |
     k apply -f - >/dev/null
   # DEFAULT_REQUEUE_TIME: how soon the controller looks at a workflow again (10s upstream); the
-  # tests' workflows are short, and each of their nine steps would wait for it.
+  # tests' workflows are short, and each of their steps would wait for it.
   LEADER_ELECTION_DISABLE=true DEFAULT_REQUEUE_TIME=2s start workflow-controller "$argo/workflow-controller" \
     --kubeconfig "$CLUSTER_KUBECONFIG" --namespace argo \
     --executor-image "$executor" --executor-image-pull-policy Always

@@ -4,11 +4,12 @@ package tests
 // controllers (scripts/cluster.sh runs them): a push to the app's repository, on a Git server on
 // 127.0.0.1, is passed through our Sensor's filter and trigger with Argo Events' own code,
 // which submits luban-build as the Sensor would; the controller's pods clone, gate, build with
-// the lifecycle's phases, push to the TLS registry and sign; luban-gitops verifies the
-// signature and commits the digest to the GitOps repository (on the same Git server); Argo CD
-// syncs our Application to the node; the app answers with what the app's commit says. The
-// manifests are applied unchanged but for the overlays each use names. Argo Events' own pods
-// are not on the node yet (see the README's "A real Kubernetes node").
+// the lifecycle's phases, push to the TLS registry and sign, and its deploy step (luban-gitops'
+// update-digest) verifies the signature and commits the digest to the GitOps repository (on
+// the same Git server); Argo CD syncs our Application to the node; the app answers with what
+// the app's commit says. The manifests are applied unchanged but for the overlays each use
+// names. Argo Events' own pods are not on the node yet (see the README's "A real Kubernetes
+// node").
 
 import (
 	"context"
@@ -495,14 +496,15 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	// network's proxy's) and the OSV database.
 	repo := "luban-test/cluster-loop"
 	b.apply(t, "deploy/argo/workflows/rbac.yaml")
+	// luban-gitops unchanged: luban-build's deploy step runs its update-digest with luban-build's
+	// parameters and volumes.
 	for _, template := range []*wfv1.WorkflowTemplate{
 		buildTemplate(t, tools, map[string]string{
 			"builder-image": builder, "run-image": registryRunImage, "gate-image": tools, "cosign-image": tools,
-			"build-env": "UV_PYTHON_DOWNLOADS_JSON_URL=" + mirrorURL + "/python/downloads.json",
+			"build-env":   "UV_PYTHON_DOWNLOADS_JSON_URL=" + mirrorURL + "/python/downloads.json",
+			"gitops-repo": url + "/gitops.git", "gitops-image": tools,
 		}),
-		siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{
-			"gitops-repo": url + "/gitops.git", "cosign-image": tools, "gitops-image": tools,
-		}),
+		siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{}),
 	} {
 		if _, err := b.argo.ArgoprojV1alpha1().WorkflowTemplates(b.namespace).Create(ctx, template, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -570,8 +572,8 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 			p["repository"].(map[string]any)["clone_url"] = url + "/app.git"
 		})
 	}
-	// One push to main: the Sensor's Workflow builds it, luban-gitops commits its digest, the
-	// node runs what the GitOps repository then renders to. It returns the digest.
+	// One push to main: the Sensor's Workflow builds it and commits its digest to the GitOps
+	// repository, Argo CD syncs that to the node. It returns the digest.
 	applicationCreated := false
 	loop := func(revision, greeting string) string {
 		t.Helper()
@@ -591,21 +593,8 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 			t.Fatalf("the workflow reported %q, the registry has %s", digest, registryDigest(t, ca, repo, "latest"))
 		}
 
-		// The step after the build: verify the signature, commit the digest.
-		deploy, err := b.argo.ArgoprojV1alpha1().Workflows(b.namespace).Create(ctx, &wfv1.Workflow{
-			ObjectMeta: metav1.ObjectMeta{GenerateName: "luban-gitops-"},
-			Spec: wfv1.WorkflowSpec{
-				WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: "luban-gitops"},
-				Arguments: wfv1.Arguments{Parameters: []wfv1.Parameter{
-					{Name: "digest", Value: wfv1.AnyStringPtr(digest)}, {Name: "image", Value: wfv1.AnyStringPtr(registry + "/" + repo)}}},
-			},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if committed := b.waitWorkflow(t, deploy.Name); committed.Status.Phase != wfv1.WorkflowSucceeded {
-			t.Fatalf("luban-gitops %s: %s\n%s", committed.Status.Phase, committed.Status.Message, b.failedStepLog(t, committed))
-		}
+		// Its last step, deploy (luban-gitops' update-digest), verified the signature and
+		// committed the digest.
 		if message := git(t, gitops, "log", "-1", "--format=%s", "main"); message != "Deploy sample-app@"+digest {
 			t.Fatalf("the GitOps repository's last commit is %q", message)
 		}
@@ -650,7 +639,8 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	t.Logf("second push → the app answers with it: %s", time.Since(changed).Round(time.Second))
 
 	// A commit whose uv.lock no longer matches pyproject.toml: the workflow fails in the build
-	// step with the buildpack's message, and pushes nothing (so there is no digest to commit).
+	// step with the buildpack's message, pushes nothing and deploys nothing.
+	gitopsHead := git(t, gitops, "rev-parse", "main")
 	stale := commit("a dependency without `uv lock`", func() {
 		raw := read(filepath.Join(app, "pyproject.toml"))
 		writeFile(t, filepath.Join(app, "pyproject.toml"), strings.Replace(raw, "dependencies = [", `dependencies = ["six>=1.16", `, 1))
@@ -664,6 +654,9 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	}
 	if outputDigest(failed) != "" || registryDigest(t, ca, repo, "latest") != second {
 		t.Errorf("a failed build must publish nothing: output %q, registry %s (was %s)", outputDigest(failed), registryDigest(t, ca, repo, "latest"), second)
+	}
+	if head := git(t, gitops, "rev-parse", "main"); head != gitopsHead {
+		t.Errorf("a failed build changed the GitOps repository (%s → %s)", gitopsHead, head)
 	}
 }
 

@@ -122,6 +122,7 @@ func validateManifests(manifests []manifest) []string {
 		}
 	}
 	problems = append(problems, executorTokenProblems(manifests)...)
+	problems = append(problems, templateRefVolumeProblems(manifests, ours)...)
 	ctx := apis.WithinCreate(context.Background())
 	for _, m := range manifests {
 		switch object := m.object.(type) {
@@ -182,6 +183,77 @@ func executorTokenProblems(manifests []manifest) []string {
 		if !ok || secret.Type != corev1.SecretTypeServiceAccountToken || secret.Annotations[corev1.ServiceAccountNameKey] != name {
 			problems = append(problems, fmt.Sprintf("%s: Argo mounts the executor's token from the Secret %q, which deploy/ must define (type %s, annotation %s: %s)",
 				m.where, token, corev1.SecretTypeServiceAccountToken, corev1.ServiceAccountNameKey, name))
+		}
+	}
+	return problems
+}
+
+// templateRefVolumeProblems: a step that runs another WorkflowTemplate's template (templateRef)
+// runs it with the calling workflow's volumes, so every volume its containers mount (and those
+// of the templates it calls in turn) must be among the caller's. Argo's validation doesn't
+// check this; the pod would fail on the node.
+func templateRefVolumeProblems(manifests []manifest, ours templates) []string {
+	var problems []string
+	for _, m := range manifests {
+		caller, ok := m.object.(*wfv1.WorkflowTemplate)
+		if !ok {
+			continue
+		}
+		volumes := map[string]bool{}
+		for _, v := range caller.Spec.Volumes {
+			volumes[v.Name] = true
+		}
+		for _, v := range caller.Spec.VolumeClaimTemplates {
+			volumes[v.Name] = true
+		}
+		var mounts func(wt *wfv1.WorkflowTemplate, name string, seen map[string]bool) []string
+		mounts = func(wt *wfv1.WorkflowTemplate, name string, seen map[string]bool) []string {
+			if seen[wt.Name+"/"+name] {
+				return nil
+			}
+			seen[wt.Name+"/"+name] = true
+			var names []string
+			for _, tpl := range wt.Spec.Templates {
+				if tpl.Name != name {
+					continue
+				}
+				if tpl.Container != nil {
+					for _, mount := range tpl.Container.VolumeMounts {
+						names = append(names, mount.Name)
+					}
+				}
+				for _, group := range tpl.Steps {
+					for _, step := range group.Steps {
+						if step.TemplateRef != nil {
+							if other, err := ours.Get(step.TemplateRef.Name); err == nil {
+								names = append(names, mounts(other, step.TemplateRef.Template, seen)...)
+							}
+						} else if step.Template != "" {
+							names = append(names, mounts(wt, step.Template, seen)...)
+						}
+					}
+				}
+			}
+			return names
+		}
+		for _, tpl := range caller.Spec.Templates {
+			for _, group := range tpl.Steps {
+				for _, step := range group.Steps {
+					if step.TemplateRef == nil {
+						continue
+					}
+					other, err := ours.Get(step.TemplateRef.Name)
+					if err != nil {
+						continue
+					}
+					for _, volume := range mounts(other, step.TemplateRef.Template, map[string]bool{}) {
+						if !volumes[volume] {
+							problems = append(problems, fmt.Sprintf("%s: step %q runs %s/%s, which mounts the volume %q this template doesn't define",
+								m.where, step.Name, step.TemplateRef.Name, step.TemplateRef.Template, volume))
+						}
+					}
+				}
+			}
 		}
 	}
 	return problems
@@ -260,6 +332,7 @@ func TestBrokenManifestsAreReported(t *testing.T) {
 		{"deploy/kpack/kpack.yaml", "serviceAccountName:", "serviceAccount:", "serviceAccount"},
 		{"deploy/kpack/kpack.yaml", "tag: registry.example.com/luban/sample-app", "tag: ''", "tag"},
 		{"deploy/argo/workflows/rbac.yaml", "name: luban-build.service-account-token", "name: luban-build-token", "luban-build.service-account-token"},
+		{"deploy/argo/workflows/build-template.yaml", "    - name: cosign-public-key\n      configMap:", "    - name: cosign-public-kee\n      configMap:", `mounts the volume "cosign-public-key"`},
 		{"deploy/argo/workflows/build-template.yaml", "    - name: vulnerability-gate\n      container:",
 			"    - name: vulnerability-gate\n      outputs: {artifacts: [{name: report, path: /tmp/report.json}]}\n      container:", "output artifacts"},
 	}
@@ -316,8 +389,8 @@ func TestSigningFollowsThePushAndVerificationPrecedesTheCommit(t *testing.T) {
 		return order
 	}
 	build := strings.Join(stepsOf("deploy/argo/workflows/build-template.yaml", "build"), " ")
-	if !strings.HasSuffix(build, "export sign attest-sbom") {
-		t.Errorf("luban-build's steps are %q; want export, sign, attest-sbom last", build)
+	if !strings.HasSuffix(build, "export sign attest-sbom deploy") {
+		t.Errorf("luban-build's steps are %q; want export, sign, attest-sbom, deploy last", build)
 	}
 	deploy := strings.Join(stepsOf("deploy/argo/cd/update-digest-template.yaml", "update-digest"), " ")
 	if deploy != "verify-signature commit-digest" {
