@@ -45,7 +45,7 @@ lint() {
   hadolint stack/*/*/Dockerfile
   actionlint
   shellcheck -x scripts/*.sh .ci/run stack/common/*.sh
-  test -z "$(gofmt -l deploy/tests deploy/gate)" || { gofmt -l deploy/tests deploy/gate; die "deploy/ needs gofmt"; }
+  test -z "$(gofmt -l deploy/tests deploy/gate scripts/overlays)" || { gofmt -l deploy/tests deploy/gate scripts/overlays; die "the Go files need gofmt"; }
   (cd deploy/tests && go vet ./...)
   (cd deploy/gate && go vet ./...)
   hadolint deploy/gate/Dockerfile
