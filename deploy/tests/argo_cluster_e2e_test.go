@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -76,9 +75,8 @@ func newArgoBench(t *testing.T) *argoBench {
 }
 
 // apply creates every document of a manifest file of the repository, unchanged, in the
-// bench's namespace (as `kubectl apply -n` would, through the API's discovery), except those of
-// the kinds `except` names (the test creates them with an overlay).
-func (b *argoBench) apply(t *testing.T, file string, except ...string) {
+// bench's namespace (as `kubectl apply -n` would, through the API's discovery).
+func (b *argoBench) apply(t *testing.T, file string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot(t), file))
 	if err != nil {
@@ -92,13 +90,14 @@ func (b *argoBench) apply(t *testing.T, file string, except ...string) {
 		} else if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
-		if object.Object == nil || slices.Contains(except, object.GetKind()) {
+		if object.Object == nil {
 			continue
 		}
 		b.createUnstructured(t, &object)
 	}
 }
 
+// createUnstructured creates an object in its own namespace, or the bench's if it names none.
 func (b *argoBench) createUnstructured(t *testing.T, object *unstructured.Unstructured) *unstructured.Unstructured {
 	t.Helper()
 	gvk := object.GroupVersionKind()
@@ -106,7 +105,11 @@ func (b *argoBench) createUnstructured(t *testing.T, object *unstructured.Unstru
 	if err != nil {
 		t.Fatalf("%s: %v", gvk, err)
 	}
-	created, err := b.dynamic.Resource(mapping.Resource).Namespace(b.namespace).Create(context.Background(), object, metav1.CreateOptions{})
+	namespace := object.GetNamespace()
+	if namespace == "" {
+		namespace = b.namespace
+	}
+	created, err := b.dynamic.Resource(mapping.Resource).Namespace(namespace).Create(context.Background(), object, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating %s %s: %v", gvk.Kind, object.GetName(), err)
 	}
@@ -702,16 +705,14 @@ func (b *argoBench) createApplication(t *testing.T, repoURL, path string) {
 		}
 		unstructured.RemoveNestedField(u.Object, "status")
 		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-		gvk := u.GroupVersionKind()
-		mapping, err := b.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		created := b.createUnstructured(t, &u)
+		mapping, err := b.mapper.RESTMapping(created.GroupVersionKind().GroupKind(), created.GroupVersionKind().Version)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resource := b.dynamic.Resource(mapping.Resource).Namespace(u.GetNamespace())
-		if _, err := resource.Create(context.Background(), &u, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("creating %s %s: %v", gvk.Kind, u.GetName(), err)
-		}
-		t.Cleanup(func() { resource.Delete(context.Background(), u.GetName(), metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			b.dynamic.Resource(mapping.Resource).Namespace(created.GetNamespace()).Delete(context.Background(), created.GetName(), metav1.DeleteOptions{})
+		})
 	}
 }
 
