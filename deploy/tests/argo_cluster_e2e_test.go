@@ -239,17 +239,9 @@ func pushImage(t *testing.T, local, repo string) string {
 func stepToolsImage(t *testing.T) string {
 	t.Helper()
 	context := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(context, "luban-osv-gate"), ".")
-	build.Dir = filepath.Join(repoRoot(t), "deploy/gate")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build deploy/gate: %v\n%s", err, out)
-	}
+	buildGate(t, context)
 	for _, tool := range []string{"osv-scanner", "cosign", "kustomize"} {
-		path, err := exec.LookPath(tool)
-		if err != nil {
-			t.Fatalf("%s is not on PATH (scripts/install-tools.sh builds it): %v", tool, err)
-		}
+		path := lookTool(t, tool)
 		if out, err := exec.Command("cp", path, filepath.Join(context, tool)).CombinedOutput(); err != nil {
 			t.Fatalf("cp %s: %v %s", path, err, out)
 		}
@@ -515,12 +507,7 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	}
 	keys := t.TempDir()
 	password := "luban-e2e-cosign-password"
-	generate := exec.Command("cosign", "generate-key-pair")
-	generate.Dir = keys
-	generate.Env = append(os.Environ(), "COSIGN_PASSWORD="+password)
-	if out, err := generate.CombinedOutput(); err != nil {
-		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
-	}
+	cosignKeyPair(t, keys, password)
 	read := func(path string) string {
 		raw, err := os.ReadFile(path)
 		if err != nil {

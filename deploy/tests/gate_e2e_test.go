@@ -25,24 +25,26 @@ const gateAdvisory = `{"schema_version": "1.6.0", "id": "LUBAN-2026-0001",
  "affected": [{"package": {"ecosystem": "PyPI", "name": "luban-private-greeting"},
    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0.1"}]}]}]}`
 
+// buildGate builds luban-osv-gate from deploy/gate, static, into dir.
+func buildGate(t *testing.T, dir string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "luban-osv-gate"), ".")
+	build.Dir = filepath.Join(repoRoot(t), "deploy/gate")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build deploy/gate: %v\n%s", err, out)
+	}
+}
+
 // The gate step of the WorkflowTemplate, with its real command and arguments, in a container:
 // osv-scanner (built by install-tools.sh at the pinned version) and luban-osv-gate (built
 // here from deploy/gate) scan a uv.lock that uv locked against the private index, offline,
 // against an OSV database directory this test writes.
 func TestE2EVulnerabilityGateStopsAdvisoriesAtTheThreshold(t *testing.T) {
 	requireE2E(t)
-	root := repoRoot(t)
 	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "luban-osv-gate"), ".")
-	build.Dir = filepath.Join(root, "deploy/gate")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build deploy/gate: %v\n%s", err, out)
-	}
-	scanner, err := exec.LookPath("osv-scanner")
-	if err != nil {
-		t.Fatalf("osv-scanner is not on PATH (scripts/install-tools.sh builds it): %v", err)
-	}
+	buildGate(t, bin)
+	scanner := lookTool(t, "osv-scanner")
 
 	db := t.TempDir()
 	writeOSVDatabase(t, db, gateAdvisory)

@@ -8,6 +8,27 @@ import (
 	"testing"
 )
 
+// cosignKeyPair makes cosign.key (encrypted with password) and cosign.pub in dir.
+func cosignKeyPair(t *testing.T, dir, password string) {
+	t.Helper()
+	generate := exec.Command(lookTool(t, "cosign"), "generate-key-pair")
+	generate.Dir = dir
+	generate.Env = append(os.Environ(), "COSIGN_PASSWORD="+password)
+	if out, err := generate.CombinedOutput(); err != nil {
+		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
+	}
+}
+
+// lookTool is the path of a tool scripts/install-tools.sh builds.
+func lookTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not on PATH (scripts/install-tools.sh builds it): %v", name, err)
+	}
+	return path
+}
+
 // The `sign` and `attest-sbom` steps of luban-build and the `verify-signature` step of
 // luban-gitops, with their real commands and arguments, in containers: cosign (built from the
 // Go module proxy at the pinned version) against the testbed's TLS registry, with key pairs
@@ -15,20 +36,12 @@ import (
 // refused, and luban-gitops then never reaches its commit step.
 func TestE2ESignedDigestsVerifyAndOthersAreRefused(t *testing.T) {
 	requireE2E(t)
-	cosign, err := exec.LookPath("cosign")
-	if err != nil {
-		t.Fatalf("cosign is not on PATH (scripts/install-tools.sh builds it): %v", err)
-	}
+	cosign := lookTool(t, "cosign")
 	root := repoRoot(t)
 	password := "luban-e2e-cosign-password"
 	keys, otherKeys := t.TempDir(), t.TempDir()
 	for _, dir := range []string{keys, otherKeys} {
-		generate := exec.Command(cosign, "generate-key-pair")
-		generate.Dir = dir
-		generate.Env = append(os.Environ(), "COSIGN_PASSWORD="+password)
-		if out, err := generate.CombinedOutput(); err != nil {
-			t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
-		}
+		cosignKeyPair(t, dir, password)
 		writeFile(t, filepath.Join(dir, "trusted_root.json"), `{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`)
 		os.Chmod(dir, 0o755)
 		os.Chmod(filepath.Join(dir, "cosign.key"), 0o644)

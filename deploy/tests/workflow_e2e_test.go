@@ -464,10 +464,7 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	}
 	// The step's image (Argo CD's) has git and kustomize; here the build image has git, and
 	// kustomize (built by install-tools.sh) is mounted where Argo CD's image has it.
-	kustomize, err := exec.LookPath("kustomize")
-	if err != nil {
-		t.Fatalf("kustomize is not on PATH (scripts/install-tools.sh builds it): %v", err)
-	}
+	kustomize := lookTool(t, "kustomize")
 	tools := kustomize + ":/usr/local/bin/kustomize:ro"
 	update := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
 	out, err := update.run(t, gitImage, "1001:1000", remote+":/remote", tools)
