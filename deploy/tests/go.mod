@@ -7,6 +7,7 @@ require (
 	github.com/argoproj/argo-cd/v3 v3.0.12
 	github.com/argoproj/argo-events v1.9.7
 	github.com/argoproj/argo-workflows/v3 v3.6.10
+	github.com/nats-io/nats.go v1.43.0
 	github.com/pivotal/kpack v0.16.1
 	k8s.io/api v0.32.2
 	k8s.io/apimachinery v0.32.2
@@ -196,7 +197,6 @@ require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/mxk/go-flowrate v0.0.0-20140419014527-cca7078d478f // indirect
 	github.com/nats-io/graft v0.0.0-20220215174245-93d18541496f // indirect
-	github.com/nats-io/nats.go v1.43.0 // indirect
 	github.com/nats-io/nkeys v0.4.11 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/nats-io/stan.go v0.10.4 // indirect
