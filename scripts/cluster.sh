@@ -29,7 +29,10 @@ bridge=luban0
 # A CA, serving and client certificates, the service-account key pair and one kubeconfig per
 # component (client certificates: admin is system:masters; the node is system:node:<name>).
 make_pki() {
-  [ -f "$CLUSTER_KUBECONFIG" ] && [ -f "$pki/nats.crt" ] && return 0
+  # Made again when the pod network's gateway (in the API server's and NATS' names) changed.
+  [ -f "$CLUSTER_KUBECONFIG" ] && [ -f "$pki/nats.crt" ] &&
+    openssl x509 -in "$pki/nats.crt" -noout -ext subjectAltName | grep -qxF "    IP Address:$CLUSTER_POD_GATEWAY" &&
+    return 0
   rm -rf "$pki" && mkdir -p "$pki"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$TESTBED_NAME-cluster-ca" \
     -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
@@ -125,10 +128,12 @@ imageGCLowThresholdPercent: 99
 EOF
 }
 
+running() { [ -f "$dir/run/$1.pid" ] && kill -0 "$(cat "$dir/run/$1.pid")" 2>/dev/null; }
+
 start() { # name command...
   local name=$1 pid=$dir/run/$1.pid
   shift
-  if [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; then return 0; fi
+  if running "$name"; then return 0; fi
   mkdir -p "$dir/run" "$dir/logs"
   setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$pid"
@@ -200,6 +205,13 @@ argo_workflows_up() {
 # The pod network's bridge with the gateway's address, and the API server's relay there (the
 # API server itself listens on 127.0.0.1 only).
 pod_network() {
+  local route
+  if running kube-apiserver && ! ip -4 addr show dev "$bridge" 2>/dev/null | grep -qF " $CLUSTER_POD_GATEWAY/"; then
+    die "The cluster is running with another pod network: \`cluster.sh down\` first."
+  fi
+  route=$(ip -4 route show "$CLUSTER_POD_SUBNET" | grep -v "dev $bridge " || true)
+  [ -z "$route" ] || die "The pod network $CLUSTER_POD_SUBNET is already routed here ($route).
+Choose a free subnet: CLUSTER_POD_SUBNET=10.245.0.0/24 CLUSTER_POD_GATEWAY=10.245.0.1 make cluster"
   ip link show "$bridge" >/dev/null 2>&1 || ip link add "$bridge" type bridge
   ip addr replace "$CLUSTER_POD_GATEWAY/${CLUSTER_POD_SUBNET#*/}" dev "$bridge"
   ip link set "$bridge" up
@@ -225,9 +237,11 @@ argo_events_up() {
     "$LUBAN_TESTBED/argo-workflows-$(deploy_module_version github.com/argoproj/argo-workflows/v3)/bin/argo"
   module=$(module_dir "github.com/argoproj/argo-events@$version")
   k apply --server-side -k "$module/manifests/base/crds" >/dev/null
-  rm -rf "$dir/argo-events" && mkdir -p "$dir/argo-events/etc/argo-events" "$dir/argo-events/work"
-  k create --dry-run=client -f "$module/manifests/base/controller-manager/controller-config.yaml" \
-    -o jsonpath='{.data.controller-config\.yaml}' >"$dir/argo-events/etc/argo-events/controller-config.yaml"
+  if ! running argo-events-controller; then
+    rm -rf "$dir/argo-events" && mkdir -p "$dir/argo-events/etc/argo-events" "$dir/argo-events/work"
+    k create --dry-run=client -f "$module/manifests/base/controller-manager/controller-config.yaml" \
+      -o jsonpath='{.data.controller-config\.yaml}' >"$dir/argo-events/etc/argo-events/controller-config.yaml"
+  fi
   start nats-server "$events/nats-server" --addr "$CLUSTER_POD_GATEWAY" --port "${CLUSTER_NATS_URL##*:}" \
     --jetstream --store_dir "$dir/nats" --tls --tlscert "$pki/nats.crt" --tlskey "$pki/nats.key"
   # shellcheck disable=SC2016 # the script's arguments, expanded by the inner sh
@@ -279,6 +293,7 @@ up() {
   ensure_engine
   # The images the node runs (the executor's, the tests') come from the testbed registry.
   "$LUBAN_ROOT/scripts/registry.sh" start
+  pod_network
   make_pki
   write_configs
   start etcd etcd --name luban --data-dir "$dir/etcd" \
@@ -297,7 +312,6 @@ up() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range 10.96.0.0/24 --authorization-mode Node,RBAC
   wait_for kube-apiserver 90 k get --raw /readyz
-  pod_network
   start kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig "$pki/controller-manager.kubeconfig" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port $((CLUSTER_API_PORT + 5)) \

@@ -31,7 +31,8 @@ export CLUSTER_KUBECONFIG=$LUBAN_TESTBED/cluster/pki/admin.kubeconfig
 # The node's pod network, for pods that don't use the host's: a bridge on the host with this
 # subnet and no route beyond it. Such pods reach the API server (a relay) and the event bus at
 # the gateway, the bridge's own address.
-export CLUSTER_POD_SUBNET=10.244.0.0/24 CLUSTER_POD_GATEWAY=10.244.0.1
+export CLUSTER_POD_SUBNET=${CLUSTER_POD_SUBNET:-10.244.0.0/24}
+export CLUSTER_POD_GATEWAY=${CLUSTER_POD_GATEWAY:-10.244.0.1}
 # The event bus of Argo Events on the node: a NATS server with JetStream (TLS) at the gateway.
 NATS_SERVER_VERSION=2.10.27
 export CLUSTER_NATS_URL=nats://$CLUSTER_POD_GATEWAY:$((CLUSTER_API_PORT + 7))
