@@ -1,8 +1,9 @@
 package tests
 
 // End-to-end on the node, the loop the CI/CD is for, with the real Argo Events, Argo Workflows
-// and Argo CD controllers (scripts/cluster.sh runs them): a push to the app's repository, on a
-// Git server on 127.0.0.1, is delivered as GitHub would, HMAC-signed, to our EventSource's pod;
+// and Argo CD controllers (scripts/cluster.sh runs them): a `git push` to the app's repository,
+// on a Git server on 127.0.0.1, makes the server deliver the push as GitHub would,
+// HMAC-signed, to our EventSource's pod;
 // our Sensor's pod submits luban-build; the workflow controller's pods clone, gate, build with
 // the lifecycle's phases, push to the TLS registry and sign, and its deploy step (luban-gitops'
 // update-digest) verifies the signature and commits the digest to the GitOps repository (on
@@ -206,7 +207,9 @@ func (b *argoBench) provisionVolumes(t *testing.T) {
 // gitServer serves the bare repositories under its root over Git's smart HTTP on 127.0.0.1,
 // with git's own http-backend, as a forge would: anyone may fetch, pushing takes the user
 // `luban` with `password` (repositories that accept pushes say so with http.receivepack).
-func gitServer(t *testing.T, password string) (string, string) {
+// After each push it calls onPush, if set, for each ref the push moved (before the pusher is
+// answered), as a forge sends its push webhooks; onPush runs on the server's goroutine.
+func gitServer(t *testing.T, password string, onPush func(repository, ref, after string)) (string, string) {
 	t.Helper()
 	execPath, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
@@ -217,6 +220,18 @@ func gitServer(t *testing.T, password string) (string, string) {
 		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
 	}
+	// A repository's refs and the commits they name.
+	refs := func(repository string) map[string]string {
+		out, _ := exec.Command("git", "-c", "safe.directory=*", "-C", filepath.Join(root, repository),
+			"for-each-ref", "--format=%(refname) %(objectname)").Output()
+		named := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if ref, commit, ok := strings.Cut(line, " "); ok {
+				named[ref] = commit
+			}
+		}
+		return named
+	}
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") || r.URL.Query().Get("service") == "git-receive-pack" {
 			if user, pass, ok := r.BasicAuth(); !ok || user != "luban" || pass != password {
@@ -225,7 +240,18 @@ func gitServer(t *testing.T, password string) (string, string) {
 				return
 			}
 		}
+		if onPush == nil || r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+			backend.ServeHTTP(w, r)
+			return
+		}
+		repository := strings.Trim(strings.TrimSuffix(r.URL.Path, "/git-receive-pack"), "/")
+		before := refs(repository)
 		backend.ServeHTTP(w, r)
+		for ref, after := range refs(repository) {
+			if before[ref] != after {
+				onPush(repository, ref, after)
+			}
+		}
 	}))
 	t.Cleanup(server.Close)
 	return server.URL, root
@@ -445,13 +471,12 @@ func (b *argoBench) waitReady(t *testing.T, selector string) *corev1.Pod {
 
 // deliver sends `payload` as GitHub delivers a push event, signed with `secret`
 // (X-Hub-Signature-256), and returns the HTTP status.
-func deliver(t *testing.T, url string, payload []byte, secret string) int {
-	t.Helper()
+func deliver(url string, payload []byte, secret string) (int, error) {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(payload)
 	request, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	request.Header.Set("Content-Type", "application/json")
 	request.Header.Set("X-GitHub-Event", "push")
@@ -459,10 +484,10 @@ func deliver(t *testing.T, url string, payload []byte, secret string) int {
 	request.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	response, err := http.DefaultClient.Do(request)
 	if err != nil {
-		t.Fatalf("delivering the webhook: %v", err)
+		return 0, err
 	}
 	response.Body.Close()
-	return response.StatusCode
+	return response.StatusCode, nil
 }
 
 // nextWorkflow waits for a Workflow the bench hasn't seen to appear and returns its name.
@@ -601,11 +626,33 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	loopStarted := time.Now()
 
 	// The app's and the GitOps repository on a Git server on 127.0.0.1; each app commit says
-	// what the app answers.
+	// what the app answers. As a forge does, the server delivers each push to the app's
+	// repository to our EventSource (its address is known before the first push), signed with
+	// the webhook secret; it answers the pusher once the delivery is made.
 	gitPassword := fmt.Sprintf("luban-e2e-git-%d", time.Now().UnixNano())
-	url, gitRoot := gitServer(t, gitPassword)
+	webhookSecret := fmt.Sprintf("luban-e2e-webhook-%d", time.Now().UnixNano())
+	var url, gitRoot, webhook string
+	// A push as GitHub delivers it for the app's repository (testdata/push-main.json), with the
+	// Git server's clone URL.
+	payload := func(revision, ref string) []byte {
+		return pushPayload(t, func(p map[string]any) {
+			p["after"], p["ref"] = revision, ref
+			p["repository"].(map[string]any)["clone_url"] = url + "/app.git"
+		})
+	}
+	delivered := make(chan time.Time, 8)
+	url, gitRoot = gitServer(t, gitPassword, func(repository, ref, after string) {
+		if repository != "app.git" {
+			return
+		}
+		if status, err := deliver(webhook, payload(after, ref), webhookSecret); err != nil || status != http.StatusOK {
+			t.Errorf("the event source answered the push of %s with %d (%v)", ref, status, err)
+		}
+		delivered <- time.Now()
+	})
 	app := gitRepo(t, "test-fixtures/web_flask", "first")
 	git(t, gitRoot, "init", "-q", "--bare", "-b", "main", "app.git")
+	git(t, filepath.Join(gitRoot, "app.git"), "config", "http.receivepack", "true")
 	// As forges do, a fetch may ask for any commit reachable from a branch.
 	git(t, filepath.Join(gitRoot, "app.git"), "config", "uploadpack.allowReachableSHA1InWant", "true")
 	// The GitOps repository: the example, and this cluster's overlay of the app (nodeOverlay),
@@ -621,8 +668,22 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	commit := func(message string, change func()) string {
 		change()
 		git(t, app, "commit", "-q", "-am", message)
-		git(t, app, "push", "-q", filepath.Join(gitRoot, "app.git"), "HEAD:main")
 		return git(t, app, "rev-parse", "HEAD")
+	}
+	// `git push` of the app's HEAD to `branch` over HTTP, with the Git credentials; it returns
+	// when the push was made, after the server delivered its webhook.
+	pushURL := strings.Replace(url, "http://", "http://luban:"+gitPassword+"@", 1) + "/app.git"
+	push := func(branch string) time.Time {
+		t.Helper()
+		pushed := time.Now()
+		git(t, app, "push", "-q", pushURL, "HEAD:"+branch)
+		select {
+		case at := <-delivered:
+			t.Logf("push to %s → webhook delivered: %s", branch, at.Sub(pushed).Round(10*time.Millisecond))
+		default:
+			t.Fatalf("the push to %s delivered no webhook", branch)
+		}
+		return pushed
 	}
 	greeting := func(text string) func() {
 		return func() {
@@ -704,28 +765,24 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	t.Logf("site set up in %s", time.Since(loopStarted).Round(100*time.Millisecond))
 
 	// Our EventSource and Sensor (publishing to the test's repository) on the node.
-	webhookSecret := fmt.Sprintf("luban-e2e-webhook-%d", time.Now().UnixNano())
-	webhook := b.installEvents(t, buildSensor(t, registry+"/"+repo), webhookSecret)
+	webhook = b.installEvents(t, buildSensor(t, registry+"/"+repo), webhookSecret)
 	t.Logf("site and event source set up in %s", time.Since(loopStarted).Round(100*time.Millisecond))
 
-	// A push as GitHub delivers it for the app's repository (testdata/push-main.json), with the
-	// Git server's clone URL: the test plays the forge's part.
-	push := func(revision, branch string) []byte {
-		return pushPayload(t, func(p map[string]any) {
-			p["after"], p["ref"] = revision, "refs/heads/"+branch
-			p["repository"].(map[string]any)["clone_url"] = url + "/app.git"
-		})
-	}
 	seen := map[string]bool{}
-	// A delivery the event source accepts; the Sensor's Workflow, once it appears.
+	// A push of the app's HEAD (`revision`) to main; the Sensor's Workflow, once it appears,
+	// which must build that revision.
 	submitted := func(revision string) string {
 		t.Helper()
-		delivered := time.Now()
-		if status := deliver(t, webhook, push(revision, "main"), webhookSecret); status != http.StatusOK {
-			t.Fatalf("the event source answered the push with %d", status)
-		}
+		pushed := push("main")
 		name := b.nextWorkflow(t, seen)
-		t.Logf("push delivered → the Sensor submitted %s: %s", name, time.Since(delivered).Round(100*time.Millisecond))
+		t.Logf("push → the Sensor submitted %s: %s", name, time.Since(pushed).Round(100*time.Millisecond))
+		workflow, err := b.argo.ArgoprojV1alpha1().Workflows(b.namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := workflow.Spec.Arguments.GetParameterByName("revision"); got == nil || got.Value.String() != revision {
+			t.Fatalf("the Workflow builds revision %v, the push was %s", got, revision)
+		}
 		return name
 	}
 	// One push to main: the Sensor's Workflow builds it and commits its digest to the GitOps
@@ -734,9 +791,6 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	loop := func(revision, greeting string) string {
 		t.Helper()
 		built := b.waitWorkflow(t, submitted(revision))
-		if got := built.Spec.Arguments.GetParameterByName("revision"); got == nil || got.Value.String() != revision {
-			t.Fatalf("the Workflow built revision %v, the push was %s", got, revision)
-		}
 		if built.Status.Phase != wfv1.WorkflowSucceeded {
 			t.Fatalf("the build workflow %s: %s\n%s", built.Status.Phase, built.Status.Message, b.failedStepLog(t, built))
 		}
@@ -774,15 +828,13 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	}
 
 	// Deliveries that must start nothing: one signed with another secret (refused by the event
-	// source), a push to another branch (accepted, dropped by the Sensor's filter). The Sensor
+	// source), the push to another branch (accepted, dropped by the Sensor's filter). The Sensor
 	// handles events in order, so the push to main after them must be the only Workflow.
 	first := commit("first greeting", greeting("Hello from the first commit"))
-	if status := deliver(t, webhook, push(first, "main"), "not-the-webhook-secret"); status == http.StatusOK {
-		t.Fatal("the event source accepted a delivery signed with another secret")
+	if status, err := deliver(webhook, payload(first, "refs/heads/main"), "not-the-webhook-secret"); err != nil || status == http.StatusOK {
+		t.Fatalf("a delivery signed with another secret must be refused: %d (%v)", status, err)
 	}
-	if status := deliver(t, webhook, push(first, "feature"), webhookSecret); status != http.StatusOK {
-		t.Fatalf("the event source answered the push to another branch with %d", status)
-	}
+	push("feature")
 	forgetImage(t, ca, repo, "latest")
 	digest := loop(first, "Hello from the first commit")
 	workflows, err := b.argo.ArgoprojV1alpha1().Workflows(b.namespace).List(ctx, metav1.ListOptions{})
