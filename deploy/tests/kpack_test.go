@@ -42,6 +42,9 @@ type builderConfig struct {
 		BuildImage string `toml:"build-image"`
 		RunImage   string `toml:"run-image"`
 	} `toml:"stack"`
+	Lifecycle struct {
+		Version string `toml:"version"`
+	} `toml:"lifecycle"`
 }
 
 func decodeTOML(t *testing.T, path string, into any) {
