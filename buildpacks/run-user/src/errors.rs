@@ -64,9 +64,24 @@ pub fn app_permissions(app_dir: &Path, error: &std::io::Error) -> ErrorMessage {
     .hint("The build user must own the app's files. If the platform copies the app with another owner, fix that (pack and the Argo build do it right).")
 }
 
+/// The app directory itself belongs to the platform and stays writable by others (a warning).
+#[must_use]
+pub fn platform_owned_app_dir(app_dir: &Path, mode: u32) -> String {
+    format!(
+        "`{}` itself belongs to the platform, not the build user, and has mode {mode:04o}, which only its owner may change (kpack builds in such a volume). The app's files are read-only for the run user, but it can add files to `{}` while the app runs.",
+        app_dir.display(),
+        app_dir.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_dir_of_the_platform() {
+        insta::assert_snapshot!(platform_owned_app_dir(Path::new("/workspace"), 0o2777));
+    }
 
     #[test]
     fn launch_as_root() {

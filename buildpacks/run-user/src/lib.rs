@@ -117,9 +117,85 @@ pub fn remove_shared_write(dir: &std::path::Path) -> std::io::Result<usize> {
     Ok(changed)
 }
 
+/// What [`make_app_read_only`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AppPermissions {
+    /// How many paths lost group/other write permission.
+    pub changed: usize,
+    /// The app directory's own mode, when it belongs to another user (a platform's volume, as
+    /// kpack's `/workspace` is) and keeps group or other write permission, which only its owner
+    /// may change.
+    pub platform_owned: Option<u32>,
+}
+
+/// Makes the app read-only for the run user: [`remove_shared_write`] on everything in
+/// `app_dir`, and on `app_dir` itself when `uid` (the build user) owns it.
+///
+/// # Errors
+/// When an entry can't be read or its permissions can't be changed.
+pub fn make_app_read_only(app_dir: &std::path::Path, uid: u32) -> std::io::Result<AppPermissions> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let metadata = std::fs::metadata(app_dir)?;
+    let mode = metadata.permissions().mode() & 0o7777;
+    let mut permissions = AppPermissions {
+        changed: 0,
+        platform_owned: None,
+    };
+    if mode & 0o022 != 0 {
+        if metadata.uid() == uid {
+            std::fs::set_permissions(app_dir, std::fs::Permissions::from_mode(mode & !0o022))?;
+            permissions.changed += 1;
+        } else {
+            permissions.platform_owned = Some(mode);
+        }
+    }
+    for entry in std::fs::read_dir(app_dir)? {
+        permissions.changed += remove_shared_write(&entry?.path())?;
+    }
+    Ok(permissions)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_app_dir_of_another_owner_keeps_its_mode_and_its_contents_become_read_only() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("app");
+        std::fs::create_dir_all(app.join("pkg")).unwrap();
+        std::fs::write(app.join("pkg/mod.py"), "x = 1").unwrap();
+        for path in [&app, &app.join("pkg"), &app.join("pkg/mod.py")] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let owner = std::fs::metadata(&app).unwrap().uid();
+
+        // The build user isn't the app dir's owner: its mode stays, and is reported.
+        let permissions = make_app_read_only(&app, owner + 1).unwrap();
+        assert_eq!(
+            permissions,
+            AppPermissions {
+                changed: 2,
+                platform_owned: Some(0o777)
+            }
+        );
+        assert_eq!(mode(&app), 0o777);
+        assert_eq!(mode(&app.join("pkg")), 0o755);
+        assert_eq!(mode(&app.join("pkg/mod.py")), 0o755);
+
+        // Its owner: the app dir too.
+        let permissions = make_app_read_only(&app, owner).unwrap();
+        assert_eq!(
+            permissions,
+            AppPermissions {
+                changed: 1,
+                platform_owned: None
+            }
+        );
+        assert_eq!(mode(&app), 0o755);
+    }
 
     const STATUS: &str =
         "Name:\tcat\nUmask:\t0022\nUid:\t1002\t1002\t1002\t1002\nGid:\t1000\t1000\t1000\t1000\n";

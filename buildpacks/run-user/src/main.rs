@@ -9,7 +9,7 @@ use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::layer::UncachedLayerDefinition;
 use libcnb::{Buildpack, buildpack_main};
 use luban_common::message::ErrorMessage;
-use luban_run_user::{build_refusal, current_ids, errors, remove_shared_write};
+use luban_run_user::{build_refusal, current_ids, errors, make_app_read_only};
 
 #[cfg(test)]
 use {insta as _, luban_test_support as _, tempfile as _};
@@ -61,11 +61,15 @@ impl Buildpack for RunUserBuildpack {
             libcnb::additional_buildpack_binary_path!("refuse-root"),
         )])?;
         print::bullet("Added a launch check that refuses to start the app as root");
-        let changed = remove_shared_write(&context.app_dir)
+        let permissions = make_app_read_only(&context.app_dir, ids.uid)
             .map_err(|error| RunUserError(errors::app_permissions(&context.app_dir, &error)))?;
         print::bullet(format!(
-            "Made the app read-only for the run user (removed group/other write permission from {changed} paths)"
+            "Made the app read-only for the run user (removed group/other write permission from {} paths)",
+            permissions.changed
         ));
+        if let Some(mode) = permissions.platform_owned {
+            print::warning(errors::platform_owned_app_dir(&context.app_dir, mode));
+        }
         print::all_done(&Some(started));
         BuildResultBuilder::new().build()
     }
