@@ -160,18 +160,18 @@ k() { kubectl --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; }
 # The engine's image as a tar for containerd, or pushed to the testbed registry.
 engine() { if [ "$ENGINE" = docker ]; then docker "$@"; else podman "$@"; fi; }
 
-# An image of one static binary (/bin/NAME, its entrypoint) on the run image, and more static
-# binaries in /usr/local/bin if given, pushed to the testbed registry as $REGISTRY/luban/TAG.
-binary_image() { # binary tag [binary...]
-  local entry=${1##*/} tag=$2 context=$dir/images/${1##*/}
-  rm -rf "$context" && mkdir -p "$context" && cp "$1" "$context/"
-  shift 2
+# An image on the run image of static binaries: FILE:PATH copies FILE to PATH, and the first
+# is the entrypoint. Pushed to the testbed registry as $REGISTRY/luban/TAG.
+binary_image() { # tag file:path...
+  local tag=$1 context=$dir/images/${1%%:*} entry=${2#*:}
+  shift
+  rm -rf "$context" && mkdir -p "$context"
   {
-    printf 'FROM %s\nCOPY %s /bin/%s\n' "$RUN_IMAGE" "$entry" "$entry"
-    for extra in "$@"; do
-      cp "$extra" "$context/" && printf 'COPY %s /usr/local/bin/%s\n' "${extra##*/}" "${extra##*/}"
+    printf 'FROM %s\n' "$RUN_IMAGE"
+    for file in "$@"; do
+      cp "${file%%:*}" "$context/" && printf 'COPY %s %s\n' "$(basename "${file%%:*}")" "${file#*:}"
     done
-    printf 'ENTRYPOINT ["/bin/%s"]\n' "$entry"
+    printf 'ENTRYPOINT ["%s"]\n' "$entry"
   } | engine build -q -t "localhost/luban/$tag" -f - "$context" >/dev/null
   "$LUBAN_ROOT/scripts/registry.sh" push "localhost/luban/$tag" "$REGISTRY/luban/$tag"
 }
@@ -187,7 +187,7 @@ argo_workflows_up() {
   version=$(deploy_module_version github.com/argoproj/argo-workflows/v3)
   argo=$LUBAN_TESTBED/argo-workflows-$version/bin
   executor=$REGISTRY/luban/argoexec:$version
-  binary_image "$argo/argoexec" "argoexec:$version"
+  binary_image "argoexec:$version" "$argo/argoexec:/bin/argoexec"
   k apply --server-side -k "$(module_dir "github.com/argoproj/argo-workflows/v3@$version")/manifests/base/crds/minimal" >/dev/null
   k create namespace argo --dry-run=client -o yaml | k apply -f - >/dev/null
   k -n argo create configmap workflow-controller-configmap --dry-run=client -o yaml \
@@ -233,8 +233,8 @@ argo_events_up() {
   local version events module
   version=$(deploy_module_version github.com/argoproj/argo-events)
   events=$LUBAN_TESTBED/argo-events-$version/bin
-  binary_image "$events/argo-events" "argo-events:$version" \
-    "$LUBAN_TESTBED/argo-workflows-$(deploy_module_version github.com/argoproj/argo-workflows/v3)/bin/argo"
+  binary_image "argo-events:$version" "$events/argo-events:/bin/argo-events" \
+    "$LUBAN_TESTBED/argo-workflows-$(deploy_module_version github.com/argoproj/argo-workflows/v3)/bin/argo:/usr/local/bin/argo"
   module=$(module_dir "github.com/argoproj/argo-events@$version")
   k apply --server-side -k "$module/manifests/base/crds" >/dev/null
   if ! running argo-events-controller; then
@@ -291,11 +291,13 @@ argo_cd_up() {
 # ClusterLifecycle kpack's install makes: here the lifecycle the builder pins, made into an image
 # by the lifecycle's own tools/image (on the run image) and pushed to the testbed registry.
 # kpack has no setting for a registry's CA: the controller trusts the testbed's bundle through
-# SSL_CERT_FILE. Not here: kpack's webhook (its defaulting and CRD conversion need the API server
-# to dial a Service) and the images of build pods; the controller itself resolves stores,
-# stacks and lifecycles and makes builders.
+# SSL_CERT_FILE, and the image of its build pods' own steps (build-init, completion, rebase,
+# build-waiter, in /cnb/process as kpack runs them) carries the bundle as its system CAs. Build
+# pods can't ask for the host's network: the tests give them it with an admission webhook. Not
+# here: kpack's webhook (its defaulting and CRD conversion need the API server to dial a
+# Service).
 kpack_up() {
-  local version config lifecycle_version lifecycle
+  local version config lifecycle_version lifecycle kbin process
   version=$(deploy_module_version github.com/pivotal/kpack)
   config=$(module_dir "github.com/pivotal/kpack@$version")/config
   lifecycle_version=$(xtask lifecycle-version)
@@ -314,10 +316,16 @@ kind: ClusterLifecycle
 metadata: {name: default-lifecycle}
 spec: {image: "$lifecycle"}
 EOF
-  SYSTEM_NAMESPACE=kpack SYSTEM_SERVICE_ACCOUNT=controller CONFIG_LOGGING_NAME=config-logging \
+  kbin=$LUBAN_TESTBED/kpack-$version/bin
+  process=$REGISTRY/luban/kpack-process:$version
+  binary_image "kpack-process:$version" "$kbin/build-init:/cnb/process/build-init" \
+    "$kbin/completion:/cnb/process/completion" "$kbin/rebase:/cnb/process/rebase" \
+    "$kbin/build-waiter:/cnb/process/build-waiter" "$LUBAN_TESTBED/ca-bundle.crt:/etc/ssl/certs/ca-certificates.crt"
+  BUILD_INIT_IMAGE=$process COMPLETION_IMAGE=$process REBASE_IMAGE=$process BUILD_WAITER_IMAGE=$process \
+    SYSTEM_NAMESPACE=kpack SYSTEM_SERVICE_ACCOUNT=controller CONFIG_LOGGING_NAME=config-logging \
     CONFIG_OBSERVABILITY_NAME=config-observability METRICS_DOMAIN=kpack.io \
     SSL_CERT_FILE=$LUBAN_TESTBED/ca-bundle.crt KUBECONFIG=$CLUSTER_KUBECONFIG \
-    start kpack-controller "$LUBAN_TESTBED/kpack-$version/bin/controller" --kubeconfig "$CLUSTER_KUBECONFIG"
+    start kpack-controller "$kbin/controller" --kubeconfig "$CLUSTER_KUBECONFIG"
 }
 
 up() {

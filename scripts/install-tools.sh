@@ -125,16 +125,20 @@ argo_events() {
   go_build github.com/nats-io/nats-server/v2 "v$NATS_SERVER_VERSION" . "$out/bin/nats-server"
 }
 
-# kpack's controller at the version deploy/tests requires, in $LUBAN_TESTBED/kpack-VERSION/bin.
+# kpack's controller and the programs of its build pods at the version deploy/tests requires, in
+# $LUBAN_TESTBED/kpack-VERSION/bin.
 kpack() {
-  local version out
+  local version out missing=()
   version=$(deploy_module_version github.com/pivotal/kpack)
   out=$LUBAN_TESTBED/kpack-$version
-  [ -x "$out/bin/controller" ] && return 0
+  for c in controller build-init completion rebase build-waiter; do [ -x "$out/bin/$c" ] || missing+=("$c"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
   have go || die "Go is needed to build kpack"
-  log "Building kpack $version (controller) from the Go module proxy"
-  go_build github.com/pivotal/kpack "$version" ./cmd/controller "$out/bin/controller" \
-    "-X github.com/pivotal/kpack/cmd.Version=${version#v}"
+  log "Building kpack $version (${missing[*]}) from the Go module proxy"
+  for c in "${missing[@]}"; do
+    go_build github.com/pivotal/kpack "$version" "./cmd/$c" "$out/bin/$c" \
+      "-X github.com/pivotal/kpack/cmd.Version=${version#v}"
+  done
 }
 
 install_lint_tools() {

@@ -560,20 +560,25 @@ func (b *argoBench) stepLog(t *testing.T, workflow *wfv1.Workflow, step string) 
 			t.Fatal(err)
 		}
 		for _, pod := range pods.Items {
-			if pod.Annotations["workflows.argoproj.io/node-id"] != node.ID {
-				continue
+			if pod.Annotations["workflows.argoproj.io/node-id"] == node.ID {
+				return containerLog(&pod, "main")
 			}
-			logs, _ := filepath.Glob(filepath.Join("/var/log/pods", fmt.Sprintf("%s_%s_%s", b.namespace, pod.Name, pod.UID), "main", "*.log"))
-			var out strings.Builder
-			for _, file := range logs {
-				raw, _ := os.ReadFile(file)
-				out.Write(raw)
-			}
-			return out.String()
 		}
 	}
 	t.Fatalf("workflow %s has no step %q with a pod", workflow.Name, step)
 	return ""
+}
+
+// containerLog is what a container of a pod on the node wrote, from the kubelet's files (the
+// node has no address, so the API server can't fetch logs).
+func containerLog(pod *corev1.Pod, container string) string {
+	logs, _ := filepath.Glob(filepath.Join("/var/log/pods", fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID), container, "*.log"))
+	var out strings.Builder
+	for _, file := range logs {
+		raw, _ := os.ReadFile(file)
+		out.Write(raw)
+	}
+	return out.String()
 }
 
 // failedStepLog names the workflow's failed steps, with the log of each.

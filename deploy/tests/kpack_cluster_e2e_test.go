@@ -2,18 +2,28 @@ package tests
 
 // kpack on the node: its controller (scripts/cluster.sh runs it, at the version go.mod requires)
 // resolves deploy/kpack's ClusterStore, ClusterStack and ClusterBuilder and makes the builder
-// from our buildpack package, the stack images and the lifecycle the builder pins. What it
-// shows: the kpack version kpack.yaml names accepts the buildpacks (Buildpack API 0.10) and
-// builds a builder whose order, buildpacks and stack are ours. Overlays: the package, stack
-// images and builder tag in the testbed registry, and the bookworm twin's stack id (its images
-// carry it).
+// from our buildpack package, the stack images and the lifecycle the builder pins; then it
+// builds deploy/kpack's Image from the app's Git repository with its build pods, signs it, and
+// the image runs on the node. What it shows: the kpack version kpack.yaml names accepts the
+// buildpacks (Buildpack API 0.10), makes a builder whose order, buildpacks and stack are ours,
+// and builds an app that starts. Overlays: the package, stack images and tags in the testbed
+// registry, the bookworm twin's stack id (its images carry it) with the testbed's CAs in its
+// build image (kpack gives build pods no CA), the Git server's URL, the Python mirror, the
+// namespace; and build pods on the host's network (a test-scoped mutating webhook: kpack has no
+// such setting), as the workflows' pods are.
 
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,6 +35,8 @@ import (
 	kpackv1 "github.com/pivotal/kpack/pkg/apis/build/v1alpha2"
 	corev1alpha1 "github.com/pivotal/kpack/pkg/apis/core/v1alpha1"
 	kpack "github.com/pivotal/kpack/pkg/client/clientset/versioned"
+	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -92,6 +104,67 @@ func pushPackage(t *testing.T, repo, tag string) string {
 	return registry + "/" + repo + "@" + digest.String()
 }
 
+// hostNetworkWebhook registers a mutating admission webhook, served by the test on 127.0.0.1,
+// that puts the bench namespace's pods carrying `label` on the host's network.
+func (b *argoBench) hostNetworkWebhook(t *testing.T, label string) {
+	t.Helper()
+	server := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var review admissionv1.AdmissionReview
+		if err := json.NewDecoder(r.Body).Decode(&review); err != nil || review.Request == nil {
+			http.Error(w, "not an AdmissionReview", http.StatusBadRequest)
+			return
+		}
+		patch := admissionv1.PatchTypeJSONPatch
+		review.Response = &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true, PatchType: &patch,
+			Patch: []byte(`[{"op": "add", "path": "/spec/hostNetwork", "value": true}]`)}
+		review.Request = nil
+		json.NewEncoder(w).Encode(review)
+	}))
+	t.Cleanup(server.Close)
+	url := server.URL + "/mutate"
+	none, fail := admissionregistrationv1.SideEffectClassNone, admissionregistrationv1.Fail
+	configuration := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: b.namespace + "-host-network"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name: "host-network.luban.test",
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url,
+				CABundle: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate().Raw})},
+			Rules: []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+				Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
+			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": b.namespace}},
+			ObjectSelector:          &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: label, Operator: metav1.LabelSelectorOpExists}}},
+			SideEffects:             &none,
+			FailurePolicy:           &fail,
+			AdmissionReviewVersions: []string{"v1"},
+		}},
+	}
+	webhooks := b.client.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	if _, err := webhooks.Create(context.Background(), configuration, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { webhooks.Delete(context.Background(), configuration.Name, metav1.DeleteOptions{}) })
+}
+
+// imageWithCAs is `image` with the testbed's CA bundle (this machine's CAs and the registry's)
+// as its system CAs, pushed to the testbed registry as repo.
+func imageWithCAs(t *testing.T, image, repo string) string {
+	t.Helper()
+	context := t.TempDir()
+	bundle, err := os.ReadFile(filepath.Join(testbedDir, "ca-bundle.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(context, "ca-bundle.crt"), string(bundle))
+	writeFile(t, filepath.Join(context, "Containerfile"),
+		fmt.Sprintf("FROM %s\nCOPY ca-bundle.crt /etc/ssl/certs/ca-certificates.crt\n", image))
+	local := "localhost/" + repo + ":latest"
+	docker := filepath.Join(repoRoot(t), "scripts/docker.sh")
+	if out, err := exec.Command(docker, "build", "-q", "-t", local, "-f", filepath.Join(context, "Containerfile"), context).CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", local, err, out)
+	}
+	return pushImage(t, local, repo)
+}
+
 // kpackDocument decodes deploy/kpack/kpack.yaml's one document of `kind` strictly into `into`.
 func kpackDocument(t *testing.T, kind string, into any) {
 	t.Helper()
@@ -100,7 +173,7 @@ func kpackDocument(t *testing.T, kind string, into any) {
 	}
 }
 
-func TestE2EClusterKpackMakesTheBuilderFromOurPackageAndStack(t *testing.T) {
+func TestE2EClusterKpackMakesOurBuilderAndBuildsTheAppThatRuns(t *testing.T) {
 	b := newArgoBench(t)
 	ctx := context.Background()
 	config, err := clientcmd.BuildConfigFromFlags("", os.Getenv("CLUSTER_KUBECONFIG"))
@@ -111,7 +184,7 @@ func TestE2EClusterKpackMakesTheBuilderFromOurPackageAndStack(t *testing.T) {
 
 	// The store's package, the stack's images and the builder's tag in the testbed registry.
 	buildpacks := pushPackage(t, "luban-test/buildpacks/python", "0.1.0")
-	buildImage := pushImage(t, os.Getenv("BUILD_IMAGE"), "luban-test/build")
+	buildImage := imageWithCAs(t, os.Getenv("BUILD_IMAGE"), "luban-test/build-with-cas")
 	runImage := pushImage(t, os.Getenv("RUN_IMAGE"), "luban-test/run")
 	var store kpackv1.ClusterStore
 	kpackDocument(t, "ClusterStore", &store)
@@ -211,5 +284,112 @@ func TestE2EClusterKpackMakesTheBuilderFromOurPackageAndStack(t *testing.T) {
 	decodeTOML(t, filepath.Join(repoRoot(t), "builder.toml"), &pinned)
 	if got := made.Status.Lifecycle.Version; got != pinned.Lifecycle.Version {
 		t.Errorf("the builder has lifecycle %s, builder.toml pins %s", got, pinned.Lifecycle.Version)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// The app's repository on a Git server on 127.0.0.1, and what the Image's namespace holds:
+	// its service account with the registry credentials and the cosign key pair kpack signs with.
+	url, gitRoot := gitServer(t, "unused", nil)
+	app := gitRepo(t, "test-fixtures/web_flask", "the app")
+	git(t, gitRoot, "clone", "-q", "--bare", app, "app.git")
+	// As forges do, a fetch may ask for any commit reachable from a branch (kpack fetches the one
+	// it resolved).
+	git(t, filepath.Join(gitRoot, "app.git"), "config", "uploadpack.allowReachableSHA1InWant", "true")
+	keys := t.TempDir()
+	cosignKeyPair(t, keys, "luban-e2e-cosign-password")
+	cosignKey, err := os.ReadFile(filepath.Join(keys, "cosign.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var image kpackv1.Image
+	kpackDocument(t, "Image", &image)
+	var appAccount corev1.ServiceAccount
+	for _, doc := range documents(t, filepath.Join(repoRoot(t), "deploy/kpack/kpack.yaml"), "ServiceAccount") {
+		decodeYAML(t, doc, &appAccount)
+		if appAccount.Name == image.Spec.ServiceAccountName {
+			break
+		}
+	}
+	appAccount.Namespace, image.Namespace = b.namespace, b.namespace
+	for _, secret := range []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Name: "registry-credentials"}, Type: corev1.SecretTypeDockerConfigJson,
+			StringData: map[string]string{".dockerconfigjson": `{"auths":{}}`}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "luban-cosign"},
+			StringData: map[string]string{"cosign.key": string(cosignKey), "cosign.password": "luban-e2e-cosign-password"}},
+	} {
+		if _, err := b.client.CoreV1().Secrets(b.namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.client.CoreV1().ServiceAccounts(b.namespace).Create(ctx, &appAccount, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b.hostNetworkWebhook(t, kpackv1.BuildLabel)
+	image.Spec.Tag = registry + "/luban-test/kpack-app"
+	image.Spec.Source.Git.URL = url + "/app.git"
+	// The Python mirror, and uv told to use the build image's CAs (this network's proxy's among
+	// them, as a company's would be; uv's own roots are the public ones).
+	image.Spec.Build.Env = append(image.Spec.Build.Env,
+		corev1.EnvVar{Name: "UV_PYTHON_DOWNLOADS_JSON_URL", Value: mirrorURL + "/python/downloads.json"},
+		corev1.EnvVar{Name: "SSL_CERT_FILE", Value: "/etc/ssl/certs/ca-certificates.crt"})
+	image.SetDefaults(ctx)
+	forgetImage(t, registryCA(t), "luban-test/kpack-app", "latest")
+	started = time.Now()
+	if _, err := client.Images(b.namespace).Create(ctx, &image, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var built *kpackv1.Image
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline) && built == nil; time.Sleep(2 * time.Second) {
+		current, err := client.Images(b.namespace).Get(ctx, image.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ready := current.Status.GetCondition(corev1alpha1.ConditionReady); ready != nil && ready.IsTrue() {
+			built = current
+		} else if ready != nil && ready.IsFalse() && current.Status.BuildCounter > 0 {
+			builds, _ := client.Builds(b.namespace).List(ctx, metav1.ListOptions{})
+			for _, build := range builds.Items {
+				if condition := build.Status.GetCondition(corev1alpha1.ConditionSucceeded); condition != nil && condition.IsFalse() {
+					t.Fatalf("the kpack build failed: %s\n%s", condition.Message, namespaceReport(b.client, b.namespace))
+				}
+			}
+		}
+	}
+	if built == nil {
+		t.Fatalf("the Image is not ready after 5 minutes:\n%s", namespaceReport(b.client, b.namespace))
+	}
+	t.Logf("Image built in %s: %s", time.Since(started).Round(100*time.Millisecond), built.Status.LatestImage)
+
+	// kpack signed it with the service account's cosign key (docs/kpack.md).
+	digest := built.Status.LatestImage[strings.LastIndex(built.Status.LatestImage, "@")+1:]
+	if registryDigest(t, registryCA(t), "luban-test/kpack-app", strings.Replace(digest, ":", "-", 1)+".sig") == "" {
+		t.Errorf("kpack pushed no cosign signature for %s", digest)
+	}
+	// kpack builds in a volume it owns (mode 2777), whose mode the build user can't change: the
+	// build says so, and goes on with the app's files read-only.
+	pods, err := b.client.CoreV1().Pods(b.namespace).List(ctx, metav1.ListOptions{LabelSelector: kpackv1.BuildLabel})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("one build pod expected: %v", err)
+	}
+	if log := containerLog(&pods.Items[0], "build"); !strings.Contains(log, "`/workspace` itself belongs to the platform") {
+		t.Errorf("the build should say that kpack's /workspace stays writable:\n%s", log)
+	}
+
+	// It runs on the node and answers as the app, as uid 1002.
+	port := freePort(t)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "kpack-app", Labels: map[string]string{"app": "kpack-app"}},
+		Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{{
+			Name: "app", Image: built.Status.LatestImage, Env: []corev1.EnvVar{{Name: "PORT", Value: fmt.Sprint(port)}},
+		}}},
+	}
+	if _, err := b.client.CoreV1().Pods(b.namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitReady(t, "app=kpack-app")
+	if body := answer(t, port); !strings.Contains(body, "Hello from Luban") || !strings.Contains(body, `"uid":1002`) {
+		t.Fatalf("the app kpack built should answer as uid 1002, answered %q", body)
 	}
 }
