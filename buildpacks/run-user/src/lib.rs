@@ -159,17 +159,28 @@ pub fn make_app_read_only(app_dir: &std::path::Path, uid: u32) -> std::io::Resul
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_app_dir_of_another_owner_keeps_its_mode_and_its_contents_become_read_only() {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let dir = tempfile::tempdir().unwrap();
-        let app = dir.path().join("app");
+    /// An app (`app/pkg/mod.py`, all mode 0777) under `dir`.
+    fn writable_app(dir: &std::path::Path) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let app = dir.join("app");
         std::fs::create_dir_all(app.join("pkg")).unwrap();
         std::fs::write(app.join("pkg/mod.py"), "x = 1").unwrap();
         for path in [&app, &app.join("pkg"), &app.join("pkg/mod.py")] {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
         }
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        app
+    }
+
+    fn mode(path: &std::path::Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn an_app_dir_of_another_owner_keeps_its_mode_and_its_contents_become_read_only() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let app = writable_app(dir.path());
         let owner = std::fs::metadata(&app).unwrap().uid();
 
         // The build user isn't the app dir's owner: its mode stays, and is reported.
@@ -202,17 +213,10 @@ mod tests {
 
     #[test]
     fn app_becomes_read_only_for_group_and_others() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let app = dir.path().join("app");
-        std::fs::create_dir_all(app.join("pkg")).unwrap();
-        std::fs::write(app.join("pkg/mod.py"), "x = 1").unwrap();
+        let app = writable_app(dir.path());
         std::os::unix::fs::symlink("/etc/passwd", app.join("link")).unwrap();
-        for path in [&app, &app.join("pkg"), &app.join("pkg/mod.py")] {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
-        }
         assert_eq!(remove_shared_write(&app).unwrap(), 3);
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&app), 0o755);
         assert_eq!(mode(&app.join("pkg/mod.py")), 0o755);
         assert_eq!(remove_shared_write(&app).unwrap(), 0);
