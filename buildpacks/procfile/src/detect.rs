@@ -306,10 +306,10 @@ fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProce
                 };
                 format!("gunicorn {module}:{variable}{chdir} --bind \"0.0.0.0:{port}\"")
             } else {
+                let server = if asgi { "uvicorn" } else { "gunicorn" };
                 notes.push(format!(
-                    "`{path}` defines `{variable}`, but {} will not be installed, so no web process was declared. Add it (`uv add {}`) or a `Procfile`.",
+                    "`{path}` defines `{variable}`, but {} will not be installed, so no web process was declared. Add it (`uv add {server}`; the build then starts `{server} {module}:{variable}`) or a `Procfile`.",
                     if asgi { "uvicorn (for an ASGI app)" } else { "gunicorn (for a WSGI app)" },
-                    if asgi { "uvicorn" } else { "gunicorn" },
                 ));
                 return None;
             };
@@ -471,7 +471,7 @@ mod tests {
             &["flask"],
         ));
         assert!(detection.processes.is_empty());
-        insta::assert_snapshot!(detection.notes.join("\n"), @"`app.py` defines `app`, but gunicorn (for a WSGI app) will not be installed, so no web process was declared. Add it (`uv add gunicorn`) or a `Procfile`.");
+        insta::assert_snapshot!(detection.notes.join("\n"), @"`app.py` defines `app`, but gunicorn (for a WSGI app) will not be installed, so no web process was declared. Add it (`uv add gunicorn`; the build then starts `gunicorn app:app`) or a `Procfile`.");
     }
 
     #[test]

@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn no_process_with_notes() {
         insta::assert_snapshot!(no_process(&[
-            "`app.py` defines `app`, but gunicorn (for a WSGI app) will not be installed, so no web process was declared. Add it (`uv add gunicorn`) or a `Procfile`."
+            "`main.py` defines `app`, but gunicorn (for a WSGI app) will not be installed, so no web process was declared. Add it (`uv add gunicorn`; the build then starts `gunicorn main:app`) or a `Procfile`."
         ]));
     }
 
