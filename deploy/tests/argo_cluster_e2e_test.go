@@ -19,13 +19,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,16 +50,15 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 )
 
 // The Argo Workflows test bench: clients of the cluster and a namespace of the test's own.
 type argoBench struct {
 	client    *kubernetes.Clientset
-	apiServer string // host:port
-	ca        []byte // the cluster's CA, which also signed the event bus's certificate
+	config    *rest.Config
 	argo      *argo.Clientset
 	dynamic   *dynamic.DynamicClient
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
@@ -68,12 +67,8 @@ type argoBench struct {
 
 func newArgoBench(t *testing.T) *argoBench {
 	t.Helper()
-	client := requireCluster(t)
-	config, err := clientcmd.BuildConfigFromFlags("", os.Getenv("CLUSTER_KUBECONFIG"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &argoBench{client: client, apiServer: strings.TrimPrefix(config.Host, "https://"), ca: config.CAData,
+	client, config := requireCluster(t)
+	b := &argoBench{client: client, config: config,
 		argo: argo.NewForConfigOrDie(config), dynamic: dynamic.NewForConfigOrDie(config),
 		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(client.Discovery())),
 		namespace: fmt.Sprintf("luban-argo-%d", time.Now().UnixNano())}
@@ -282,14 +277,21 @@ func stepToolsImage(t *testing.T) string {
 			t.Fatalf("cp %s: %v %s", path, err, out)
 		}
 	}
-	writeFile(t, filepath.Join(context, "Containerfile"),
-		fmt.Sprintf("FROM %s\nCOPY luban-osv-gate osv-scanner cosign kustomize /usr/local/bin/\n", gitImage))
-	local := "localhost/luban-test/step-tools:latest"
+	return buildImage(t, context, fmt.Sprintf("FROM %s\nCOPY luban-osv-gate osv-scanner cosign kustomize /usr/local/bin/\n", gitImage),
+		"luban-test/step-tools")
+}
+
+// buildImage builds `containerfile` in `context` (which holds the files it copies) with the
+// engine and pushes the image to the testbed registry as repo; it returns repo@digest.
+func buildImage(t *testing.T, context, containerfile, repo string) string {
+	t.Helper()
+	writeFile(t, filepath.Join(context, "Containerfile"), containerfile)
+	local := "localhost/" + repo + ":latest"
 	docker := filepath.Join(repoRoot(t), "scripts/docker.sh")
 	if out, err := exec.Command(docker, "build", "-q", "-t", local, "-f", filepath.Join(context, "Containerfile"), context).CombinedOutput(); err != nil {
-		t.Fatalf("building the step tools image: %v\n%s", err, out)
+		t.Fatalf("building %s: %v\n%s", local, err, out)
 	}
-	return pushImage(t, local, "luban-test/step-tools")
+	return pushImage(t, local, repo)
 }
 
 // siteTemplate is a WorkflowTemplate of deploy/ whose parameters' values `defaults` replace, as
@@ -297,9 +299,7 @@ func stepToolsImage(t *testing.T) string {
 func siteTemplate(t *testing.T, file string, defaults map[string]string) *wfv1.WorkflowTemplate {
 	t.Helper()
 	var template wfv1.WorkflowTemplate
-	if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), file), "WorkflowTemplate")[0], &template); err != nil {
-		t.Fatal(err)
-	}
+	decodeDocument(t, file, "WorkflowTemplate", &template)
 	set := 0
 	for i, parameter := range template.Spec.Arguments.Parameters {
 		if value, ok := defaults[parameter.Name]; ok {
@@ -360,13 +360,16 @@ func buildSensor(t *testing.T, image string) *eventsv1.Sensor {
 }
 
 // createTyped creates a typed object (its TypeMeta set) like createUnstructured.
-func (b *argoBench) createTyped(t *testing.T, object any) {
+// Its zero status and creation time are left out.
+func (b *argoBench) createTyped(t *testing.T, object any) *unstructured.Unstructured {
 	t.Helper()
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(object)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.createUnstructured(t, &unstructured.Unstructured{Object: content})
+	unstructured.RemoveNestedField(content, "status")
+	unstructured.RemoveNestedField(content, "metadata", "creationTimestamp")
+	return b.createUnstructured(t, &unstructured.Unstructured{Object: content})
 }
 
 // installEvents installs what a site installs for Argo Events: an event bus (the node's NATS
@@ -388,7 +391,11 @@ func (b *argoBench) installEvents(t *testing.T, sensor *eventsv1.Sensor, webhook
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	port := b.apiServer[strings.LastIndex(b.apiServer, ":")+1:]
+	apiServer, err := url.Parse(b.config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := apiServer.Port()
 	onPodNetwork := func(template *eventsv1.Template) {
 		if template == nil || template.Container == nil {
 			t.Fatal("the EventSource and the Sensor should set their pods' container")
@@ -398,9 +405,7 @@ func (b *argoBench) installEvents(t *testing.T, sensor *eventsv1.Sensor, webhook
 			corev1.EnvVar{Name: "KUBERNETES_SERVICE_PORT", Value: port})
 	}
 	var eventSource eventsv1.EventSource
-	if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), "deploy/argo/events/eventsource-github.yaml"), "EventSource")[0], &eventSource); err != nil {
-		t.Fatal(err)
-	}
+	decodeDocument(t, "deploy/argo/events/eventsource-github.yaml", "EventSource", &eventSource)
 	onPodNetwork(eventSource.Spec.Template)
 	b.createTyped(t, &eventSource)
 	for _, kind := range []string{"ServiceAccount", "Role", "RoleBinding"} {
@@ -428,7 +433,8 @@ func (b *argoBench) installEvents(t *testing.T, sensor *eventsv1.Sensor, webhook
 func (b *argoBench) waitSubscribed(t *testing.T) {
 	t.Helper()
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(b.ca)
+	// The cluster's CA also signed the event bus's certificate.
+	roots.AppendCertsFromPEM(b.config.CAData)
 	connection, err := nats.Connect(os.Getenv("CLUSTER_NATS_URL"), nats.Secure(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
 	if err != nil {
 		t.Fatalf("connecting to the event bus: %v", err)
@@ -886,44 +892,16 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 // namespace as the destination.
 func (b *argoBench) createApplication(t *testing.T, repoURL, path string) {
 	t.Helper()
-	for _, doc := range [][]byte{
-		documents(t, filepath.Join(repoRoot(t), "deploy/argo/cd/application.yaml"), "AppProject")[0],
-		documents(t, filepath.Join(repoRoot(t), "deploy/argo/cd/application.yaml"), "Application")[0],
-	} {
-		var object any
-		var meta metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &meta); err != nil {
-			t.Fatal(err)
-		}
-		switch meta.Kind {
-		case "AppProject":
-			var project cdv1.AppProject
-			if err := yaml.UnmarshalStrict(doc, &project); err != nil {
-				t.Fatal(err)
-			}
-			project.Spec.SourceRepos = []string{repoURL}
-			project.Spec.Destinations[0].Namespace = b.namespace
-			object = &project
-		case "Application":
-			var app cdv1.Application
-			if err := yaml.UnmarshalStrict(doc, &app); err != nil {
-				t.Fatal(err)
-			}
-			app.Spec.Source.RepoURL, app.Spec.Source.Path = repoURL, path
-			app.Spec.Destination.Namespace = b.namespace
-			object = &app
-		}
-		raw, err := json.Marshal(object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var u unstructured.Unstructured
-		if err := json.Unmarshal(raw, &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		unstructured.RemoveNestedField(u.Object, "status")
-		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-		created := b.createUnstructured(t, &u)
+	var project cdv1.AppProject
+	decodeDocument(t, "deploy/argo/cd/application.yaml", "AppProject", &project)
+	project.Spec.SourceRepos = []string{repoURL}
+	project.Spec.Destinations[0].Namespace = b.namespace
+	var app cdv1.Application
+	decodeDocument(t, "deploy/argo/cd/application.yaml", "Application", &app)
+	app.Spec.Source.RepoURL, app.Spec.Source.Path = repoURL, path
+	app.Spec.Destination.Namespace = b.namespace
+	for _, object := range []any{&project, &app} {
+		created := b.createTyped(t, object)
 		mapping, err := b.mapper.RESTMapping(created.GroupVersionKind().GroupKind(), created.GroupVersionKind().Version)
 		if err != nil {
 			t.Fatal(err)

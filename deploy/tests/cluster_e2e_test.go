@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kustomize/api/krusty"
 	kustomize "sigs.k8s.io/kustomize/api/types"
@@ -28,8 +29,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// requireCluster is requireE2E plus a client of the testbed's cluster.
-func requireCluster(t *testing.T) *kubernetes.Clientset {
+// requireCluster is requireE2E plus a client of the testbed's cluster and its configuration.
+func requireCluster(t *testing.T) (*kubernetes.Clientset, *rest.Config) {
 	t.Helper()
 	requireE2E(t)
 	path := os.Getenv("CLUSTER_KUBECONFIG")
@@ -44,7 +45,7 @@ func requireCluster(t *testing.T) *kubernetes.Clientset {
 	if _, err := client.Discovery().ServerVersion(); err != nil {
 		t.Fatalf("the cluster does not answer (%v): `scripts/cluster.sh up`", err)
 	}
-	return client
+	return client, config
 }
 
 // publish builds a fixture with the offline builder and publishes it to the testbed registry;
@@ -201,7 +202,7 @@ func namespaceReport(client *kubernetes.Clientset, namespace string) string {
 }
 
 func TestE2EClusterRunsThePublishedImageFromTheGitOpsApp(t *testing.T) {
-	client := requireCluster(t)
+	client, _ := requireCluster(t)
 	ctx := context.Background()
 	image, digest := publish(t, "web_flask", "luban-test/cluster-app")
 

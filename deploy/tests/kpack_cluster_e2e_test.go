@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,8 +39,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/yaml"
 )
 
 // pushPackage pushes the buildpack package the testbed made (target/luban_python.cnb, an OCI
@@ -155,49 +152,33 @@ func imageWithCAs(t *testing.T, image, repo string) string {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(context, "ca-bundle.crt"), string(bundle))
-	writeFile(t, filepath.Join(context, "Containerfile"),
-		fmt.Sprintf("FROM %s\nCOPY ca-bundle.crt /etc/ssl/certs/ca-certificates.crt\n", image))
-	local := "localhost/" + repo + ":latest"
-	docker := filepath.Join(repoRoot(t), "scripts/docker.sh")
-	if out, err := exec.Command(docker, "build", "-q", "-t", local, "-f", filepath.Join(context, "Containerfile"), context).CombinedOutput(); err != nil {
-		t.Fatalf("building %s: %v\n%s", local, err, out)
-	}
-	return pushImage(t, local, repo)
+	return buildImage(t, context, fmt.Sprintf("FROM %s\nCOPY ca-bundle.crt /etc/ssl/certs/ca-certificates.crt\n", image), repo)
 }
 
-// kpackDocument decodes deploy/kpack/kpack.yaml's one document of `kind` strictly into `into`.
-func kpackDocument(t *testing.T, kind string, into any) {
-	t.Helper()
-	if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), "deploy/kpack/kpack.yaml"), kind)[0], into); err != nil {
-		t.Fatal(err)
-	}
-}
+// The kpack manifests the test gives the node.
+const kpackManifest = "deploy/kpack/kpack.yaml"
 
 func TestE2EClusterKpackMakesOurBuilderAndBuildsTheAppThatRuns(t *testing.T) {
 	b := newArgoBench(t)
 	ctx := context.Background()
-	config, err := clientcmd.BuildConfigFromFlags("", os.Getenv("CLUSTER_KUBECONFIG"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := kpack.NewForConfigOrDie(config).KpackV1alpha2()
+	client := kpack.NewForConfigOrDie(b.config).KpackV1alpha2()
 
 	// The store's package, the stack's images and the builder's tag in the testbed registry.
 	buildpacks := pushPackage(t, "luban-test/buildpacks/python", "0.1.0")
 	buildImage := imageWithCAs(t, os.Getenv("BUILD_IMAGE"), "luban-test/build-with-cas")
 	runImage := pushImage(t, os.Getenv("RUN_IMAGE"), "luban-test/run")
 	var store kpackv1.ClusterStore
-	kpackDocument(t, "ClusterStore", &store)
+	decodeDocument(t, kpackManifest, "ClusterStore", &store)
 	store.Spec.Sources = []corev1alpha1.ImageSource{{Image: buildpacks}}
 	var stack kpackv1.ClusterStack
-	kpackDocument(t, "ClusterStack", &stack)
+	decodeDocument(t, kpackManifest, "ClusterStack", &stack)
 	stack.Spec.Id = "io.luban.stacks.bookworm"
 	stack.Spec.BuildImage.Image, stack.Spec.RunImage.Image = buildImage, runImage
 	var builder kpackv1.ClusterBuilder
-	kpackDocument(t, "ClusterBuilder", &builder)
+	decodeDocument(t, kpackManifest, "ClusterBuilder", &builder)
 	builder.Spec.Tag = registry + "/luban-test/kpack-builder"
 	var account corev1.ServiceAccount
-	kpackDocument(t, "ServiceAccount", &account)
+	decodeDocument(t, kpackManifest, "ServiceAccount", &account)
 	if builder.Spec.ServiceAccountRef.Name != account.Name || builder.Spec.ServiceAccountRef.Namespace != account.Namespace {
 		t.Fatalf("the ClusterBuilder's service account %v is not kpack.yaml's %s/%s", builder.Spec.ServiceAccountRef, account.Namespace, account.Name)
 	}
@@ -304,9 +285,9 @@ func TestE2EClusterKpackMakesOurBuilderAndBuildsTheAppThatRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	var image kpackv1.Image
-	kpackDocument(t, "Image", &image)
+	decodeDocument(t, kpackManifest, "Image", &image)
 	var appAccount corev1.ServiceAccount
-	for _, doc := range documents(t, filepath.Join(repoRoot(t), "deploy/kpack/kpack.yaml"), "ServiceAccount") {
+	for _, doc := range documents(t, filepath.Join(repoRoot(t), kpackManifest), "ServiceAccount") {
 		decodeYAML(t, doc, &appAccount)
 		if appAccount.Name == image.Spec.ServiceAccountName {
 			break

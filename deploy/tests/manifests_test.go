@@ -403,9 +403,7 @@ func TestSigningFollowsThePushAndVerificationPrecedesTheCommit(t *testing.T) {
 func stepGroups(t *testing.T, file, template string) [][]string {
 	t.Helper()
 	var wt wfv1.WorkflowTemplate
-	if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), file), "WorkflowTemplate")[0], &wt); err != nil {
-		t.Fatal(err)
-	}
+	decodeDocument(t, file, "WorkflowTemplate", &wt)
 	var groups [][]string
 	for _, tpl := range wt.Spec.Templates {
 		if tpl.Name != template {

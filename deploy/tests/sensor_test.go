@@ -52,13 +52,19 @@ func documents(t *testing.T, path, kind string) [][]byte {
 	return found
 }
 
+// decodeDocument decodes the first document of `kind` in the repository's manifest `file`
+// strictly (unknown fields are errors) into `into`.
+func decodeDocument(t *testing.T, file, kind string, into any) {
+	t.Helper()
+	if err := yaml.UnmarshalStrict(documents(t, filepath.Join(repoRoot(t), file), kind)[0], into); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+}
+
 func loadSensor(t *testing.T) *v1alpha1.Sensor {
 	t.Helper()
 	var sensor v1alpha1.Sensor
-	doc := documents(t, filepath.Join(repoRoot(t), "deploy/argo/events/sensor.yaml"), "Sensor")[0]
-	if err := yaml.UnmarshalStrict(doc, &sensor); err != nil {
-		t.Fatal(err)
-	}
+	decodeDocument(t, "deploy/argo/events/sensor.yaml", "Sensor", &sensor)
 	return &sensor
 }
 
@@ -147,10 +153,7 @@ func TestSensorFiltersOutOtherReposBranchesTagsAndDeletions(t *testing.T) {
 // The Sensor's repository filter names the repository the EventSource receives webhooks for.
 func TestSensorAndEventSourceNameTheSameRepository(t *testing.T) {
 	var source v1alpha1.EventSource
-	doc := documents(t, filepath.Join(repoRoot(t), "deploy/argo/events/eventsource-github.yaml"), "EventSource")[0]
-	if err := yaml.UnmarshalStrict(doc, &source); err != nil {
-		t.Fatal(err)
-	}
+	decodeDocument(t, "deploy/argo/events/eventsource-github.yaml", "EventSource", &source)
 	var repos []string
 	for _, github := range source.Spec.Github {
 		for _, r := range github.Repositories {
