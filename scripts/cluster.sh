@@ -4,7 +4,8 @@
 # kubelet built from the Go module proxy (scripts/install-tools.sh).
 #   cluster.sh up | down | status
 # Every process listens on 127.0.0.1 and is stopped by `down`, which also forgets the cluster's
-# state (etcd's data, the kubelet's pods); the certificates and containerd's images stay.
+# state (etcd's data, the kubelet's pods and their containers and pulled images); the
+# certificates and the pause image stay.
 # Pods that serve mostly use `hostNetwork: true`. The others get an address on the pod network,
 # a bridge (luban0, $CLUSTER_POD_SUBNET) that `up` makes and `down` removes, with no route
 # beyond it: they reach the API server through a relay at the bridge's address
@@ -392,9 +393,17 @@ down() {
     stop "$name"
   done
   if [ -S "$sock" ]; then
-    for task in $(ctr -a "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
-      ctr -a "$sock" -n k8s.io tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true
+    local c=(ctr -a "$sock" -n k8s.io) task
+    for task in $("${c[@]}" tasks ls -q 2>/dev/null); do
+      "${c[@]}" tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true
     done
+    # The pods' containers and the images they pulled go too (every run pushes new images; the
+    # testbed registry keeps them), so the disk doesn't fill up run after run until the kubelet
+    # taints the node with disk pressure. The pause image, imported, stays.
+    sleep 1
+    for task in $("${c[@]}" tasks ls -q 2>/dev/null); do "${c[@]}" tasks delete -f "$task" >/dev/null 2>&1 || true; done
+    "${c[@]}" containers ls -q 2>/dev/null | xargs -r "${c[@]}" containers rm >/dev/null 2>&1 || true
+    "${c[@]}" images ls -q 2>/dev/null | grep -vxF "$pause_image" | xargs -r "${c[@]}" images rm --sync >/dev/null 2>&1 || true
   fi
   stop containerd
   pkill -f "containerd-shim-runc-v2 .*-address $sock" 2>/dev/null || true
@@ -403,7 +412,7 @@ down() {
   local mounts
   mounts=$(cut -d' ' -f2 /proc/mounts | grep -F "$dir/" | sort -r || true)
   for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
-  # Each `up` starts from an empty cluster; containerd's images stay (a cache of pulls).
+  # Each `up` starts from an empty cluster.
   rm -rf "$dir/etcd" "$dir/kubelet" "$dir/nats" "$dir/cni-ipam" "$dir/argo-events"
   ! ip link show "$bridge" >/dev/null 2>&1 || ip link delete "$bridge"
   log "Cluster down"
