@@ -14,6 +14,13 @@ import (
 const allowListHelp = "`.luban/vulnerability-allowlist.toml`"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sbom" {
+		if err := runSBOM(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	source := flag.String("source", "/workspace/source", "the app's directory: its uv.lock (or requirements.txt) is scanned")
 	db := flag.String("db", "/osv", "the OSV database directory: <db>/osv-scanner/PyPI/all.zip")
 	thresholdFlag := flag.String("threshold", "high", "the lowest severity that stops the build: low, medium, high or critical")

@@ -204,3 +204,57 @@ func writeFile(t *testing.T, path, contents string) {
 		t.Fatal(err)
 	}
 }
+
+// The `sbom` step, with its real command, in a container (luban-osv-gate built here): it
+// passes on the SBOM the build wrote once it has checked it, says why when there is none, and
+// refuses a symbolic link that hostile build-time code left where the SBOM should be — the
+// link that once made the signing step attest the registry's Docker config.
+func TestE2ESBOMStepPassesOnACheckedSBOMAndNeverFollowsALink(t *testing.T) {
+	requireE2E(t)
+	bin := t.TempDir()
+	buildGate(t, bin)
+	const path = "layers/sbom/launch/luban_python-uv/venv/sbom.cdx.json"
+	secret := filepath.Join(t.TempDir(), "config.json")
+	token := "luban-e2e-sbom-token-" + fmt.Sprint(time.Now().UnixNano())
+	writeFile(t, secret, `{"auths":{"registry.example":{"auth":"`+token+`"}}}`)
+
+	sbomStep := func(ws string) (string, string, string, error) {
+		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "sbom", map[string]string{"gate-image": gitImage})
+		mounts := []string{ws + ":/workspace:ro", filepath.Join(bin, "luban-osv-gate") + ":/usr/local/bin/luban-osv-gate:ro",
+			// Where the signing step mounts the registry's Docker config.
+			secret + ":/luban/registry-auth/config.json:ro"}
+		out, sbom, err := s.runReading(t, gitImage, "1001:1000", "/tmp/luban-sbom.json", mounts...)
+		_, present, _ := s.runReading(t, gitImage, "1001:1000", "/tmp/luban-sbom.json.present", mounts...)
+		return out, sbom, present, err
+	}
+
+	ws := workspace(t)
+	writeFile(t, filepath.Join(ws, path), `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,
+ "components":[{"type":"library","bom-ref":"flask-1@3.1.0","name":"flask","version":"3.1.0","purl":"pkg:pypi/flask@3.1.0"}]}`)
+	out, sbom, present, err := sbomStep(ws)
+	if err != nil || present != "true" || !strings.Contains(sbom, `"purl":"pkg:pypi/flask@3.1.0"`) || !strings.Contains(out, "1 components") {
+		t.Errorf("a CycloneDX SBOM should be passed on: %v present=%q sbom=%q\n%s", err, present, sbom, out)
+	}
+
+	out, sbom, present, err = sbomStep(workspace(t))
+	if err != nil || present != "false" || sbom != "" || !strings.Contains(out, "No dependency SBOM to attest") {
+		t.Errorf("no SBOM: the step should say so and pass on nothing: %v present=%q sbom=%q\n%s", err, present, sbom, out)
+	}
+
+	for _, link := range []string{path, "layers/sbom"} {
+		hostile := workspace(t)
+		writeFile(t, filepath.Join(hostile, path), `{"bomFormat":"CycloneDX","specVersion":"1.5"}`)
+		os.RemoveAll(filepath.Join(hostile, link))
+		target := "/luban/registry-auth/config.json"
+		if link != path {
+			target = "/luban/registry-auth"
+		}
+		if err := os.Symlink(target, filepath.Join(hostile, link)); err != nil {
+			t.Fatal(err)
+		}
+		out, sbom, _, err = sbomStep(hostile)
+		if err == nil || !strings.Contains(out, link+" is a symbolic link: refused") || strings.Contains(out+sbom, token) {
+			t.Errorf("a link at %s must fail the step without reading what it points at: %v sbom=%q\n%s", link, err, sbom, out)
+		}
+	}
+}

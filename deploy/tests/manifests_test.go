@@ -308,6 +308,11 @@ func manifestProblems(t *testing.T, edit func(path string, raw []byte) []byte) [
 	if files < 9 {
 		t.Fatalf("found only %d manifests under deploy/", files)
 	}
+	table, err := readTrustTable(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems = append(problems, trustProblems(all, table)...)
 	return append(problems, validateManifests(all)...)
 }
 
@@ -335,6 +340,16 @@ func TestBrokenManifestsAreReported(t *testing.T) {
 		{"deploy/argo/workflows/build-template.yaml", "    - name: cosign-public-key\n      configMap:", "    - name: cosign-public-kee\n      configMap:", `mounts the volume "cosign-public-key"`},
 		{"deploy/argo/workflows/build-template.yaml", "    - name: vulnerability-gate\n      container:",
 			"    - name: vulnerability-gate\n      outputs: {artifacts: [{name: report, path: /tmp/report.json}]}\n      container:", "output artifacts"},
+		// The trust rule (docs/argo-workflows.md): the signing steps with the workspace again,
+		// the exporter reading analyzed.toml from it, a credential the table doesn't list.
+		{"deploy/argo/workflows/build-template.yaml", "volumeMounts: &cosign-mounts\n",
+			"volumeMounts: &cosign-mounts\n          - {name: workspace, mountPath: /workspace, readOnly: true}\n",
+			"luban-build/attest-sbom holds cosign-key, env:COSIGN_PASSWORD, registry-auth and opens /workspace on the shared volume"},
+		{"deploy/argo/workflows/build-template.yaml", "-analyzed=/tmp/luban/analyzed.toml", "-analyzed=/workspace/layers/analyzed.toml",
+			"luban-build/registry-phase holds registry-auth and opens /workspace/layers/analyzed.toml"},
+		{"deploy/argo/workflows/build-template.yaml", "            mountPath: /luban/build-secrets\n            readOnly: true\n",
+			"            mountPath: /luban/build-secrets\n            readOnly: true\n          - {name: registry-auth, mountPath: /luban/registry-auth}\n",
+			"luban-build/buildpack-phase holds [build-secrets, registry-auth]"},
 	}
 	for _, c := range cases {
 		t.Run(c.file+" "+c.new, func(t *testing.T) {
@@ -367,8 +382,8 @@ func TestTheVulnerabilityGateRunsBeforeAnythingIsBuilt(t *testing.T) {
 	for _, file := range []string{"deploy/argo/workflows/build-template.yaml", "deploy/argo/workflows/build-template-pack.yaml"} {
 		var order []string
 		for _, group := range stepGroups(t, file, "build") {
-			if len(group) != 1 {
-				t.Errorf("%s: a step group runs %d steps in parallel; the gate must run alone", file, len(group))
+			if len(group) != 1 && len(order) < 2 {
+				t.Errorf("%s: a step group runs %d steps in parallel; the clone and the gate must run alone", file, len(group))
 			}
 			order = append(order, group...)
 		}
@@ -389,8 +404,8 @@ func TestSigningFollowsThePushAndVerificationPrecedesTheCommit(t *testing.T) {
 		return order
 	}
 	build := strings.Join(stepsOf("deploy/argo/workflows/build-template.yaml", "build"), " ")
-	if !strings.HasSuffix(build, "export sign attest-sbom deploy") {
-		t.Errorf("luban-build's steps are %q; want export, sign, attest-sbom, deploy last", build)
+	if !strings.HasSuffix(build, "export sbom sign attest-sbom deploy") {
+		t.Errorf("luban-build's steps are %q; want export (with sbom), sign, attest-sbom, deploy last", build)
 	}
 	deploy := strings.Join(stepsOf("deploy/argo/cd/update-digest-template.yaml", "update-digest"), " ")
 	if deploy != "verify-signature commit-digest" {

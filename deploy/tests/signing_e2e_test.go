@@ -79,18 +79,15 @@ func TestE2ESignedDigestsVerifyAndOthersAreRefused(t *testing.T) {
 		t.Fatalf("two different digests expected, got %q and %q", signed, unsigned)
 	}
 
-	// The workspace with the SBOM luban/python-uv writes.
-	ws := workspace(t)
-	writeFile(t, filepath.Join(ws, "layers/sbom/launch/luban_python-uv/venv/sbom.cdx.json"),
-		`{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[{"type":"library","name":"flask","version":"3.1.0"}]}`)
-	chownToBuildUser(t, ws)
+	// The SBOM as the `sbom` step passes it on (a parameter that Argo writes into the step);
+	// neither step mounts the shared volume.
 	bin := cosign + ":/usr/local/bin/cosign:ro"
-
 	params := map[string]string{"image": repo, "digest": signed, "cosign-image": gitImage, "cosign-secret": "luban-cosign",
-		"env:COSIGN_PASSWORD": password}
+		"env:COSIGN_PASSWORD": password,
+		"sbom":                `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[{"type":"library","name":"flask","version":"3.1.0"}]}`}
 	for _, template := range []string{"sign", "attest-sbom"} {
 		step := loadStep(t, "deploy/argo/workflows/build-template.yaml", template, params)
-		if out, err := step.run(t, gitImage, "1001:1000", bin, ws+":/workspace:ro", auth+":/luban/registry-auth:ro",
+		if out, err := step.run(t, gitImage, "1001:1000", bin, auth+":/luban/registry-auth:ro",
 			keys+":/luban/cosign:ro", caDir+":/luban/ca:ro"); err != nil {
 			t.Fatalf("the %s step failed: %v\n%s", template, err, out)
 		}

@@ -51,6 +51,8 @@ type step struct {
 	Command []string
 	Args    []string
 	Env     map[string]string
+	// Raw input artifacts: what Argo writes into the container at each path.
+	Files map[string]string
 }
 
 // loadStep reads one template's container from a WorkflowTemplate file and fills in
@@ -61,7 +63,13 @@ func loadStep(t *testing.T, file, template string, params map[string]string) ste
 	var wt struct {
 		Spec struct {
 			Templates []struct {
-				Name      string
+				Name   string
+				Inputs struct {
+					Artifacts []struct {
+						Path string
+						Raw  *struct{ Data string }
+					}
+				}
 				Container *struct {
 					Image   string
 					Command []string
@@ -93,7 +101,12 @@ func loadStep(t *testing.T, file, template string, params map[string]string) ste
 		if tpl.Name != template || tpl.Container == nil {
 			continue
 		}
-		s := step{Image: fill(tpl.Container.Image), Command: tpl.Container.Command, Env: map[string]string{}}
+		s := step{Image: fill(tpl.Container.Image), Command: tpl.Container.Command, Env: map[string]string{}, Files: map[string]string{}}
+		for _, artifact := range tpl.Inputs.Artifacts {
+			if artifact.Raw != nil {
+				s.Files[artifact.Path] = fill(artifact.Raw.Data)
+			}
+		}
 		for _, arg := range tpl.Container.Args {
 			s.Args = append(s.Args, fill(arg))
 		}
@@ -131,6 +144,11 @@ func (s step) runReading(t *testing.T, image, user, file string, volumes ...stri
 	}
 	for _, v := range volumes {
 		args = append(args, "--volume", v)
+	}
+	for path, content := range s.Files {
+		file := filepath.Join(t.TempDir(), "artifact")
+		writeFile(t, file, content)
+		args = append(args, "--volume", file+":"+path+":ro")
 	}
 	args = append(args, image)
 	args = append(args, s.Command[1:]...)
@@ -304,30 +322,49 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 	}
 	registryMounts := []string{ws + ":/workspace", auth + ":/luban/registry-auth:ro", caDir + ":/luban/ca:ro"}
 	buildMounts := []string{ws + ":/workspace", secrets + ":/luban/build-secrets:ro", caDir + ":/luban/ca:ro"}
-	var digest, buildLog string
-	for _, phase := range []struct{ name, template string }{
-		{"analyze", "registry-phase"}, {"detect", "buildpack-phase"}, {"restore", "registry-phase"},
-		{"build", "buildpack-phase"}, {"export", "registry-phase"},
+	// Another image the registry credentials can read: what hostile build-time code would
+	// like the deployed image to be based on.
+	evilBase := pushImage(t, gitImage, "luban-test/evil-base")
+	outputs := map[string]string{}
+	var buildLog string
+	for _, phase := range []struct{ name, template, output, param string }{
+		{"analyze", "registry-phase", "/tmp/luban-analyzed.toml", "analyzed"},
+		{"detect", "buildpack-phase", "/tmp/luban-group.toml", "group"},
+		{"restore", "registry-phase", "", ""},
+		{"build", "buildpack-phase", "", ""},
+		{"export", "registry-phase", "/tmp/luban-digest", "digest"},
 	} {
 		params["phase"] = phase.name
+		params["analyzed"], params["group"] = "", ""
+		if phase.name == "export" {
+			params["analyzed"], params["group"] = outputs["analyzed"], outputs["group"]
+		}
 		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", phase.template, params)
 		mounts := buildMounts
 		if phase.template == "registry-phase" {
 			mounts = registryMounts
 		}
-		out, output, err := s.runReading(t, s.Image, "1001:1000", "/tmp/luban-digest", mounts...)
+		out, output, err := s.runReading(t, s.Image, "1001:1000", phase.output, mounts...)
 		if err != nil {
 			t.Fatalf("%s step failed: %v\n%s", phase.name, err, out)
 		}
 		if strings.Contains(out, token) {
 			t.Errorf("the %s step printed the registry token", phase.name)
 		}
+		if phase.param != "" {
+			outputs[phase.param] = output
+		}
 		if phase.name == "build" {
 			buildLog = out
+			// What build-time code can do to the volume once it has run: point the
+			// exporter at another base image. The export step must not read it.
+			writeFile(t, filepath.Join(ws, "layers/analyzed.toml"),
+				fmt.Sprintf("[run-image]\n  reference = %q\n  image = %q\n", evilBase, evilBase))
 		}
-		if phase.name == "export" {
-			digest = output
-		}
+	}
+	digest := outputs["digest"]
+	if !strings.Contains(outputs["analyzed"], "[run-image]") || !strings.Contains(outputs["group"], "luban/python-uv") {
+		t.Errorf("the analyze and detect steps should output analyzed.toml and group.toml:\n%s\n%s", outputs["analyzed"], outputs["group"])
 	}
 	if !strings.Contains(buildLog, "luban-probe==1.0") {
 		t.Errorf("the probe package should have been built and installed:\n%s", buildLog)
@@ -349,6 +386,10 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 	labels, err := exec.Command(filepath.Join(repoRoot(t), "scripts/docker.sh"), "image", "inspect", "--format", "{{json .Config.Labels}}", image+"@"+digest).Output()
 	if err != nil {
 		t.Fatalf("inspect: %v", err)
+	}
+	if evil := evilBase[strings.LastIndex(evilBase, "@")+1:]; strings.Contains(string(labels), "evil-base") || strings.Contains(string(labels), evil) ||
+		!strings.Contains(string(labels), strings.Split(strings.TrimPrefix(registryRunImage, registry+"/"), ":")[0]) {
+		t.Errorf("the image must be based on the run image the analyze step found (%s), not on the one the build wrote into analyzed.toml (%s): %s", registryRunImage, evilBase, labels)
 	}
 	for key, want := range map[string]string{"revision": params["revision"], "source": params["repo-url"], "created": params["created"]} {
 		if !strings.Contains(string(labels), fmt.Sprintf("%q:%q", "org.opencontainers.image."+key, want)) {
