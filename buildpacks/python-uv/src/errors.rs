@@ -279,7 +279,7 @@ fn project_message(error: &ProjectError) -> ErrorMessage {
             error.to_string(),
         )
         .hint(match error {
-            AppFileError::OutsideApp { .. } => "Commit the file itself instead of a symlink, or link to a file inside the app.",
+            AppFileError::OutsideApp { .. } => "Commit the file itself, or refer to a file inside the app (a `-r`/`-c` include, too, must name a file in the app, not a link out of it).",
             AppFileError::TooLarge { .. } => "Check that it is the file you meant to commit.",
             AppFileError::NotRegular { .. } | AppFileError::Read { .. } => "Check the file's permissions and that it is a regular text file.",
         }),

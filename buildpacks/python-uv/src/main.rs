@@ -59,6 +59,8 @@ impl Buildpack for PythonUvBuildpack {
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
         let started = print::buildpack("Luban Python (uv)");
+        // Before anything runs: the build env's secret values are masked in all output.
+        luban_common::redact::mask_secret_values(context.platform.env().iter());
 
         // Everything that can be wrong with the app or its settings fails here, before any
         // download or install.

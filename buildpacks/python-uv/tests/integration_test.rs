@@ -543,9 +543,24 @@ fn app_files_are_untrusted_input() {
     first_build(&image_name("python_version_symlink"), app.path(), &[])
         .assert_failure()
         .assert_contains("Error: Could not read `.python-version`")
-        .assert_contains("is a symlink to a file outside the app directory")
+        .assert_contains("leads outside the app directory")
         .assert_not_contains("root:x:0:0")
         .assert_not_contains("/usr/sbin/nologin");
+
+    // A `-r` include through a directory link into the platform's env: the link is not the
+    // file's own name, yet the include is refused before uv could quote the secret it reads.
+    let app = App::fixture("requirements_without_lock");
+    app.write("requirements.txt", "-r cfg/LUBAN_TEST_DEPLOY_TOKEN\nsix\n");
+    std::os::unix::fs::symlink("/platform/env", app.path().join("cfg")).unwrap();
+    let secret = "luban-e2e-bare-secret-Zq81x";
+    first_build(
+        &image_name("requirements_include_link"),
+        app.path(),
+        &["--env", &format!("LUBAN_TEST_DEPLOY_TOKEN={secret}")],
+    )
+    .assert_failure()
+    .assert_contains("`cfg/LUBAN_TEST_DEPLOY_TOKEN` leads outside the app directory")
+    .assert_not_contains(secret);
 
     // An app module named like the standard library's `compileall` never runs: the bytecode
     // compile runs Python isolated, from outside the app.

@@ -33,6 +33,7 @@ impl Buildpack for UvBuildpack {
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
         let started = print::buildpack("Luban uv");
+        luban_common::redact::mask_secret_values(context.platform.env().iter());
 
         let mirror = context.platform.env().get_string_lossy("BP_UV_MIRROR_URL");
         let download = context

@@ -1,6 +1,6 @@
 //! Reading the app's own files (`pyproject.toml`, `uv.lock`, `.python-version`, `Procfile`…)
-//! as untrusted input: never through a symlink that leaves the app directory, only regular
-//! files, and never more than a size limit. What goes wrong is an error that names the file,
+//! as untrusted input: never from outside the app directory (through a symlink anywhere on the
+//! path, `..` or an absolute path), only regular files, and never more than a size limit. What goes wrong is an error that names the file,
 //! never its content.
 
 use std::fmt::{self, Display};
@@ -14,7 +14,8 @@ pub const LOCK_FILE_LIMIT: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug)]
 pub enum AppFileError {
-    /// A symlink whose target is outside the app directory.
+    /// A path that resolves outside the app directory: a symlink on the way (the file or a
+    /// directory above it), `..`, or an absolute path.
     OutsideApp {
         file: String,
     },
@@ -49,7 +50,7 @@ impl Display for AppFileError {
         match self {
             AppFileError::OutsideApp { file } => write!(
                 f,
-                "`{file}` is a symlink to a file outside the app directory; the build reads only the app's own files."
+                "`{file}` leads outside the app directory (through a symlink, `..` or an absolute path); the build reads only the app's own files."
             ),
             AppFileError::NotRegular { file } => {
                 write!(f, "`{file}` is not a regular file.")
@@ -78,23 +79,20 @@ pub fn exists(app_dir: &Path, relative: &str) -> bool {
 pub fn read(app_dir: &Path, relative: &str, limit: u64) -> Result<Option<String>, AppFileError> {
     let file = relative.to_string();
     let path = app_dir.join(relative);
-    let Ok(link) = std::fs::symlink_metadata(&path) else {
+    if std::fs::symlink_metadata(&path).is_err() {
         return Ok(None);
-    };
-    let resolved: PathBuf = if link.file_type().is_symlink() {
-        let target = std::fs::canonicalize(&path)
-            .map_err(|_| AppFileError::OutsideApp { file: file.clone() })?;
-        let app = std::fs::canonicalize(app_dir).map_err(|error| AppFileError::Read {
-            file: file.clone(),
-            error,
-        })?;
-        if !target.starts_with(&app) {
-            return Err(AppFileError::OutsideApp { file });
-        }
-        target
-    } else {
-        path
-    };
+    }
+    // Every component resolved, not only the last: `cfg/x` with `cfg` a link to
+    // `/platform/env` is as far outside the app as a link named `x`.
+    let resolved: PathBuf = std::fs::canonicalize(&path)
+        .map_err(|_| AppFileError::OutsideApp { file: file.clone() })?;
+    let app = std::fs::canonicalize(app_dir).map_err(|error| AppFileError::Read {
+        file: file.clone(),
+        error,
+    })?;
+    if !resolved.starts_with(&app) {
+        return Err(AppFileError::OutsideApp { file });
+    }
     let metadata = std::fs::metadata(&resolved).map_err(|error| AppFileError::Read {
         file: file.clone(),
         error,
@@ -111,14 +109,16 @@ pub fn read(app_dir: &Path, relative: &str, limit: u64) -> Result<Option<String>
 }
 
 /// A short, printable excerpt of a value read from an app file, for error messages: at most
-/// 60 characters, control characters replaced.
+/// 60 characters, control characters and the invisible ones that reorder or hide text
+/// (bidirectional controls, zero-width characters) replaced.
 #[must_use]
 pub fn excerpt(value: &str) -> String {
     const MAX: usize = 60;
+    let hidden = |c: char| matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
     let mut out: String = value
         .chars()
         .take(MAX)
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| if c.is_control() || hidden(c) { '?' } else { c })
         .collect();
     if value.chars().count() > MAX {
         out.push('…');
@@ -161,11 +161,25 @@ mod tests {
         )
         .unwrap();
         symlink("/proc/self/environ", dir.path().join("env")).unwrap();
+        // A link above the file, `..` and an absolute path leave the app as surely.
+        symlink(outside.path(), dir.path().join("cfg")).unwrap();
+        let absolute = outside.path().join("secret").display().to_string();
+        let dotdot = format!(
+            "../{}/secret",
+            outside.path().file_name().unwrap().to_string_lossy()
+        );
         symlink("/nonexistent", dir.path().join("dangling")).unwrap();
         std::fs::create_dir(dir.path().join("Procfile")).unwrap();
         std::fs::write(dir.path().join("big"), "x".repeat(11)).unwrap();
 
-        for name in [".python-version", "env", "dangling"] {
+        for name in [
+            ".python-version",
+            "env",
+            "dangling",
+            "cfg/secret",
+            dotdot.as_str(),
+            absolute.as_str(),
+        ] {
             let error = read(dir.path(), name, 100).unwrap_err();
             assert!(matches!(error, AppFileError::OutsideApp { .. }), "{name}");
             assert!(!error.to_string().contains("PASSWORD"));
@@ -184,6 +198,7 @@ mod tests {
     fn excerpts_are_short_and_printable() {
         assert_eq!(excerpt("3.12"), "3.12");
         assert_eq!(excerpt("a\u{1b}[31mb\n"), "a?[31mb?");
+        assert_eq!(excerpt("3.12\u{202E}\u{2066}x\u{200B}"), "3.12??x?");
         assert_eq!(excerpt(&"x".repeat(100)).chars().count(), 61);
     }
 }

@@ -6,12 +6,87 @@
 //! - scheme-less `user:secret@host` (as in `git` remotes and some index settings);
 //! - query parameters whose name says secret (`token`, `password`, `secret`, `key`, `sig`,
 //!   `auth`…): `?token=****`;
-//! - `Authorization:` and `Proxy-Authorization:` header values.
+//! - `Authorization:` and `Proxy-Authorization:` header values;
+//! - the values themselves of the build env's secrets (`UV_INDEX_<NAME>_PASSWORD`, any variable
+//!   whose name says password, token, secret, credential or auth), as given and
+//!   percent-encoded, wherever they appear: a program that quotes a file or a setting it
+//!   couldn't parse prints the bare value, with no URL around it. [`mask_secret_values`] sets
+//!   them once, at the start of a build.
 //!
 //! It errs on the side of redacting: a `host:port` followed later on the same line by an `@`
 //! loses its port and what follows up to the `@`.
 
 const MASK: &str = "****";
+
+/// Secret values shorter than this are not masked: they would mask ordinary words.
+const MIN_SECRET_LEN: usize = 6;
+
+static SECRET_VALUES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Masks, from now on, the values of the secrets in `env` (a build env) wherever the
+/// buildpack's output carries them. The first call wins; later ones change nothing.
+pub fn mask_secret_values<'a>(
+    env: impl IntoIterator<Item = (&'a std::ffi::OsString, &'a std::ffi::OsString)>,
+) {
+    let _ = SECRET_VALUES.set(secret_values(env));
+}
+
+fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "TOKEN",
+        "SECRET",
+        "CREDENTIAL",
+        "AUTH",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
+/// The values to mask, longest first (so a value that contains another is masked whole), with
+/// their percent-encoded forms.
+fn secret_values<'a>(
+    env: impl IntoIterator<Item = (&'a std::ffi::OsString, &'a std::ffi::OsString)>,
+) -> Vec<String> {
+    let mut values: Vec<String> = env
+        .into_iter()
+        .filter(|(name, _)| name.to_str().is_some_and(is_secret_name))
+        .filter_map(|(_, value)| value.to_str().map(|v| v.trim().to_string()))
+        .filter(|value| value.chars().count() >= MIN_SECRET_LEN)
+        .flat_map(|value| {
+            let encoded = percent_encode(&value);
+            [value, encoded]
+        })
+        .collect();
+    values.sort_by_key(|value| std::cmp::Reverse(value.len()));
+    values.dedup();
+    values
+}
+
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn mask_values(line: &str, values: &[String]) -> String {
+    values.iter().fold(line.to_string(), |line, value| {
+        if line.contains(value.as_str()) {
+            line.replace(value.as_str(), MASK)
+        } else {
+            line
+        }
+    })
+}
 
 /// Redacts the credentials in `text`.
 #[must_use]
@@ -20,7 +95,8 @@ pub fn redact_urls(text: &str) -> String {
 }
 
 fn redact_line(line: &str) -> String {
-    let line = redact_authorization(line);
+    let line = mask_values(line, SECRET_VALUES.get().map_or(&[], Vec::as_slice));
+    let line = redact_authorization(&line);
     let line = redact_url_userinfo(&line);
     let line = redact_schemeless_userinfo(&line);
     redact_query_secrets(&line)
@@ -239,6 +315,34 @@ mod tests {
         ] {
             assert_eq!(redact_urls(text), text);
         }
+    }
+
+    #[test]
+    fn masks_the_bare_values_of_the_build_envs_secrets() {
+        let env: Vec<(std::ffi::OsString, std::ffi::OsString)> = [
+            ("UV_INDEX_PRIVATE_PASSWORD", "hunter2/Zq x"),
+            ("UV_INDEX_PRIVATE_USERNAME", "ci-bot-user"),
+            ("DEPLOY_TOKEN", "tok"),
+            ("BP_UV_GROUPS", "production"),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.into(), v.into()))
+        .collect();
+        let values = secret_values(env.iter().map(|(n, v)| (n, v)));
+        // A short value would mask ordinary words; names that say nothing secret are kept.
+        assert_eq!(values, ["hunter2%2FZq%20x", "hunter2/Zq x"]);
+        assert_eq!(
+            mask_values(
+                "error: Couldn't parse requirement in `cfg/x` at position 0: hunter2/Zq x\n",
+                &values
+            ),
+            "error: Couldn't parse requirement in `cfg/x` at position 0: ****\n"
+        );
+        assert_eq!(
+            mask_values("GET https://u:hunter2%2FZq%20x@h/", &values),
+            "GET https://u:****@h/"
+        );
+        assert_eq!(mask_values("production build", &values), "production build");
     }
 
     #[test]
