@@ -79,9 +79,25 @@ type Allow struct {
 // AllowList is the app's `.luban/vulnerability-allowlist.toml`.
 type AllowList struct {
 	Allow []Allow
+	// Unpinned are the requirements.txt packages accepted without one exact version; ID holds
+	// the package's name.
+	Unpinned []Allow
 }
 
-var advisoryID = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]+$`)
+// UnpinnedEntry is the [[unpinned]] entry for a package, if any.
+func (a AllowList) UnpinnedEntry(name string) *Allow {
+	for i := range a.Unpinned {
+		if strings.EqualFold(a.Unpinned[i].ID, name) {
+			return &a.Unpinned[i]
+		}
+	}
+	return nil
+}
+
+var (
+	advisoryID  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]+$`)
+	packageName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+)
 
 // ParseAllowList reads the allow-list strictly: every entry needs an id, a reason and an
 // expiry date; unknown keys are errors (a typo must not silently accept nothing, or all).
@@ -92,6 +108,11 @@ func ParseAllowList(file string, data []byte) (AllowList, error) {
 			Reason  string     `toml:"reason"`
 			Expires *time.Time `toml:"expires"`
 		} `toml:"allow"`
+		Unpinned []struct {
+			Package string     `toml:"package"`
+			Reason  string     `toml:"reason"`
+			Expires *time.Time `toml:"expires"`
+		} `toml:"unpinned"`
 	}
 	meta, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw)
 	if err != nil {
@@ -102,7 +123,7 @@ func ParseAllowList(file string, data []byte) (AllowList, error) {
 		for i, key := range undecoded {
 			keys[i] = key.String()
 		}
-		return AllowList{}, fmt.Errorf("%s: unknown key(s) %s; an entry is [[allow]] with id, reason and expires", file, strings.Join(keys, ", "))
+		return AllowList{}, fmt.Errorf("%s: unknown key(s) %s; an entry is [[allow]] with id, reason and expires, or [[unpinned]] with package, reason and expires", file, strings.Join(keys, ", "))
 	}
 	var list AllowList
 	for i, entry := range raw.Allow {
@@ -118,6 +139,19 @@ func ParseAllowList(file string, data []byte) (AllowList, error) {
 		// A TOML date (`expires = 2026-12-31`): the day, whatever zone it was read in.
 		year, month, day := entry.Expires.Date()
 		list.Allow = append(list.Allow, Allow{ID: entry.ID, Reason: entry.Reason, expires: time.Date(year, month, day, 0, 0, 0, 0, time.UTC)})
+	}
+	for i, entry := range raw.Unpinned {
+		where := fmt.Sprintf("%s: [[unpinned]] entry %d", file, i+1)
+		switch {
+		case !packageName.MatchString(entry.Package):
+			return AllowList{}, fmt.Errorf("%s: package %q is not a package name", where, entry.Package)
+		case strings.TrimSpace(entry.Reason) == "":
+			return AllowList{}, fmt.Errorf("%s (%s): a reason is required", where, entry.Package)
+		case entry.Expires == nil:
+			return AllowList{}, fmt.Errorf("%s (%s): an expiry date is required (expires = 2026-12-31)", where, entry.Package)
+		}
+		year, month, day := entry.Expires.Date()
+		list.Unpinned = append(list.Unpinned, Allow{ID: entry.Package, Reason: entry.Reason, expires: time.Date(year, month, day, 0, 0, 0, 0, time.UTC)})
 	}
 	return list, nil
 }

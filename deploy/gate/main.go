@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -26,32 +27,37 @@ func main() {
 	thresholdFlag := flag.String("threshold", "high", "the lowest severity that stops the build: low, medium, high or critical")
 	report := flag.String("report", "", "where to also write the findings as JSON (for a workflow artifact, where the site has an artifact repository)")
 	scanner := flag.String("osv-scanner", "osv-scanner", "the osv-scanner program")
+	maxAge := flag.Int("max-db-age-days", 7, "the oldest the database may be: days since its newest advisory was modified")
 	flag.Parse()
-	if err := run(*source, *db, *thresholdFlag, *report, *scanner); err != nil {
+	if err := run(*source, *db, *thresholdFlag, *report, *scanner, time.Duration(*maxAge)*24*time.Hour); err != nil {
 		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(source, db, thresholdFlag, report, scanner string) error {
+func run(source, db, thresholdFlag, report, scanner string, maxAge time.Duration) error {
 	threshold, err := ParseThreshold(thresholdFlag)
 	if err != nil {
 		return err
 	}
-	var lockfile string
-	for _, name := range []string{"uv.lock", "requirements.txt"} {
-		if info, err := os.Lstat(filepath.Join(source, name)); err == nil && info.Mode().IsRegular() {
-			lockfile = filepath.Join(source, name)
-			break
-		}
+	if maxAge <= 0 {
+		return fmt.Errorf("--max-db-age-days must be at least 1")
 	}
-	if lockfile == "" {
-		return fmt.Errorf("no uv.lock or requirements.txt in %s: nothing says which packages the image has", source)
+	lock, err := ResolveLockfile(source)
+	if err != nil {
+		return err
 	}
+	lockfile := filepath.Join(source, lock.Name)
 	database := filepath.Join(db, "osv-scanner", "PyPI", "all.zip")
 	if _, err := os.Stat(database); err != nil {
 		return fmt.Errorf("no OSV database for PyPI at %s (%v).\nhint: Mirror https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip to that path (see docs/vulnerabilities.md); the gate never downloads", database, errors.Unwrap(err))
 	}
+	now := time.Now().UTC()
+	advisories, newest, err := CheckDatabase(database, maxAge, now)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("OSV database: %d advisories, the newest modified %s\n", advisories, newest.Format("2006-01-02"))
 	allow := AllowList{}
 	allowPath := filepath.Join(source, ".luban", "vulnerability-allowlist.toml")
 	if data, err := os.ReadFile(allowPath); err == nil {
@@ -60,6 +66,9 @@ func run(source, db, thresholdFlag, report, scanner string) error {
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("could not read %s: %v", allowListHelp, err)
+	}
+	if problems := UnpinnedProblems(lock.Requirements, allow, now.Truncate(24*time.Hour)); len(problems) > 0 {
+		return fmt.Errorf("the vulnerability gate can't clear requirements it can't match to a version:\n  %s\nhint: Pin every requirement (`uv pip compile requirements.in -o requirements.txt`, or lock with `uv lock`), or accept one in %s with [[unpinned]] package, reason and expires", strings.Join(problems, "\n  "), allowListHelp)
 	}
 
 	// An empty config: osv-scanner would otherwise honour an `osv-scanner.toml` in the app,

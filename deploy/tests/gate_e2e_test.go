@@ -17,9 +17,12 @@ import (
 )
 
 // An advisory written by this project for a package only the test's private index serves, so
-// no real advisory can make the test pass or fail.
-const gateAdvisory = `{"schema_version": "1.6.0", "id": "LUBAN-2026-0001",
- "modified": "2026-11-01T00:00:00Z", "published": "2026-11-01T00:00:00Z",
+// no real advisory can make the test pass or fail. Modified today: the gate refuses a
+// database whose newest advisory is older than a week.
+var gateAdvisory = strings.Replace(gateAdvisoryModifiedOn, "MODIFIED", time.Now().UTC().Format(time.RFC3339), 1)
+
+const gateAdvisoryModifiedOn = `{"schema_version": "1.6.0", "id": "LUBAN-2026-0001",
+ "modified": "MODIFIED", "published": "2026-11-01T00:00:00Z",
  "aliases": ["CVE-2026-99999"], "summary": "Greeting injection in luban-private-greeting",
  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
  "affected": [{"package": {"ecosystem": "PyPI", "name": "luban-private-greeting"},
@@ -58,7 +61,7 @@ func TestE2EVulnerabilityGateStopsAdvisoriesAtTheThreshold(t *testing.T) {
 
 	gate := func(threshold, database string) (string, string, error) {
 		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "vulnerability-gate",
-			map[string]string{"gate-image": gitImage, "vulnerability-threshold": threshold})
+			map[string]string{"gate-image": gitImage, "vulnerability-threshold": threshold, "osv-database-max-age-days": "7"})
 		// What a site with an artifact repository adds to keep the findings as JSON.
 		s.Args = append(s.Args, "--report=/tmp/vulnerability-report.json")
 		return s.runReading(t, gitImage, "1001:1000", "/tmp/vulnerability-report.json",
@@ -119,6 +122,34 @@ func TestE2EVulnerabilityGateStopsAdvisoriesAtTheThreshold(t *testing.T) {
 	lockApp(t, app, index, "1.0.1")
 	out, _, err = gate("high", db)
 	expect("1.0.1 locked", out, err, false, "No advisory at or above high severity: the build may be deployed (0 finding(s) in all)")
+
+	// Fails closed. A database with no advisories, or a months-old one, clears nothing.
+	empty, stale := t.TempDir(), t.TempDir()
+	writeOSVDatabase(t, empty)
+	writeOSVDatabase(t, stale, strings.Replace(gateAdvisoryModifiedOn, "MODIFIED", "2026-09-01T00:00:00Z", 1))
+	out, _, err = gate("high", empty)
+	expect("empty database", out, err, true, "has no advisories: an empty database would pass every build")
+	out, _, err = gate("high", stale)
+	expect("stale database", out, err, true, "is stale: its newest advisory was modified 2026-09-01")
+
+	// The build installs uv.lock, also when it is a link inside the app; the gate scans that
+	// one, not a harmless requirements.txt beside it.
+	vulnerable := t.TempDir()
+	lockApp(t, vulnerable, index, "1.0.0")
+	app = t.TempDir()
+	copyTree(t, vulnerable, app)
+	os.MkdirAll(filepath.Join(app, "locks"), 0o755)
+	os.Rename(filepath.Join(app, "uv.lock"), filepath.Join(app, "locks/prod.lock"))
+	os.Symlink("locks/prod.lock", filepath.Join(app, "uv.lock"))
+	writeFile(t, filepath.Join(app, "requirements.txt"), "luban-private-greeting==1.0.1\n")
+	out, _, err = gate("high", db)
+	expect("uv.lock linked inside the app", out, err, true, "Scanned uv.lock", "error: luban-private-greeting 1.0.0: LUBAN-2026-0001")
+
+	// A range in requirements.txt can't be matched to a version: refused, naming the line.
+	app = t.TempDir()
+	writeFile(t, filepath.Join(app, "requirements.txt"), "six==1.17.0\nluban-private-greeting<1.0.1\n")
+	out, _, err = gate("high", db)
+	expect("unpinned requirement", out, err, true, "requirements.txt line 2: `luban-private-greeting<1.0.1` is not pinned to one version")
 }
 
 // writeOSVDatabase lays out an offline OSV database as osv-scanner reads it:

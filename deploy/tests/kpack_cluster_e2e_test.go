@@ -294,10 +294,20 @@ func TestE2EClusterKpackMakesOurBuilderAndBuildsTheAppThatRuns(t *testing.T) {
 		}
 	}
 	appAccount.Namespace, image.Namespace = b.namespace, b.namespace
+	// The signing Secret the account lists: kpack's own key, not the gated workflow's.
+	signingSecret := ""
+	for _, ref := range appAccount.Secrets {
+		if ref.Name != "registry-credentials" {
+			signingSecret = ref.Name
+		}
+	}
+	if signingSecret != "luban-kpack-cosign" {
+		t.Fatalf("%s's %s should list luban-kpack-cosign (kpack builds are not gated), lists %v", kpackManifest, appAccount.Name, appAccount.Secrets)
+	}
 	for _, secret := range []*corev1.Secret{
 		{ObjectMeta: metav1.ObjectMeta{Name: "registry-credentials"}, Type: corev1.SecretTypeDockerConfigJson,
 			StringData: map[string]string{".dockerconfigjson": `{"auths":{}}`}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "luban-cosign"},
+		{ObjectMeta: metav1.ObjectMeta{Name: signingSecret},
 			StringData: map[string]string{"cosign.key": string(cosignKey), "cosign.password": "luban-e2e-cosign-password"}},
 	} {
 		if _, err := b.client.CoreV1().Secrets(b.namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
