@@ -48,6 +48,7 @@ var manifestKinds = map[string]func() any{
 	"Deployment":       func() any { return &appsv1.Deployment{} },
 	"ServiceAccount":   func() any { return &corev1.ServiceAccount{} },
 	"Secret":           func() any { return &corev1.Secret{} },
+	"Namespace":        func() any { return &corev1.Namespace{} },
 	"Role":             func() any { return &rbacv1.Role{} },
 	"RoleBinding":      func() any { return &rbacv1.RoleBinding{} },
 }

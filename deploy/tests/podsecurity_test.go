@@ -13,8 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	cdv1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/yaml"
@@ -174,5 +176,76 @@ func TestPodSecurityCheckReportsAnUnrestrictedContainer(t *testing.T) {
 	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}}
 	if len(restrictedViolations(t, &spec)) == 0 {
 		t.Fatal("a bare container must violate restricted")
+	}
+}
+
+// What a commit to the GitOps repository can deploy, decided by Argo CD's own project checks
+// and the Pod Security admission code at the level the app's namespace enforces: only the
+// app's namespaced kinds, only in its namespace; no cluster-wide object (a Namespace would let
+// it adopt, relabel or prune any namespace); no privileged pod; the app's pods get no token.
+func TestAGitOpsCommitCannotReachBeyondItsApp(t *testing.T) {
+	const file = "deploy/argo/cd/application.yaml"
+	var project cdv1.AppProject
+	decodeDocument(t, file, "AppProject", &project)
+	var app cdv1.Application
+	decodeDocument(t, file, "Application", &app)
+	var namespace corev1.Namespace
+	decodeDocument(t, file, "Namespace", &namespace)
+
+	for _, gk := range []schema.GroupKind{{Kind: "Namespace"}, {Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"},
+		{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}, {Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}} {
+		if project.IsGroupKindPermitted(gk, false) {
+			t.Errorf("the project lets a GitOps commit create the cluster-wide %s", gk)
+		}
+	}
+	for _, gk := range []schema.GroupKind{{Kind: "Secret"}, {Kind: "ServiceAccount"}, {Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}, {Kind: "Pod"}} {
+		if project.IsGroupKindPermitted(gk, true) {
+			t.Errorf("the project lets a GitOps commit create a %s, which the app doesn't need", gk)
+		}
+	}
+	if !project.IsGroupKindPermitted(schema.GroupKind{Group: "apps", Kind: "Deployment"}, true) {
+		t.Error("the project must let the app's Deployment through")
+	}
+	cluster := &cdv1.Cluster{Server: app.Spec.Destination.Server}
+	none := func(string) ([]*cdv1.Cluster, error) { return nil, nil }
+	for ns, want := range map[string]bool{namespace.Name: true, "kube-system": false, "argo": false, "argocd": false, "default": false} {
+		if got, err := project.IsDestinationPermitted(cluster, ns, none); err != nil || got != want {
+			t.Errorf("deploying into %q: permitted=%v, want %v (%v)", ns, got, want, err)
+		}
+	}
+	if app.Spec.Destination.Namespace != namespace.Name || app.Spec.SyncPolicy.SyncOptions.HasOption("CreateNamespace=true") {
+		t.Errorf("the Application must deploy into the namespace %s defines (%s), and not create one", file, namespace.Name)
+	}
+
+	// The namespace enforces Pod Security; a privileged pod in a commit is refused there, the
+	// sample app is admitted.
+	level, err := psaapi.ParseLevel(namespace.Labels[psaapi.EnforceLevelLabel])
+	if err != nil || level != psaapi.LevelRestricted {
+		t.Fatalf("the namespace must enforce Pod Security restricted, has %q", namespace.Labels[psaapi.EnforceLevelLabel])
+	}
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admitted := func(spec *corev1.PodSpec) bool {
+		for _, result := range evaluator.EvaluatePod(psaapi.LevelVersion{Level: level, Version: psaapi.LatestVersion()}, &metav1.ObjectMeta{}, spec) {
+			if !result.Allowed {
+				return false
+			}
+		}
+		return true
+	}
+	privileged := true
+	hostile := corev1.PodSpec{HostPID: true, Containers: []corev1.Container{{Name: "x", Image: "x",
+		SecurityContext: &corev1.SecurityContext{Privileged: &privileged}}}}
+	if admitted(&hostile) {
+		t.Error("a privileged pod committed to the GitOps repository must be refused by the namespace")
+	}
+	sample := deploymentPod(t, "deploy/argo/cd/gitops-example/apps/sample-app/deployment.yaml")
+	if !admitted(&sample.spec) {
+		t.Error("the sample app must be admitted by its namespace")
+	}
+	if sample.spec.AutomountServiceAccountToken == nil || *sample.spec.AutomountServiceAccountToken {
+		t.Error("the sample app's pods must not mount a service-account token")
 	}
 }
