@@ -393,6 +393,9 @@ fn committed_venv_fails_with_its_message() {
 fn private_index_credentials_install_the_package_and_stay_out_of_the_image() {
     let index = PrivateIndex::start();
     let app = App::fixture("private_index_app");
+    // The app is a package whose build backend (its setup.py) records whether it can see the
+    // index credentials: what the README says about who sees them is what this shows.
+    app.build_with_setup_py_of("index_credentials_probe");
     index.lock_app(&app, "luban-private-greeting");
     let image = image_name("private_index");
 
@@ -418,6 +421,14 @@ fn private_index_credentials_install_the_package_and_stay_out_of_the_image() {
         "{}",
         out.stderr
     );
+
+    // uv runs the app's build backend with its own environment: the backend sees the index
+    // credentials (the README's security section says so), and so can any sdist's setup.py.
+    let out = run_shell(
+        &image,
+        "python -c 'import index_probe as p; print(p.IN_ENV, p.IN_PARENT)'",
+    );
+    assert_eq!(out.stdout.trim(), "True True", "{}", out.stderr);
 
     // The search does find what is in the image: the private package's own text …
     assert!(!find_in_image(&image, "Hello from the private index").is_empty());

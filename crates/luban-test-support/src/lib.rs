@@ -58,6 +58,29 @@ impl App {
         std::fs::write(path, contents).expect("write fixture file");
     }
 
+    /// Makes the app a package built by setuptools from the `setup.py` of the fixture `from`:
+    /// its `[build-system]`, set with `toml_edit`.
+    ///
+    /// # Panics
+    /// When the files can't be read or written.
+    pub fn build_with_setup_py_of(&self, from: &str) {
+        std::fs::copy(
+            App::fixture(from).path().join("setup.py"),
+            self.path().join("setup.py"),
+        )
+        .expect("copy setup.py");
+        let path = self.path().join("pyproject.toml");
+        let mut pyproject = luban_xtask::read_toml(&path).unwrap_or_else(|error| panic!("{error}"));
+        let mut build_system = toml_edit::Table::new();
+        build_system.insert(
+            "requires",
+            toml_edit::value(toml_edit::Array::from_iter(["setuptools>=61"])),
+        );
+        build_system.insert("build-backend", toml_edit::value("setuptools.build_meta"));
+        pyproject.insert("build-system", toml_edit::Item::Table(build_system));
+        luban_xtask::write_toml(&path, &pyproject).unwrap_or_else(|error| panic!("{error}"));
+    }
+
     /// Writes an executable file (mode 0755) to `relative` inside the app.
     pub fn write_executable(&self, relative: &str, contents: &str) {
         use std::os::unix::fs::PermissionsExt;
