@@ -201,7 +201,29 @@ fn project_digest(app_dir: &Path, pyproject: &str, lock: &Lock) -> Result<String
         }
     }
     add(UV_TOML)?;
+    // A local `directory` (not editable) or `path` source is copied into the venv: its
+    // content decides what is installed, and the lock doesn't change when it does.
+    for source in lock.copied_local_sources() {
+        if let Some(digest) = local_source_digest(app_dir, &source) {
+            let _ = write!(
+                all,
+                "\n# {} (copied into the venv)\n{digest}",
+                source.display()
+            );
+        }
+    }
     Ok(sha256_bytes(all.as_bytes()))
+}
+
+/// The digest of a local source inside the app; `None` for one outside it (the build can't
+/// see it, and `uv sync` says so) or one that can't be read (`uv sync` says that too).
+fn local_source_digest(app_dir: &Path, source: &Path) -> Option<String> {
+    let app = std::fs::canonicalize(app_dir).ok()?;
+    let resolved = std::fs::canonicalize(app_dir.join(source)).ok()?;
+    resolved
+        .starts_with(&app)
+        .then(|| luban_common::digest::sha256_tree(&resolved).ok())
+        .flatten()
 }
 
 /// Digest of `requirements.txt` and every file it includes (`-r`, `-c`, also nested), read from
@@ -373,6 +395,32 @@ mod tests {
             all.extend(files.iter().map(|(n, c)| (*n, c.as_str())));
             assert_ne!(base, digest(&all), "{changed} should change the digest");
         }
+    }
+
+    #[test]
+    fn a_local_source_copied_into_the_venv_changes_the_digest_with_its_code() {
+        const WITH_LIB: &str = "version = 1\nrequires-python = \">=3.11\"\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\n\n[[package]]\nname = \"lib\"\nversion = \"0.1.0\"\nsource = { directory = \"lib\" }\n";
+        let digest = |code: &str| match Project::read(
+            app(&[
+                (UV_LOCK, WITH_LIB),
+                (PYPROJECT, PYPROJECT_TOML),
+                ("lib/pyproject.toml", "[project]\nname = \"lib\"\n"),
+                ("lib/src/lib/__init__.py", code),
+            ])
+            .path(),
+        )
+        .unwrap()
+        .dependencies
+        {
+            Dependencies::Locked { project_sha256, .. } => project_sha256,
+            Dependencies::Requirements { .. } => unreachable!(),
+        };
+        assert_eq!(digest("X = 1\n"), digest("X = 1\n"));
+        assert_ne!(
+            digest("X = 1\n"),
+            digest("X = 2\n"),
+            "the venv holds a copy of lib/: its code is part of the key"
+        );
     }
 
     #[test]

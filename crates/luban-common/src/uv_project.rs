@@ -106,6 +106,16 @@ impl LockedPackage {
             .find_map(|kind| self.source.get(*kind)?.as_str().map(PathBuf::from))
     }
 
+    /// A local source uv copies into the venv when it installs (a non-editable `directory`, or
+    /// a `path` to a wheel or sdist), relative to the app: its content, not the lock, says
+    /// what is installed.
+    #[must_use]
+    pub fn copied_local_source(&self) -> Option<PathBuf> {
+        ["directory", "path"]
+            .iter()
+            .find_map(|kind| self.source.get(*kind)?.as_str().map(PathBuf::from))
+    }
+
     fn is_root(&self) -> bool {
         self.local_dir()
             .is_some_and(|dir| dir.as_os_str().is_empty() || dir == Path::new("."))
@@ -208,6 +218,19 @@ impl Lock {
     pub fn get(&self, name: &str) -> Option<&LockedPackage> {
         let name = normalize(name);
         self.package.iter().find(|p| normalize(&p.name) == name)
+    }
+
+    /// Every package's [`LockedPackage::copied_local_source`], sorted.
+    #[must_use]
+    pub fn copied_local_sources(&self) -> Vec<PathBuf> {
+        let mut sources: Vec<PathBuf> = self
+            .package
+            .iter()
+            .filter_map(LockedPackage::copied_local_source)
+            .collect();
+        sources.sort();
+        sources.dedup();
+        sources
     }
 
     /// The workspace members (the lock's `[manifest] members`), or the root project alone.
