@@ -140,10 +140,16 @@ fn redact_url_userinfo(line: &str) -> String {
     while let Some(pos) = rest.find("://") {
         let (before, after) = rest.split_at(pos + 3);
         out.push_str(before);
-        // The userinfo ends at the first `@` of the line that comes before the next URL.
+        // The userinfo ends at the first `@` of the line that comes before the next URL, or,
+        // for a password that itself holds `://`, before the next white space.
         let next_url = after.find("://").unwrap_or(after.len());
-        match after[..next_url].find('@') {
-            Some(at) if is_userinfo(&after[..at]) => {
+        let word_end = after.find(char::is_whitespace).unwrap_or(after.len());
+        let at = [next_url, word_end]
+            .into_iter()
+            .filter_map(|end| after[..end].find('@'))
+            .find(|&at| is_userinfo(&after[..at]));
+        match at {
+            Some(at) => {
                 out.push_str(&mask_userinfo(&after[..at]));
                 rest = &after[at..];
             }
@@ -177,7 +183,8 @@ fn redact_schemeless_userinfo(line: &str) -> String {
 
 /// `user:secret@host` → `user:****@host`, for a word without `://`.
 fn redact_schemeless_word(word: &str) -> String {
-    if word.contains("://") {
+    // A URL (its scheme has no `:`); a `://` after the first `:` is inside a password.
+    if word.find("://").is_some_and(|i| !word[..i].contains(':')) {
         return word.to_string();
     }
     let Some((userinfo, host)) = word.split_once('@') else {
@@ -269,7 +276,16 @@ mod tests {
 
     #[test]
     fn redacts_passwords_with_unencoded_characters() {
-        for secret in ["pa/ss", "pa#ss", "pa?ss", "pa ss", "p:a:ss", "pa/ss?x#y z"] {
+        // `Zq:///!~`: found by the property test, a password holding `://`.
+        for secret in [
+            "pa/ss",
+            "pa#ss",
+            "pa?ss",
+            "pa ss",
+            "p:a:ss",
+            "pa/ss?x#y z",
+            "Zq:///!~",
+        ] {
             let line = format!("index https://alice:{secret}@pypi.example.com/simple/ used\n");
             let redacted = redact_urls(&line);
             assert_eq!(
@@ -289,6 +305,11 @@ mod tests {
         assert_eq!(
             redact_urls("remote deploy:Zq****A?@git.example.com/app.git"),
             "remote deploy:****@git.example.com/app.git"
+        );
+        // Also found by it: a password holding `://`.
+        assert_eq!(
+            redact_urls("remote: deploy:Zq://Aa:@git.example.com/app.git"),
+            "remote: deploy:****@git.example.com/app.git"
         );
         assert_eq!(
             redact_urls("GET https://files.example/x.whl?sig=abc&token=t0k&v=1 ok"),

@@ -248,10 +248,17 @@ impl Lock {
                 .map(member)
                 .collect();
         }
+        // One index of the packages, not a search of them per member: a large workspace's lock
+        // has thousands of both.
+        let by_name: BTreeMap<String, &LockedPackage> = self
+            .package
+            .iter()
+            .map(|p| (normalize(&p.name), p))
+            .collect();
         self.manifest
             .members
             .iter()
-            .filter_map(|name| self.get(name))
+            .filter_map(|name| by_name.get(&normalize(name)).copied())
             .map(member)
             .collect()
     }
