@@ -376,6 +376,18 @@ func TestBrokenManifestsAreReported(t *testing.T) {
 	}
 }
 
+// A build workflow has a deadline: build-time code that hangs must not hold the node (and a
+// build's credentials) forever.
+func TestBuildWorkflowsHaveADeadline(t *testing.T) {
+	for _, file := range []string{"deploy/argo/workflows/build-template.yaml", "deploy/argo/workflows/build-template-pack.yaml"} {
+		var wt wfv1.WorkflowTemplate
+		decodeDocument(t, file, "WorkflowTemplate", &wt)
+		if d := wt.Spec.ActiveDeadlineSeconds; d == nil || *d <= 0 || *d > 4*3600 {
+			t.Errorf("%s: spec.activeDeadlineSeconds should be set, at most 4 hours; is %v", file, d)
+		}
+	}
+}
+
 // Nothing is built, pushed or deployed before the vulnerability gate has passed: in both build
 // WorkflowTemplates the gate is a step of its own, after the clone and before any step that
 // runs the lifecycle.
