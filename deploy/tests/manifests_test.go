@@ -347,7 +347,7 @@ func TestBrokenManifestsAreReported(t *testing.T) {
 			"volumeMounts: &cosign-mounts\n          - {name: workspace, mountPath: /workspace, readOnly: true}\n",
 			"luban-build/attest-sbom holds cosign-key, env:COSIGN_PASSWORD, registry-auth and opens /workspace on the shared volume"},
 		{"deploy/argo/workflows/build-template.yaml", "-analyzed=/tmp/luban/analyzed.toml", "-analyzed=/workspace/layers/analyzed.toml",
-			"luban-build/registry-phase holds registry-auth and opens /workspace/layers/analyzed.toml"},
+			"luban-build/export holds registry-auth and opens /workspace/layers/analyzed.toml"},
 		{"deploy/argo/workflows/build-template.yaml", "            mountPath: /luban/build-secrets\n            readOnly: true\n",
 			"            mountPath: /luban/build-secrets\n            readOnly: true\n          - {name: registry-auth, mountPath: /luban/registry-auth}\n",
 			"luban-build/buildpack-phase holds [build-secrets, registry-auth]"},

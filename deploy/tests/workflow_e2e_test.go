@@ -332,16 +332,13 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 		{"detect", "buildpack-phase", "/tmp/luban-group.toml", "group"},
 		{"restore", "registry-phase", "", ""},
 		{"build", "buildpack-phase", "", ""},
-		{"export", "registry-phase", "/tmp/luban-digest", "digest"},
+		{"export", "export", "/tmp/luban-digest", "digest"},
 	} {
 		params["phase"] = phase.name
-		params["analyzed"], params["group"] = "", ""
-		if phase.name == "export" {
-			params["analyzed"], params["group"] = outputs["analyzed"], outputs["group"]
-		}
+		params["analyzed"], params["group"] = outputs["analyzed"], outputs["group"]
 		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", phase.template, params)
 		mounts := buildMounts
-		if phase.template == "registry-phase" {
+		if phase.template != "buildpack-phase" {
 			mounts = registryMounts
 		}
 		out, output, err := s.runReading(t, s.Image, "1001:1000", phase.output, mounts...)
