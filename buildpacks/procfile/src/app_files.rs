@@ -6,6 +6,7 @@
 use crate::detect::ProjectDir;
 use libcnb::Env;
 use luban_common::app_file;
+use luban_common::settings::Settings;
 use luban_common::uv_project::{self, Lock, normalize};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -27,15 +28,6 @@ pub(crate) struct AppFiles {
     pub(crate) installed: BTreeSet<String>,
     pub(crate) projects: Vec<ProjectDir>,
     pub(crate) scripts: Vec<String>,
-}
-
-fn list(env: &Env, name: &str) -> Vec<String> {
-    env.get_string_lossy(name)
-        .unwrap_or_default()
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 fn toml_table(text: &str) -> Option<toml::Table> {
@@ -66,14 +58,11 @@ impl AppFiles {
         let lock = read("uv.lock").and_then(|text| Lock::parse(&text).ok());
         let pyproject = read("pyproject.toml").and_then(|text| toml_table(&text));
         if let (Some(lock), Some(pyproject)) = (lock, pyproject) {
-            let package = env.get_string_lossy("BP_UV_PACKAGE");
-            let selection = uv_project::selection(&pyproject, package.as_deref());
+            // Parsed as luban/python-uv parses them; settings it refuses fail its build first.
+            let settings = Settings::from_env(env).unwrap_or_default();
+            let selection = uv_project::selection(&pyproject, settings.package.as_deref());
             files.installed = lock
-                .installed(
-                    &selection,
-                    &list(env, "BP_UV_GROUPS"),
-                    &list(env, "BP_UV_EXTRAS"),
-                )
+                .installed(&selection, &settings.groups, &settings.extras)
                 .iter()
                 .map(|p| normalize(&p.name))
                 .collect();
@@ -187,8 +176,9 @@ source = { registry = "https://pypi.org/simple" }
         assert_eq!(files.scripts, ["api-admin"]);
         assert!(files.installed.contains("uvicorn"));
 
+        // With spaces around it, as luban/python-uv reads it: the same member.
         let mut env = Env::new();
-        env.insert("BP_UV_PACKAGE", "tool");
+        env.insert("BP_UV_PACKAGE", " tool ");
         let files = AppFiles::read(dir.path(), &env);
         let dirs: Vec<&str> = files.projects.iter().map(|p| p.dir.as_str()).collect();
         assert_eq!(dirs, ["", "libs/tool"]);

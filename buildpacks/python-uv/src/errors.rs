@@ -1,6 +1,5 @@
 //! Every message the python-uv buildpack shows a user when it fails.
 
-use crate::config::ConfigError;
 use crate::django::DjangoError;
 use crate::project::ProjectError;
 use crate::provenance::{self, ProvenanceError};
@@ -10,12 +9,13 @@ use bullet_stream::fun_run::CmdError;
 use luban_common::app_file::{AppFileError, excerpt};
 use luban_common::message::ErrorMessage;
 use luban_common::redact::redact_urls;
+use luban_common::settings::SettingsError;
 use pep440_rs::Version;
 use std::path::PathBuf;
 
 #[derive(Debug)]
 pub(crate) enum PythonUvError {
-    Config(ConfigError),
+    Settings(SettingsError),
     Provenance(ProvenanceError),
     Project(ProjectError),
     /// `BP_UV_PACKAGE` names no workspace member (`members` is empty without a lock).
@@ -81,7 +81,7 @@ const REPORT: &str = "If the output above doesn't explain it, re-run the build; 
 #[allow(clippy::too_many_lines)]
 fn buildpack_message(error: &PythonUvError) -> ErrorMessage {
     match error {
-        PythonUvError::Config(error) => config_message(error),
+        PythonUvError::Settings(error) => config_message(error),
         PythonUvError::Provenance(error) => provenance_message(error),
         PythonUvError::Project(error) => project_message(error),
         PythonUvError::UnknownPackage { name, members } if members.is_empty() => ErrorMessage::new(
@@ -178,19 +178,19 @@ fn buildpack_message(error: &PythonUvError) -> ErrorMessage {
     }
 }
 
-fn config_message(error: &ConfigError) -> ErrorMessage {
+fn config_message(error: &SettingsError) -> ErrorMessage {
     match error {
-        ConfigError::InvalidName { variable, value, name } => ErrorMessage::new(
+        SettingsError::InvalidName { variable, value, name } => ErrorMessage::new(
             format!("`{variable}` holds an invalid name"),
             format!("Found `{variable}={value}`; `{name}` is not a valid package, group or extra name.\nNames are letters, digits, `.`, `_` and `-`, starting and ending with a letter or digit, separated by commas or spaces."),
         )
         .hint(format!("Set it to names from `pyproject.toml`, for example `{variable}=docs,lint`.")),
-        ConfigError::SeveralPackages { value } => ErrorMessage::new(
+        SettingsError::SeveralPackages { value } => ErrorMessage::new(
             "`BP_UV_PACKAGE` names more than one package",
             format!("Found `BP_UV_PACKAGE={value}`; it takes one workspace member."),
         )
         .hint("Set it to the member that is the app; its workspace dependencies are installed with it."),
-        ConfigError::NotABoolean { variable, value } => ErrorMessage::new(
+        SettingsError::NotABoolean { variable, value } => ErrorMessage::new(
             format!("`{variable}` is not `true` or `false`"),
             format!("Found `{variable}={value}`."),
         )
@@ -428,11 +428,13 @@ mod tests {
 
     #[test]
     fn invalid_group_name() {
-        insta::assert_snapshot!(render(&PythonUvError::Config(ConfigError::InvalidName {
-            variable: "BP_UV_GROUPS",
-            value: "docs;x".into(),
-            name: "docs;x".into()
-        })));
+        insta::assert_snapshot!(render(&PythonUvError::Settings(
+            SettingsError::InvalidName {
+                variable: "BP_UV_GROUPS",
+                value: "docs;x".into(),
+                name: "docs;x".into()
+            }
+        )));
     }
 
     #[test]
@@ -525,8 +527,8 @@ mod tests {
 
     #[test]
     fn several_packages() {
-        insta::assert_snapshot!(render(&PythonUvError::Config(
-            ConfigError::SeveralPackages {
+        insta::assert_snapshot!(render(&PythonUvError::Settings(
+            SettingsError::SeveralPackages {
                 value: "api web".into()
             }
         )));
@@ -534,10 +536,12 @@ mod tests {
 
     #[test]
     fn collectstatic_not_a_boolean() {
-        insta::assert_snapshot!(render(&PythonUvError::Config(ConfigError::NotABoolean {
-            variable: "BP_DJANGO_COLLECTSTATIC",
-            value: "maybe".into()
-        })));
+        insta::assert_snapshot!(render(&PythonUvError::Settings(
+            SettingsError::NotABoolean {
+                variable: "BP_DJANGO_COLLECTSTATIC",
+                value: "maybe".into()
+            }
+        )));
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! layers that are reused while their inputs are unchanged.
 
 mod bytecode;
-mod config;
 mod django;
 mod errors;
 mod layers;
@@ -16,7 +15,6 @@ mod uv;
 
 use bullet_stream::global::print;
 use bullet_stream::style;
-use config::Config;
 use errors::PythonUvError;
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::build_plan::BuildPlanBuilder;
@@ -26,6 +24,7 @@ use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::sbom::Sbom;
 use libcnb::{Buildpack, Platform, buildpack_main};
+use luban_common::settings::Settings;
 use luban_common::uv_project::{self, LockedPackage, Selection};
 use pep440_rs::Version;
 use project::{Dependencies, Project};
@@ -64,7 +63,7 @@ impl Buildpack for PythonUvBuildpack {
 
         // Everything that can be wrong with the app or its settings fails here, before any
         // download or install.
-        let config = Config::from_env(context.platform.env()).map_err(PythonUvError::Config)?;
+        let config = Settings::from_env(context.platform.env()).map_err(PythonUvError::Settings)?;
         let project = Project::read(&context.app_dir).map_err(PythonUvError::Project)?;
         let selection = select(&project, &config)?;
         let project_info = project_info(&project);
@@ -165,7 +164,7 @@ impl Buildpack for PythonUvBuildpack {
 }
 
 /// Which of the lock's projects the build installs, checked against the lock's members.
-fn select(project: &Project, config: &Config) -> Result<Selection, PythonUvError> {
+fn select(project: &Project, config: &Settings) -> Result<Selection, PythonUvError> {
     let (Some(lock), Some(pyproject)) = (&project.lock, &project.pyproject) else {
         return match &config.package {
             Some(name) => Err(PythonUvError::UnknownPackage {
@@ -355,7 +354,7 @@ fn leave_out_git(app_dir: &Path) {
     }
 }
 
-fn describe(dependencies: &Dependencies, config: &Config) -> String {
+fn describe(dependencies: &Dependencies, config: &Settings) -> String {
     let mut text = match dependencies {
         Dependencies::Locked { .. } => "`uv.lock`, installed with `uv sync --locked`".to_string(),
         Dependencies::Requirements { .. } => {

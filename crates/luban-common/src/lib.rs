@@ -9,4 +9,5 @@ pub mod digest;
 pub mod message;
 pub mod process_env;
 pub mod redact;
+pub mod settings;
 pub mod uv_project;

@@ -7,7 +7,6 @@
 //! editable, so changes to the app's code show up in the image without touching this layer.
 
 use crate::PythonUvBuildpack;
-use crate::config::Config;
 use crate::errors::{PythonUvError, SourceBuildFailure};
 use crate::layers::python::Python;
 use crate::project::{Dependencies, REQUIREMENTS};
@@ -20,6 +19,7 @@ use libcnb::data::sbom::SbomFormat;
 use libcnb::layer_env::{LayerEnv, ModificationBehavior, Scope};
 use libcnb::sbom::Sbom;
 use luban_common::cache::{Kept, KeptLayerMetadata, bin_programs, kept_layer, write_layer_sbom};
+use luban_common::settings::Settings;
 use luban_common::uv_project::Selection;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -49,7 +49,7 @@ pub(crate) struct VenvInputs<'a> {
     pub(crate) uv_version: &'a str,
     pub(crate) python: &'a Python,
     pub(crate) dependencies: &'a Dependencies,
-    pub(crate) config: &'a Config,
+    pub(crate) config: &'a Settings,
     pub(crate) selection: &'a Selection,
     /// Whether this build needs the venv's contents after the install (Django's
     /// `collectstatic`): then it is cached and restored; otherwise an unchanged venv is kept
