@@ -45,10 +45,11 @@ lint() {
   hadolint stack/*/*/Dockerfile
   actionlint
   shellcheck -x scripts/*.sh .ci/run stack/common/*.sh
-  test -z "$(gofmt -l deploy/tests deploy/gate scripts/overlays)" || { gofmt -l deploy/tests deploy/gate scripts/overlays; die "the Go files need gofmt"; }
+  test -z "$(gofmt -l deploy/tests deploy/gate deploy/admission scripts/overlays)" || { gofmt -l deploy/tests deploy/gate deploy/admission scripts/overlays; die "the Go files need gofmt"; }
   (cd deploy/tests && go vet ./...)
   (cd deploy/gate && go vet ./...)
-  hadolint deploy/gate/Dockerfile
+  (cd deploy/admission && go vet ./...)
+  hadolint deploy/gate/Dockerfile deploy/admission/Dockerfile
   echo "lint: fmt, clippy, hadolint, actionlint, shellcheck, gofmt, go vet clean"
 }
 
@@ -59,6 +60,7 @@ unit() {
   cargo test --workspace --locked
   (cd deploy/tests && go test -count=1 -v ./...)
   (cd deploy/gate && go test -count=1 -v ./...)
+  (cd deploy/admission && go test -count=1 -v ./...)
 }
 
 testbed() {

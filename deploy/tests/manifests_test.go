@@ -25,6 +25,7 @@ import (
 	"github.com/argoproj/argo-workflows/v3/util/secrets"
 	"github.com/argoproj/argo-workflows/v3/workflow/validate"
 	kpackv1 "github.com/pivotal/kpack/pkg/apis/build/v1alpha2"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -49,8 +50,12 @@ var manifestKinds = map[string]func() any{
 	"ServiceAccount":   func() any { return &corev1.ServiceAccount{} },
 	"Secret":           func() any { return &corev1.Secret{} },
 	"Namespace":        func() any { return &corev1.Namespace{} },
-	"Role":             func() any { return &rbacv1.Role{} },
-	"RoleBinding":      func() any { return &rbacv1.RoleBinding{} },
+	"Service":          func() any { return &corev1.Service{} },
+	"ValidatingWebhookConfiguration": func() any {
+		return &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	},
+	"Role":        func() any { return &rbacv1.Role{} },
+	"RoleBinding": func() any { return &rbacv1.RoleBinding{} },
 }
 
 // A kpack resource: kpack's webhook defaults it and then validates it.

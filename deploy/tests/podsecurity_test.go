@@ -14,8 +14,10 @@ import (
 	"testing"
 
 	cdv1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
@@ -141,6 +143,7 @@ func TestEveryPodInDeployPassesPodSecurityRestricted(t *testing.T) {
 		argoEventsPod(t, "deploy/argo/events/sensor.yaml", "Sensor"),
 		argoEventsPod(t, "deploy/argo/events/eventsource-github.yaml", "EventSource"),
 		deploymentPod(t, "deploy/argo/cd/gitops-example/apps/sample-app/deployment.yaml"),
+		deploymentPod(t, "deploy/admission/admission.yaml"),
 	)
 	// Every manifest with a pod in it is covered: a new one must be added above.
 	covered := map[string]bool{}
@@ -215,6 +218,14 @@ func TestAGitOpsCommitCannotReachBeyondItsApp(t *testing.T) {
 	}
 	if app.Spec.Destination.Namespace != namespace.Name || app.Spec.SyncPolicy.SyncOptions.HasOption("CreateNamespace=true") {
 		t.Errorf("the Application must deploy into the namespace %s defines (%s), and not create one", file, namespace.Name)
+	}
+
+	// luban-admission's webhook covers the namespace: only signed images run there.
+	var webhook admissionregistrationv1.ValidatingWebhookConfiguration
+	decodeDocument(t, "deploy/admission/admission.yaml", "ValidatingWebhookConfiguration", &webhook)
+	selector, err := metav1.LabelSelectorAsSelector(webhook.Webhooks[0].NamespaceSelector)
+	if err != nil || !selector.Matches(labels.Set(namespace.Labels)) {
+		t.Errorf("the namespace's labels %v must match luban-admission's namespaceSelector (%v)", namespace.Labels, err)
 	}
 
 	// The namespace enforces Pod Security; a privileged pod in a commit is refused there, the
