@@ -42,7 +42,7 @@ bench: ## Benchmarks against the lifecycle and uv floors (not part of make test)
 	@scripts/bench.sh
 
 cluster: tools ## Bring up the single-node Kubernetes cluster on 127.0.0.1 (scripts/cluster.sh)
-	@scripts/registry.sh start && scripts/cluster.sh up
+	@scripts/cluster.sh up
 
 cluster-down: ## Stop every process of the cluster and forget its state
 	@scripts/cluster.sh down

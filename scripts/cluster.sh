@@ -4,8 +4,12 @@
 # kubelet built from the Go module proxy (scripts/install-tools.sh).
 #   cluster.sh up | down | status
 # Every process listens on 127.0.0.1 and is stopped by `down`, which also forgets the cluster's
-# state (etcd's data, the kubelet's pods and their containers and pulled images); the
-# certificates and the pause image stay.
+# state (etcd's data, the kubelet's pods and their containers and pulled images), removes the
+# pods' network namespaces and puts back what `up` changed (ip_forward, the registry if `up`
+# started it); the certificates and the pause image stay. Workflow pods share the host's
+# network, so every listener there asks for credentials: etcd and its peers TLS with client
+# certificates, the API server no anonymous requests, Redis a password, the event bus (on the
+# pod network's gateway) TLS and a user and password.
 # Pods that serve mostly use `hostNetwork: true`. The others get an address on the pod network,
 # a bridge (luban0, $CLUSTER_POD_SUBNET) that `up` makes and `down` removes, with no route
 # beyond it: they reach the API server through a relay at the bridge's address
@@ -30,8 +34,10 @@ bridge=luban0
 # A CA, serving and client certificates, the service-account key pair and one kubeconfig per
 # component (client certificates: admin is system:masters; the node is system:node:<name>).
 make_pki() {
-  # Made again when the pod network's gateway (in the API server's and NATS' names) changed.
-  [ -f "$CLUSTER_KUBECONFIG" ] && [ -f "$pki/nats.crt" ] &&
+  # Made again when the pod network's gateway (in the API server's and NATS' names) changed,
+  # or when a credential of a later version of this script is missing.
+  [ -f "$CLUSTER_KUBECONFIG" ] && [ -f "$pki/nats.crt" ] && [ -f "$pki/etcd.crt" ] &&
+    [ -f "$pki/redis.conf" ] && [ -f "$CLUSTER_NATS_AUTH" ] &&
     openssl x509 -in "$pki/nats.crt" -noout -ext subjectAltName | grep -qxF "    IP Address:$CLUSTER_POD_GATEWAY" &&
     return 0
   rm -rf "$pki" && mkdir -p "$pki"
@@ -50,6 +56,18 @@ make_pki() {
   cert apiserver /CN=kube-apiserver \
     "IP:127.0.0.1,IP:$CLUSTER_POD_GATEWAY,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
   cert nats /CN=luban-nats "IP:$CLUSTER_POD_GATEWAY"
+  cert etcd /CN=luban-etcd "IP:127.0.0.1"
+  cert apiserver-etcd-client /CN=kube-apiserver-etcd-client
+  # Passwords, in files only their programs read (never on a command line, which `ps` shows).
+  (
+    umask 077
+    printf 'bind 127.0.0.1\nprotected-mode yes\nrequirepass %s\n' "$(openssl rand -hex 24)" >"$pki/redis.conf"
+    local nats_password
+    nats_password=$(openssl rand -hex 24)
+    printf 'authorization {\n  user: luban\n  password: "%s"\n}\n' "$nats_password" >"$pki/nats-auth.conf"
+    # The EventBus's accessSecret holds this (Argo Events reads `username`/`password`).
+    printf 'username: luban\npassword: %s\n' "$nats_password" >"$CLUSTER_NATS_AUTH"
+  )
   cert controller-manager /CN=system:kube-controller-manager
   cert scheduler /CN=system:kube-scheduler
   cert node "/O=system:nodes/CN=system:node:$node"
@@ -140,13 +158,29 @@ start() { # name command...
   echo $! >"$pid"
 }
 
-stop() { # name
+stop() { # name: the process and its group (`start` makes each the leader of its own)
   local pid=$dir/run/$1.pid
   [ -f "$pid" ] || return 0
-  kill "$(cat "$pid")" 2>/dev/null || true
+  kill -- "-$(cat "$pid")" 2>/dev/null || kill "$(cat "$pid")" 2>/dev/null || true
   for _ in $(seq 20); do kill -0 "$(cat "$pid")" 2>/dev/null || break; sleep 0.5; done
-  kill -9 "$(cat "$pid")" 2>/dev/null || true
+  kill -9 -- "-$(cat "$pid")" 2>/dev/null || kill -9 "$(cat "$pid")" 2>/dev/null || true
   rm -f "$pid"
+}
+
+# Starts a host process that listens on every address, with no setting to choose one (metrics,
+# health, pprof ports), in a network namespace of its own with only loopback: nothing outside
+# can reach what it serves. The host ports it dials on 127.0.0.1 (the API server, …) are relayed
+# into the namespace over unix sockets. ISOLATED_SETUP is shell to run inside first.
+isolated() { # name "port..." command...
+  local name=$1 ports=$2 relays=$dir/run/relays port inner=""
+  shift 2
+  mkdir -p "$relays"
+  for port in $ports; do
+    start "relay-$port" socat "UNIX-LISTEN:$relays/$port.sock,fork,unlink-early,mode=600" "TCP:127.0.0.1:$port"
+    inner+="socat TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:$relays/$port.sock & "
+  done
+  start "$name" unshare --net --mount --propagation private sh -c \
+    "ip link set lo up && ${ISOLATED_SETUP:-:} && $inner exec \"\$@\"" "$name" "$@"
 }
 
 wait_for() { # what seconds command...
@@ -198,8 +232,9 @@ argo_workflows_up() {
     k apply -f - >/dev/null
   # DEFAULT_REQUEUE_TIME: how soon the controller looks at a workflow again (10s upstream); the
   # tests' workflows are short, and each of their steps would wait for it.
-  LEADER_ELECTION_DISABLE=true DEFAULT_REQUEUE_TIME=2s start workflow-controller "$argo/workflow-controller" \
-    --kubeconfig "$CLUSTER_KUBECONFIG" --namespace argo \
+  # Isolated: it serves pprof on every address (:6060), with no setting.
+  LEADER_ELECTION_DISABLE=true DEFAULT_REQUEUE_TIME=2s isolated workflow-controller "$CLUSTER_API_PORT" \
+    "$argo/workflow-controller" --kubeconfig "$CLUSTER_KUBECONFIG" --namespace argo \
     --executor-image "$executor" --executor-image-pull-policy Always
 }
 
@@ -244,12 +279,13 @@ argo_events_up() {
       -o jsonpath='{.data.controller-config\.yaml}' >"$dir/argo-events/etc/argo-events/controller-config.yaml"
   fi
   start nats-server "$events/nats-server" --addr "$CLUSTER_POD_GATEWAY" --port "${CLUSTER_NATS_URL##*:}" \
-    --jetstream --store_dir "$dir/nats" --tls --tlscert "$pki/nats.crt" --tlskey "$pki/nats.key"
-  # shellcheck disable=SC2016 # the script's arguments, expanded by the inner sh
+    --jetstream --store_dir "$dir/nats" --tls --tlscert "$pki/nats.crt" --tlskey "$pki/nats.key" \
+    --config "$pki/nats-auth.conf"
+  # Isolated: its metrics and health ports listen on every address, with no setting.
   ARGO_EVENTS_IMAGE=$REGISTRY/luban/argo-events:$version KUBECONFIG=$CLUSTER_KUBECONFIG \
-    start argo-events-controller unshare --mount --propagation private sh -c \
-    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0/etc,workdir=$0/work" /etc && exec "$@"' \
-    "$dir/argo-events" "$events/argo-events" controller --leader-election=false \
+    ISOLATED_SETUP="mount -t overlay overlay -o lowerdir=/etc,upperdir=$dir/argo-events/etc,workdir=$dir/argo-events/work /etc" \
+    isolated argo-events-controller "$CLUSTER_API_PORT" \
+    "$events/argo-events" controller --leader-election=false \
     --metrics-port $((CLUSTER_API_PORT + 8)) --health-port $((CLUSTER_API_PORT + 9))
 }
 
@@ -276,13 +312,17 @@ argo_cd_up() {
       k label --local -f - -o yaml app.kubernetes.io/part-of=argocd | k apply -f - >/dev/null
   fi
   local redis=127.0.0.1:$((CLUSTER_API_PORT + 10)) repo=127.0.0.1:$((CLUSTER_API_PORT + 11))
-  start redis redis-server --bind 127.0.0.1 --port "${redis##*:}" --save "" --appendonly no
-  ARGOCD_BINARY_NAME=argocd-repo-server ARGOCD_GPG_ENABLED=false \
+  local redis_password
+  redis_password=$(sed -n 's/^requirepass //p' "$pki/redis.conf")
+  start redis redis-server "$pki/redis.conf" --port "${redis##*:}" --save "" --appendonly no
+  REDIS_PASSWORD=$redis_password ARGOCD_BINARY_NAME=argocd-repo-server ARGOCD_GPG_ENABLED=false \
     start argocd-repo-server "$argocd" --address 127.0.0.1 --port "${repo##*:}" --disable-tls \
     --redis "$redis" --metrics-address 127.0.0.1 --metrics-port $((CLUSTER_API_PORT + 12)) \
     --revision-cache-expiration 5s
-  ARGOCD_BINARY_NAME=argocd-application-controller ARGOCD_FAKE_IN_CLUSTER=true \
-    KUBECONFIG=$CLUSTER_KUBECONFIG start argocd-application-controller "$argocd" \
+  # Isolated: its metrics port listens on every address, with no setting.
+  REDIS_PASSWORD=$redis_password ARGOCD_BINARY_NAME=argocd-application-controller ARGOCD_FAKE_IN_CLUSTER=true \
+    KUBECONFIG=$CLUSTER_KUBECONFIG isolated argocd-application-controller \
+    "$CLUSTER_API_PORT ${redis##*:} ${repo##*:}" "$argocd" \
     --namespace argocd --repo-server "$repo" --repo-server-plaintext --redis "$redis" \
     --metrics-port $((CLUSTER_API_PORT + 13)) --app-resync 5 --app-resync-jitter 0
 }
@@ -293,7 +333,9 @@ argo_cd_up() {
 # by the lifecycle's own tools/image (on the run image) and pushed to the testbed registry.
 # kpack has no setting for a registry's CA: the controller trusts the testbed's bundle through
 # SSL_CERT_FILE, and the image of its build pods' own steps (build-init, completion, rebase,
-# build-waiter, in /cnb/process as kpack runs them) carries the bundle as its system CAs. Build
+# build-waiter, in /cnb/process as kpack runs them) carries the bundle as its system CAs. It is
+# isolated (its profiling port listens on every address): it reaches the API server, the
+# registry and the tests' Git server ($CLUSTER_GIT_PORT) through relays. Build
 # pods can't ask for the host's network: the tests give them it with an admission webhook. Not
 # here: kpack's webhook (its defaulting and CRD conversion need the API server to dial a
 # Service).
@@ -326,7 +368,8 @@ EOF
     SYSTEM_NAMESPACE=kpack SYSTEM_SERVICE_ACCOUNT=controller CONFIG_LOGGING_NAME=config-logging \
     CONFIG_OBSERVABILITY_NAME=config-observability METRICS_DOMAIN=kpack.io \
     SSL_CERT_FILE=$LUBAN_TESTBED/ca-bundle.crt KUBECONFIG=$CLUSTER_KUBECONFIG \
-    start kpack-controller "$kbin/controller" --kubeconfig "$CLUSTER_KUBECONFIG"
+    isolated kpack-controller "$CLUSTER_API_PORT $REGISTRY_PORT $CLUSTER_GIT_PORT" \
+    "$kbin/controller" --kubeconfig "$CLUSTER_KUBECONFIG"
 }
 
 up() {
@@ -334,18 +377,31 @@ up() {
   started=$(date +%s)
   "$LUBAN_ROOT/scripts/install-tools.sh" --cluster
   ensure_engine
+  mkdir -p "$dir/run"
+  # What `up` changes on the host, for `down` to put back: ip_forward (the bridge plugin turns
+  # it on), and the registry when `up` starts it.
+  [ -f "$dir/run/ip_forward.before" ] || sysctl -n net.ipv4.ip_forward >"$dir/run/ip_forward.before"
   # The images the node runs (the executor's, the tests') come from the testbed registry.
-  "$LUBAN_ROOT/scripts/registry.sh" start
+  if ! "$LUBAN_ROOT/scripts/registry.sh" running; then
+    "$LUBAN_ROOT/scripts/registry.sh" start
+    touch "$dir/run/registry.started"
+  fi
   pod_network
   make_pki
   write_configs
+  # etcd speaks TLS and asks every client and peer for a certificate of the cluster's CA.
   start etcd etcd --name luban --data-dir "$dir/etcd" \
-    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
-    --initial-cluster "luban=http://127.0.0.1:$etcd_peer_port"
+    --listen-client-urls "https://127.0.0.1:$etcd_port" --advertise-client-urls "https://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "https://127.0.0.1:$etcd_peer_port" \
+    --initial-advertise-peer-urls "https://127.0.0.1:$etcd_peer_port" \
+    --initial-cluster "luban=https://127.0.0.1:$etcd_peer_port" \
+    --cert-file "$pki/etcd.crt" --key-file "$pki/etcd.key" --client-cert-auth --trusted-ca-file "$pki/ca.crt" \
+    --peer-cert-file "$pki/etcd.crt" --peer-key-file "$pki/etcd.key" --peer-client-cert-auth \
+    --peer-trusted-ca-file "$pki/ca.crt" --listen-metrics-urls ""
   start containerd containerd --config "$dir/containerd/config.toml"
-  start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
+  start kube-apiserver "$bin/kube-apiserver" --etcd-servers "https://127.0.0.1:$etcd_port" \
+    --etcd-cafile "$pki/ca.crt" --etcd-certfile "$pki/apiserver-etcd-client.crt" \
+    --etcd-keyfile "$pki/apiserver-etcd-client.key" --anonymous-auth=false \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$CLUSTER_API_PORT" \
     --endpoint-reconciler-type none \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
@@ -392,6 +448,12 @@ down() {
     workflow-controller kubelet kube-scheduler kube-controller-manager api-relay kube-apiserver; do
     stop "$name"
   done
+  local relay
+  for relay in "$dir"/run/relay-*.pid; do
+    [ -e "$relay" ] || continue
+    relay=${relay##*/}
+    stop "${relay%.pid}"
+  done
   if [ -S "$sock" ]; then
     local c=(ctr -a "$sock" -n k8s.io) task
     for task in $("${c[@]}" tasks ls -q 2>/dev/null); do
@@ -414,7 +476,19 @@ down() {
   for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
   # Each `up` starts from an empty cluster.
   rm -rf "$dir/etcd" "$dir/kubelet" "$dir/nats" "$dir/cni-ipam" "$dir/argo-events"
+  # The pods' network namespaces (their veths go with them): the runtime made them and, killed,
+  # never asked the CNI plugin to remove them.
+  local ns
+  for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^cni-/ {print $1}'); do ip netns delete "$ns" 2>/dev/null || true; done
   ! ip link show "$bridge" >/dev/null 2>&1 || ip link delete "$bridge"
+  if [ -f "$dir/run/ip_forward.before" ]; then
+    sysctl -qw "net.ipv4.ip_forward=$(cat "$dir/run/ip_forward.before")"
+    rm -f "$dir/run/ip_forward.before"
+  fi
+  if [ -f "$dir/run/registry.started" ]; then
+    "$LUBAN_ROOT/scripts/registry.sh" stop
+    rm -f "$dir/run/registry.started"
+  fi
   log "Cluster down"
 }
 

@@ -36,6 +36,10 @@ export CLUSTER_POD_GATEWAY=${CLUSTER_POD_GATEWAY:-10.244.0.1}
 # The event bus of Argo Events on the node: a NATS server with JetStream (TLS) at the gateway.
 NATS_SERVER_VERSION=2.10.27
 export CLUSTER_NATS_URL=nats://$CLUSTER_POD_GATEWAY:$((CLUSTER_API_PORT + 7))
+# Its user and password, as the EventBus's accessSecret holds them (cluster.sh makes them).
+export CLUSTER_NATS_AUTH=$LUBAN_TESTBED/cluster/pki/nats-auth.yaml
+# The tests' Git server, on a port the cluster relays into kpack's controller.
+export CLUSTER_GIT_PORT=$((CLUSTER_API_PORT + 14))
 
 # The controllers the cluster runs (Argo Workflows, ...) are at the versions of their Go modules
 # in deploy/tests/go.mod, whose types the manifests are checked with: one definition of each.

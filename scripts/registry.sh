@@ -3,7 +3,7 @@
 # docker-registry, distribution 2.8), the way a company's private registry with its own CA is
 # reached. `start` also writes the testbed CA bundle (this machine's CAs + the registry's) that
 # scripts/pack-build.sh mounts into builds, and pushes the run image there for --publish builds.
-#   registry.sh start | stop | ca | pull IMAGE | push LOCAL_IMAGE IMAGE
+#   registry.sh start | running | stop | ca | pull IMAGE | push LOCAL_IMAGE IMAGE
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -61,6 +61,7 @@ YAML
     if [ "$ENGINE" = podman ]; then podman push -q --cert-dir "$dir/certs.d/$REGISTRY" "$2" "$3"
     else docker tag "$2" "$3" && docker push -q "$3" >/dev/null; fi
     ;;
+  running) up ;;
   stop) [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; rm -f "$pidfile" ;;
   *) die "usage: registry.sh start|stop|ca|pull IMAGE|push LOCAL_IMAGE IMAGE" ;;
 esac

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -227,7 +228,7 @@ func gitServer(t *testing.T, password string, onPush func(repository, ref, after
 		}
 		return named
 	}
-	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	server := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") || r.URL.Query().Get("service") == "git-receive-pack" {
 			if user, pass, ok := r.BasicAuth(); !ok || user != "luban" || pass != password {
 				w.Header().Set("WWW-Authenticate", `Basic realm="luban"`)
@@ -248,6 +249,15 @@ func gitServer(t *testing.T, password string, onPush func(repository, ref, after
 			}
 		}
 	}))
+	// On the port the cluster relays into kpack's controller, which resolves sources itself
+	// from a network namespace of its own (scripts/cluster.sh).
+	listener, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("CLUSTER_GIT_PORT"))
+	if err != nil {
+		t.Fatalf("the Git server's port: %v", err)
+	}
+	server.Listener.Close()
+	server.Listener = listener
+	server.Start()
 	t.Cleanup(server.Close)
 	return server.URL, root
 }
@@ -381,16 +391,27 @@ func (b *argoBench) createTyped(t *testing.T, object any) *unstructured.Unstruct
 // source's webhook URL.
 func (b *argoBench) installEvents(t *testing.T, sensor *eventsv1.Sensor, webhookSecret string) string {
 	t.Helper()
+	// The event bus asks for a user and password (cluster.sh made them): its accessSecret.
+	natsAuth, err := os.ReadFile(os.Getenv("CLUSTER_NATS_AUTH"))
+	if err != nil {
+		t.Fatalf("the event bus's credentials (cluster.sh up makes them): %v", err)
+	}
+	for name, data := range map[string]map[string]string{
+		"github-webhook-secret": {"secret": webhookSecret},
+		"eventbus-auth":         {"auth.yaml": string(natsAuth)},
+	} {
+		if _, err := b.client.CoreV1().Secrets(b.namespace).Create(context.Background(), &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: name}, StringData: data,
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b.createUnstructured(t, &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1", "kind": "EventBus", "metadata": map[string]any{"name": "default"},
 		"spec": map[string]any{"jetstreamExotic": map[string]any{
-			"url": os.Getenv("CLUSTER_NATS_URL"), "streamConfig": "replicas: 1\nmaxAge: 1h\n"}},
+			"url": os.Getenv("CLUSTER_NATS_URL"), "streamConfig": "replicas: 1\nmaxAge: 1h\n",
+			"accessSecret": map[string]any{"name": "eventbus-auth", "key": "auth.yaml"}}},
 	}})
-	if _, err := b.client.CoreV1().Secrets(b.namespace).Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "github-webhook-secret"}, StringData: map[string]string{"secret": webhookSecret},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	apiServer, err := url.Parse(b.config.Host)
 	if err != nil {
 		t.Fatal(err)
@@ -435,7 +456,19 @@ func (b *argoBench) waitSubscribed(t *testing.T) {
 	roots := x509.NewCertPool()
 	// The cluster's CA also signed the event bus's certificate.
 	roots.AppendCertsFromPEM(b.config.CAData)
-	connection, err := nats.Connect(os.Getenv("CLUSTER_NATS_URL"), nats.Secure(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	secure := nats.Secure(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+	// Without the user and password the bus refuses a client: anyone on the pod network could
+	// otherwise publish push events past the webhook's signature check.
+	if anonymous, err := nats.Connect(os.Getenv("CLUSTER_NATS_URL"), secure); err == nil {
+		anonymous.Close()
+		t.Fatal("the event bus accepted a client without credentials")
+	}
+	var auth struct{ Username, Password string }
+	raw, err := os.ReadFile(os.Getenv("CLUSTER_NATS_AUTH"))
+	if err != nil || yaml.Unmarshal(raw, &auth) != nil || auth.Password == "" {
+		t.Fatalf("the event bus's credentials: %v", err)
+	}
+	connection, err := nats.Connect(os.Getenv("CLUSTER_NATS_URL"), secure, nats.UserInfo(auth.Username, auth.Password))
 	if err != nil {
 		t.Fatalf("connecting to the event bus: %v", err)
 	}
