@@ -119,7 +119,8 @@ func renderForTheNode(t *testing.T, base, namespace string, port int) appsv1.Dep
 }
 
 // nodeOverlay adapts the sample app at `base` (a kustomization directory) to the node: its own
-// namespace, one replica, the host's network on `port` (env and containerPort), and Recreate
+// namespace, one replica, the host's network on 127.0.0.1:`port` (env and containerPort; the
+// fixture's Procfile binds $HOST), and Recreate
 // instead of a rolling update (on one node with the host's network the old pod must stop
 // before a new one can use its port).
 func nodeOverlay(base, namespace string, port int) kustomize.Kustomization {
@@ -134,7 +135,7 @@ spec:
       hostNetwork: true
       containers:
         - name: web
-          env: [{name: PORT, value: "%d"}]
+          env: [{name: PORT, value: "%d"}, {name: HOST, value: 127.0.0.1}]
 `, port)
 	containerPort := fmt.Sprintf(`[{"op": "replace", "path": "/spec/template/spec/containers/0/ports/0/containerPort", "value": %d}]`, port)
 	return kustomize.Kustomization{
