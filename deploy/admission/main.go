@@ -24,8 +24,6 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	sigs "github.com/sigstore/cosign/v2/pkg/signature"
 	admissionv1 "k8s.io/api/admission/v1"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -60,55 +58,30 @@ func cosignVerify(publicKey []byte) (Verify, error) {
 
 // podSpec is the pod a request's object would run: a Pod's, or a workload's template.
 func podSpec(kind string, raw []byte) (*corev1.PodSpec, error) {
-	var spec *corev1.PodSpec
-	decode := func(into any) error { return json.Unmarshal(raw, into) }
+	// The three places a pod spec is, by kind.
+	var object struct {
+		Spec struct {
+			corev1.PodSpec
+			Template    corev1.PodTemplateSpec `json:"template"`
+			JobTemplate struct {
+				Spec struct {
+					Template corev1.PodTemplateSpec `json:"template"`
+				} `json:"spec"`
+			} `json:"jobTemplate"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(raw, &object); err != nil {
+		return nil, err
+	}
 	switch kind {
 	case "Pod":
-		var o corev1.Pod
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		spec = &o.Spec
-	case "Deployment":
-		var o appsv1.Deployment
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		spec = &o.Spec.Template.Spec
-	case "ReplicaSet":
-		var o appsv1.ReplicaSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		spec = &o.Spec.Template.Spec
-	case "StatefulSet":
-		var o appsv1.StatefulSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		spec = &o.Spec.Template.Spec
-	case "DaemonSet":
-		var o appsv1.DaemonSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		spec = &o.Spec.Template.Spec
-	case "Job":
-		var o batchv1.Job
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		spec = &o.Spec.Template.Spec
+		return &object.Spec.PodSpec, nil
+	case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job":
+		return &object.Spec.Template.Spec, nil
 	case "CronJob":
-		var o batchv1.CronJob
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		spec = &o.Spec.JobTemplate.Spec.Template.Spec
-	default:
-		return nil, fmt.Errorf("luban-admission checks pods and workloads, not %s", kind)
+		return &object.Spec.JobTemplate.Spec.Template.Spec, nil
 	}
-	return spec, nil
+	return nil, fmt.Errorf("luban-admission checks pods and workloads, not %s", kind)
 }
 
 // Review decides one AdmissionReview: every image of every container (init and ephemeral

@@ -125,33 +125,36 @@ func ParseAllowList(file string, data []byte) (AllowList, error) {
 		}
 		return AllowList{}, fmt.Errorf("%s: unknown key(s) %s; an entry is [[allow]] with id, reason and expires, or [[unpinned]] with package, reason and expires", file, strings.Join(keys, ", "))
 	}
-	var list AllowList
-	for i, entry := range raw.Allow {
-		where := fmt.Sprintf("%s: [[allow]] entry %d", file, i+1)
+	// checked is one entry once its id, reason and date are there.
+	checked := func(where, id string, idOK bool, idRule, reason string, expires *time.Time) (Allow, error) {
 		switch {
-		case !advisoryID.MatchString(entry.ID):
-			return AllowList{}, fmt.Errorf("%s: id %q is not an advisory id (GHSA-…, CVE-…, PYSEC-…)", where, entry.ID)
-		case strings.TrimSpace(entry.Reason) == "":
-			return AllowList{}, fmt.Errorf("%s (%s): a reason is required", where, entry.ID)
-		case entry.Expires == nil:
-			return AllowList{}, fmt.Errorf("%s (%s): an expiry date is required (expires = 2026-12-31)", where, entry.ID)
+		case !idOK:
+			return Allow{}, fmt.Errorf("%s: %q is not %s", where, id, idRule)
+		case strings.TrimSpace(reason) == "":
+			return Allow{}, fmt.Errorf("%s (%s): a reason is required", where, id)
+		case expires == nil:
+			return Allow{}, fmt.Errorf("%s (%s): an expiry date is required (expires = 2026-12-31)", where, id)
 		}
 		// A TOML date (`expires = 2026-12-31`): the day, whatever zone it was read in.
-		year, month, day := entry.Expires.Date()
-		list.Allow = append(list.Allow, Allow{ID: entry.ID, Reason: entry.Reason, expires: time.Date(year, month, day, 0, 0, 0, 0, time.UTC)})
+		year, month, day := expires.Date()
+		return Allow{ID: id, Reason: reason, expires: time.Date(year, month, day, 0, 0, 0, 0, time.UTC)}, nil
+	}
+	var list AllowList
+	for i, entry := range raw.Allow {
+		allow, err := checked(fmt.Sprintf("%s: [[allow]] entry %d: id", file, i+1), entry.ID,
+			advisoryID.MatchString(entry.ID), "an advisory id (GHSA-…, CVE-…, PYSEC-…)", entry.Reason, entry.Expires)
+		if err != nil {
+			return AllowList{}, err
+		}
+		list.Allow = append(list.Allow, allow)
 	}
 	for i, entry := range raw.Unpinned {
-		where := fmt.Sprintf("%s: [[unpinned]] entry %d", file, i+1)
-		switch {
-		case !packageName.MatchString(entry.Package):
-			return AllowList{}, fmt.Errorf("%s: package %q is not a package name", where, entry.Package)
-		case strings.TrimSpace(entry.Reason) == "":
-			return AllowList{}, fmt.Errorf("%s (%s): a reason is required", where, entry.Package)
-		case entry.Expires == nil:
-			return AllowList{}, fmt.Errorf("%s (%s): an expiry date is required (expires = 2026-12-31)", where, entry.Package)
+		allow, err := checked(fmt.Sprintf("%s: [[unpinned]] entry %d: package", file, i+1), entry.Package,
+			packageName.MatchString(entry.Package), "a package name", entry.Reason, entry.Expires)
+		if err != nil {
+			return AllowList{}, err
 		}
-		year, month, day := entry.Expires.Date()
-		list.Unpinned = append(list.Unpinned, Allow{ID: entry.Package, Reason: entry.Reason, expires: time.Date(year, month, day, 0, 0, 0, 0, time.UTC)})
+		list.Unpinned = append(list.Unpinned, allow)
 	}
 	return list, nil
 }

@@ -77,16 +77,10 @@ pub fn clean_env<'a>(
 /// Whether a uv setting holds a secret (a password, a token, a username that goes with one).
 #[must_use]
 pub fn is_secret_setting(name: &str) -> bool {
-    [
-        "PASSWORD",
-        "USERNAME",
-        "TOKEN",
-        "SECRET",
-        "CREDENTIAL",
-        "AUTH",
-    ]
-    .iter()
-    .any(|word| name.contains(word))
+    name.contains("USERNAME")
+        || crate::redact::SECRET_NAME_WORDS
+            .iter()
+            .any(|word| name.contains(word))
 }
 
 /// The uv settings passed through to uv, as `NAME=value` lines for a cache key: secrets left

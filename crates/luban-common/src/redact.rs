@@ -31,18 +31,19 @@ pub fn mask_secret_values<'a>(
     let _ = SECRET_VALUES.set(secret_values(env));
 }
 
+/// The words that make a variable's name say it holds a secret.
+pub const SECRET_NAME_WORDS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "TOKEN",
+    "SECRET",
+    "CREDENTIAL",
+    "AUTH",
+];
+
 fn is_secret_name(name: &str) -> bool {
     let name = name.to_ascii_uppercase();
-    [
-        "PASSWORD",
-        "PASSWD",
-        "TOKEN",
-        "SECRET",
-        "CREDENTIAL",
-        "AUTH",
-    ]
-    .iter()
-    .any(|word| name.contains(word))
+    SECRET_NAME_WORDS.iter().any(|word| name.contains(word))
 }
 
 /// The values to mask, longest first (so a value that contains another is masked whole), with
