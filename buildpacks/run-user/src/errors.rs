@@ -67,8 +67,15 @@ pub fn app_permissions(app_dir: &Path, error: &std::io::Error) -> ErrorMessage {
 /// The app directory itself belongs to the platform and stays writable by others (a warning).
 #[must_use]
 pub fn platform_owned_app_dir(app_dir: &Path, mode: u32) -> String {
+    // Without the sticky bit, whoever may write the directory may also rename or remove the
+    // files in it, whatever their own modes.
+    let replace = if mode & 0o1000 == 0 {
+        ", and, as it has no sticky bit, rename or replace the app's files there"
+    } else {
+        ""
+    };
     format!(
-        "`{}` itself belongs to the platform, not the build user, and has mode {mode:04o}, which only its owner may change (kpack builds in such a volume). The app's files are read-only for the run user, but it can add files to `{}` while the app runs.",
+        "`{}` itself belongs to the platform, not the build user, and has mode {mode:04o}, which only its owner may change (kpack builds in such a volume). The app's files are read-only for the run user, but while the app runs it can add files to `{}`{replace}.",
         app_dir.display(),
         app_dir.display()
     )
@@ -81,6 +88,11 @@ mod tests {
     #[test]
     fn app_dir_of_the_platform() {
         insta::assert_snapshot!(platform_owned_app_dir(Path::new("/workspace"), 0o2777));
+    }
+
+    #[test]
+    fn app_dir_of_the_platform_with_the_sticky_bit() {
+        insta::assert_snapshot!(platform_owned_app_dir(Path::new("/workspace"), 0o3777));
     }
 
     #[test]
