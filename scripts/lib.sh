@@ -45,8 +45,19 @@ export CLUSTER_GIT_PORT=$((CLUSTER_API_PORT + 14))
 # in deploy/tests/go.mod, whose types the manifests are checked with: one definition of each.
 deploy_module_version() { (cd "$LUBAN_ROOT/deploy/tests" && go list -m -f '{{.Version}}' "$1"); }
 
-# Python versions the local mirror offers, built from the machine's pyenv builds.
-MIRROR_PYTHONS=${MIRROR_PYTHONS:-"3.12.1 3.13.0"}
+# Python versions the local mirror offers, built from the machine's pyenv builds: by default
+# every CPython 3.9 or newer that pyenv has (an air-gapped site mirrors every version its teams
+# pin); set MIRROR_PYTHONS="3.12.1 3.13.0" to offer only some.
+pyenv_pythons() {
+  local root version
+  root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+  for version in "$root"/versions/3.*; do
+    version=${version##*/}
+    [[ $version =~ ^3\.(9|[1-9][0-9])\.[0-9]+$ ]] && [ -x "$root/versions/$version/bin/python3" ] &&
+      echo "$version"
+  done | sort -V | paste -sd' '
+}
+MIRROR_PYTHONS=${MIRROR_PYTHONS:-$(pyenv_pythons)}
 MIRROR_PORT=${MIRROR_PORT:-18080}
 export MIRROR_URL="http://127.0.0.1:$MIRROR_PORT"
 REGISTRY_PORT=${REGISTRY_PORT:-15443}
