@@ -2,7 +2,9 @@
 //! the image starts.
 
 use crate::Ids;
+use crate::writable::{Origin, Outcome, STORE, Skip, Writable};
 use luban_common::message::ErrorMessage;
+use luban_common::settings::WritablePathError;
 use std::path::Path;
 
 /// The exec.d check refuses uid 0.
@@ -81,9 +83,152 @@ pub fn platform_owned_app_dir(app_dir: &Path, mode: u32) -> String {
     )
 }
 
+/// `BP_WRITABLE_PATHS` holds an entry that is not a path under the app.
+#[must_use]
+pub fn writable_setting(error: &WritablePathError) -> ErrorMessage {
+    ErrorMessage::new(
+        "`BP_WRITABLE_PATHS` holds a path outside the app",
+        format!(
+            "Found `BP_WRITABLE_PATHS={}`; `{}` is not a relative path under the app directory (no leading `/`, no `.` or `..` parts, no backslashes).",
+            error.value, error.entry
+        ),
+    )
+    .hint("List paths relative to the app's root, comma- or space-separated, with a trailing `/` for a directory: `BP_WRITABLE_PATHS=data/,instance/app.db`.")
+}
+
+/// A path `BP_WRITABLE_PATHS` names can't be made writable.
+#[must_use]
+pub fn writable_setting_refused(path: &str, skip: &Skip) -> ErrorMessage {
+    let (why, fix) = match skip {
+        Skip::Symlink(link) => (
+            format!("`{link}` is a symlink, which could point out of the app"),
+            "Name the real path under the app, or replace the symlink with a directory."
+                .to_string(),
+        ),
+        Skip::HoldsCode(file) => (
+            format!("it holds Python code (`{file}`), which stays read-only"),
+            "Keep what the app writes in a directory of its own, and name that one.".to_string(),
+        ),
+        Skip::WrongKind => (
+            "it is a file, but the trailing `/` asks for a directory".to_string(),
+            format!("Write `{path}` (no trailing `/`) to make that file writable."),
+        ),
+    };
+    ErrorMessage::new(
+        format!("`BP_WRITABLE_PATHS` names `{path}`, which can't be made writable"),
+        format!("Making `{path}` writable for the run user was refused: {why}."),
+    )
+    .hint(fix)
+}
+
+/// Making a path writable failed on the filesystem.
+#[must_use]
+pub fn writable_failed(path: &str, error: &std::io::Error) -> ErrorMessage {
+    ErrorMessage::new(
+        format!("Could not make `{path}` writable for the run user"),
+        format!("Creating it or changing its permissions failed: {error}."),
+    )
+    .hint("The build user must own the app's files. Re-run the build; if it fails again, report it with the build log.")
+}
+
+/// One line of the build log for a path the app writes: what was done and why.
+#[must_use]
+pub fn writable_line(writable: &Writable, outcome: &Outcome) -> String {
+    let shown = if writable.directory {
+        format!("`{}/`", writable.path)
+    } else {
+        format!("`{}`", writable.path)
+    };
+    let origin = match &writable.origin {
+        Origin::Gitignore(line) => format!("`.gitignore` line {line}"),
+        Origin::Django(file) => format!("Django's SQLite database in `{file}`"),
+        Origin::Setting => "`BP_WRITABLE_PATHS`".to_string(),
+    };
+    match outcome {
+        Outcome::Made if writable.directory => format!("{shown} ({origin})"),
+        Outcome::Made => format!("{shown} ({origin}; kept in `{STORE}/`)"),
+        Outcome::Skipped(Skip::Symlink(link)) => {
+            format!("Left {shown} alone ({origin}): `{link}` is a symlink")
+        }
+        Outcome::Skipped(Skip::HoldsCode(file)) => {
+            format!("Left {shown} read-only ({origin}): it holds code (`{file}`)")
+        }
+        Outcome::Skipped(Skip::WrongKind) => format!(
+            "Left {shown} alone ({origin}): it is a {}",
+            if writable.directory {
+                "file"
+            } else {
+                "directory"
+            }
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writable_paths_in_the_log() {
+        let line = |path: &str, directory, origin, outcome| {
+            writable_line(
+                &Writable {
+                    path: String::from(path),
+                    directory,
+                    origin,
+                },
+                &outcome,
+            )
+        };
+        insta::assert_snapshot!(
+            [
+                line("data", true, Origin::Gitignore(3), Outcome::Made),
+                line(
+                    "db.sqlite3",
+                    false,
+                    Origin::Django("mysite/settings.py".into()),
+                    Outcome::Made
+                ),
+                line(".sesskey", false, Origin::Setting, Outcome::Made),
+                line(
+                    "logs",
+                    true,
+                    Origin::Gitignore(4),
+                    Outcome::Skipped(Skip::Symlink("logs".into()))
+                ),
+                line(
+                    "var",
+                    true,
+                    Origin::Gitignore(5),
+                    Outcome::Skipped(Skip::HoldsCode("var/x.py".into()))
+                ),
+                line(
+                    "media",
+                    true,
+                    Origin::Gitignore(6),
+                    Outcome::Skipped(Skip::WrongKind)
+                ),
+            ]
+            .join("\n")
+        );
+    }
+
+    #[test]
+    fn writable_setting_errors() {
+        insta::assert_snapshot!(
+            [
+                writable_setting(&WritablePathError {
+                    value: "data/ /etc".into(),
+                    entry: "/etc".into()
+                }),
+                writable_setting_refused("lib", &Skip::HoldsCode("lib/x.py".into())),
+                writable_setting_refused("instance/app.db", &Skip::Symlink("instance".into())),
+                writable_setting_refused("data", &Skip::WrongKind),
+            ]
+            .map(|m| m.to_string())
+            .join("\n\n---\n\n")
+        );
+    }
 
     #[test]
     fn app_dir_of_the_platform() {

@@ -1,6 +1,7 @@
 //! The non-root rule shared by the build check and the launch-time exec.d program.
 
 pub mod errors;
+pub mod writable;
 
 use luban_common::message::ErrorMessage;
 

@@ -7,9 +7,12 @@ use libcnb::data::layer_name;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::layer::UncachedLayerDefinition;
-use libcnb::{Buildpack, buildpack_main};
+use libcnb::{Buildpack, Platform, buildpack_main};
 use luban_common::message::ErrorMessage;
+use luban_common::{app_file, settings};
+use luban_run_user::writable::{self, Origin, Outcome, Writable};
 use luban_run_user::{build_refusal, current_ids, errors, make_app_read_only};
+use std::path::Path;
 
 #[cfg(test)]
 use {insta as _, luban_test_support as _, tempfile as _};
@@ -47,6 +50,15 @@ impl Buildpack for RunUserBuildpack {
             return Err(RunUserError(refusal).into());
         }
         print::bullet(format!("Building as uid {} gid {}", ids.uid, ids.gid));
+        // Worked out before anything changes, so a bad setting fails the build untouched.
+        let setting = settings::writable_paths(context.platform.env())
+            .map_err(|error| RunUserError(errors::writable_setting(&error)))?;
+        let read = |relative: &str| {
+            app_file::read(&context.app_dir, relative, app_file::TEXT_FILE_LIMIT)
+                .ok()
+                .flatten()
+        };
+        let writable_paths = writable::plan(&setting, &read);
 
         let layer = context.uncached_layer(
             layer_name!("refuse-root"),
@@ -70,6 +82,9 @@ impl Buildpack for RunUserBuildpack {
         if let Some(mode) = permissions.platform_owned {
             print::warning(errors::platform_owned_app_dir(&context.app_dir, mode));
         }
+
+        // == Paths the app writes ==
+        make_writable(&context.app_dir, &writable_paths)?;
         print::all_done(&Some(started));
         BuildResultBuilder::new().build()
     }
@@ -80,6 +95,34 @@ impl Buildpack for RunUserBuildpack {
             other => ErrorMessage::internal("run-user", &other).print(),
         }
     }
+}
+
+/// Makes the paths the app writes writable for the run user, saying which and why; a path the
+/// user named that can't be made writable fails the build.
+fn make_writable(app_dir: &Path, paths: &[Writable]) -> Result<(), RunUserError> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let outcomes = writable::apply(app_dir, paths).map_err(|error| {
+        RunUserError(errors::writable_failed(
+            &app_dir.display().to_string(),
+            &error,
+        ))
+    })?;
+    if let Some((refused, Outcome::Skipped(skip))) = outcomes
+        .iter()
+        .find(|(w, o)| w.origin == Origin::Setting && *o != Outcome::Made)
+    {
+        return Err(RunUserError(errors::writable_setting_refused(
+            &refused.path,
+            skip,
+        )));
+    }
+    print::bullet("Made writable for the run user (the app's code stays read-only)");
+    for (writable, outcome) in &outcomes {
+        print::sub_bullet(errors::writable_line(writable, outcome));
+    }
+    Ok(())
 }
 
 buildpack_main!(RunUserBuildpack);

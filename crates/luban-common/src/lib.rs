@@ -6,6 +6,7 @@
 pub mod app_file;
 pub mod cache;
 pub mod digest;
+pub mod django;
 pub mod message;
 pub mod process_env;
 pub mod redact;

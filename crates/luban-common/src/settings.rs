@@ -40,6 +40,12 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "whether a Django app's `collectstatic` runs at build time",
     },
     Setting {
+        name: "BP_WRITABLE_PATHS",
+        default: "(none)",
+        read_by: &["luban/run-user"],
+        meaning: "paths under the app the run user may write, comma- or space-separated; a trailing `/` (or an existing directory) makes a directory, anything else a file (see \"Files the app writes\")",
+    },
+    Setting {
         name: "BP_UV_MIRROR_URL",
         default: "the release URL in `buildpack.toml`",
         read_by: &["luban/uv"],
@@ -91,6 +97,60 @@ pub enum SettingsError {
         variable: &'static str,
         value: String,
     },
+}
+
+/// A path the app writes at run time, from `BP_WRITABLE_PATHS`: relative to the app directory,
+/// without `.` or `..` components.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritablePath {
+    /// `/`-separated, without a leading or trailing `/`.
+    pub path: String,
+    /// Written with a trailing `/`: a directory even if it doesn't exist yet.
+    pub directory: bool,
+}
+
+/// A `BP_WRITABLE_PATHS` entry that can't be a path under the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritablePathError {
+    pub value: String,
+    pub entry: String,
+}
+
+/// Reads `BP_WRITABLE_PATHS`: comma- or space-separated paths relative to the app directory.
+///
+/// # Errors
+/// When an entry is absolute, has `.` or `..` components, or holds a control character or a
+/// backslash.
+pub fn writable_paths(env: &Env) -> Result<Vec<WritablePath>, WritablePathError> {
+    let Some(value) = env.get_string_lossy("BP_WRITABLE_PATHS") else {
+        return Ok(Vec::new());
+    };
+    let mut paths: Vec<WritablePath> = Vec::new();
+    for entry in value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|e| !e.is_empty())
+    {
+        let trimmed = entry.trim_end_matches('/');
+        let valid = !entry.starts_with('/')
+            && !trimmed.is_empty()
+            && !entry.contains(|c: char| c.is_control() || c == '\\')
+            && trimmed
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
+        if !valid {
+            return Err(WritablePathError {
+                value: value.clone(),
+                entry: entry.to_string(),
+            });
+        }
+        if !paths.iter().any(|p| p.path == trimmed) {
+            paths.push(WritablePath {
+                path: trimmed.to_string(),
+                directory: entry.ends_with('/'),
+            });
+        }
+    }
+    Ok(paths)
 }
 
 /// The README's table of the settings, one row per [`SETTINGS`] entry.
@@ -218,6 +278,40 @@ mod tests {
             .join("../..")
             .join(relative);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn writable(value: &str) -> Result<Vec<WritablePath>, WritablePathError> {
+        let mut env = Env::new();
+        env.insert("BP_WRITABLE_PATHS", value);
+        writable_paths(&env)
+    }
+
+    #[test]
+    fn writable_paths_are_relative_paths_under_the_app() {
+        assert_eq!(writable_paths(&Env::new()), Ok(vec![]));
+        assert_eq!(
+            writable(" data/, instance/app.db  .sesskey,data ").unwrap(),
+            vec![
+                WritablePath {
+                    path: "data".into(),
+                    directory: true
+                },
+                WritablePath {
+                    path: "instance/app.db".into(),
+                    directory: false
+                },
+                WritablePath {
+                    path: ".sesskey".into(),
+                    directory: false
+                },
+            ]
+        );
+        for bad in [
+            "/tmp", "../x", "a/../b", "./a", "a//b", "/", "a\\b", "a\u{7}b",
+        ] {
+            let error = writable(&format!("data {bad}")).unwrap_err();
+            assert_eq!(error.entry, bad);
+        }
     }
 
     /// The README's settings table is this module's, row for row.
