@@ -52,6 +52,7 @@ impl AppFiles {
             projects: vec![ProjectDir {
                 dir: String::new(),
                 name: None,
+                packages: top_level_packages(app_dir, ""),
             }],
             ..AppFiles::default()
         };
@@ -89,6 +90,7 @@ impl AppFiles {
                     known.name = Some(member.name.clone());
                 } else {
                     files.projects.push(ProjectDir {
+                        packages: top_level_packages(app_dir, &dir),
                         dir,
                         name: Some(member.name.clone()),
                     });
@@ -99,6 +101,42 @@ impl AppFiles {
         }
         files
     }
+}
+
+/// Directories that are never where an app is defined.
+const NOT_APP_PACKAGES: &[&str] = &["tests", "test", "docs", "migrations", "scripts"];
+
+/// The Python packages at the top of a project directory (`dir`, relative to the app, `""`
+/// for its root) and of its `src/`: real directories (not symlinks) with an `__init__.py`,
+/// named as Python identifiers, sorted.
+pub(crate) fn top_level_packages(app_dir: &Path, dir: &str) -> Vec<String> {
+    let mut packages = Vec::new();
+    for root in [dir.to_string(), crate::detect::join(dir, "src")] {
+        let Ok(entries) = std::fs::read_dir(app_dir.join(&root)) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| {
+                name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !NOT_APP_PACKAGES.contains(&name.as_str())
+            })
+            .filter(|name| {
+                std::fs::symlink_metadata(app_dir.join(&root).join(name).join("__init__.py"))
+                    .is_ok_and(|m| m.is_file())
+            })
+            .collect();
+        names.sort();
+        packages.extend(
+            names
+                .into_iter()
+                .map(|name| crate::detect::join(&root, &name)),
+        );
+    }
+    packages
 }
 
 /// The package names of a `requirements.txt` (options, includes and unparsable lines skipped).

@@ -35,6 +35,9 @@ pub(crate) struct Inputs<'a> {
 pub(crate) struct ProjectDir {
     pub(crate) dir: String,
     pub(crate) name: Option<String>,
+    /// The project's top-level Python packages, relative to the app (`src/shop`, `shop`),
+    /// whatever their names.
+    pub(crate) packages: Vec<String>,
 }
 
 /// A file that may define the app, and the directory its module path starts from.
@@ -87,6 +90,22 @@ fn candidates(project: &ProjectDir, top_level: &[&str]) -> Vec<Candidate> {
             });
         }
     }
+    // Then every other package of the project: an app re-exported by `<pkg>/__init__.py`, or
+    // defined in its `app.py`, `main.py`, `wsgi.py` or `asgi.py`.
+    for package in &project.packages {
+        let root = package
+            .rsplit_once('/')
+            .map_or(String::new(), |(root, _)| root.to_string());
+        for file in ["__init__.py", "app.py", "main.py", "wsgi.py", "asgi.py"] {
+            let path = join(package, file);
+            if !files.iter().any(|c| c.path == path) {
+                files.push(Candidate {
+                    path,
+                    root: root.clone(),
+                });
+            }
+        }
+    }
     files
 }
 
@@ -105,14 +124,23 @@ pub(crate) struct Detection {
     pub(crate) notes: Vec<String>,
 }
 
-const ASGI_FRAMEWORKS: &[&str] = &["fastapi", "starlette", "litestar", "quart", "sanic"];
+/// ASGI frameworks: the package that installs each, and the name its code imports.
+const ASGI_FRAMEWORKS: &[(&str, &str)] = &[
+    ("fastapi", "fastapi"),
+    ("starlette", "starlette"),
+    ("litestar", "litestar"),
+    ("quart", "quart"),
+    ("sanic", "sanic"),
+    ("python-fasthtml", "fasthtml"),
+];
 
 pub(crate) fn detect(inputs: &Inputs<'_>) -> Detection {
     let mut detection = Detection::default();
     let web = fastapi(inputs)
         .or_else(|| django(inputs, &mut detection.notes))
         .or_else(|| generic(inputs, &mut detection.notes))
-        .or_else(|| streamlit(inputs));
+        .or_else(|| streamlit(inputs))
+        .or_else(|| main_block(inputs));
     if let Some(web) = web {
         detection.processes.push(web);
     }
@@ -124,7 +152,7 @@ pub(crate) fn detect(inputs: &Inputs<'_>) -> Detection {
         if valid && !detection.processes.iter().any(|p| &p.name == script) {
             detection.processes.push(DetectedProcess {
                 name: script.clone(),
-                command: script.clone(),
+                command: format!("{script} \"$@\""),
                 reason: "a `[project.scripts]` entry".to_string(),
             });
         }
@@ -136,7 +164,7 @@ fn has(inputs: &Inputs<'_>, package: &str) -> bool {
     inputs.installed.contains(package)
 }
 
-fn join(dir: &str, file: &str) -> String {
+pub(crate) fn join(dir: &str, file: &str) -> String {
     if dir.is_empty() || dir == "." {
         file.to_string()
     } else {
@@ -144,15 +172,47 @@ fn join(dir: &str, file: &str) -> String {
     }
 }
 
-/// Whether Python source assigns `name` at the top level (`app = …`, `app: FastAPI = …`).
+/// Whether Python source binds `name` at the top level: `app = …`, `app: FastAPI = …`,
+/// `app, rt = fast_app()` (`FastHTML`), or an import (`from .app import app`,
+/// `from .server import create as app`), as a package's `__init__.py` re-exports it.
 fn assigns(source: &str, name: &str) -> bool {
     source.lines().any(|line| {
-        line.strip_prefix(name).is_some_and(|rest| {
+        let assigned = line.strip_prefix(name).is_some_and(|rest| {
             let rest = rest.trim_start();
             (rest.starts_with('=') && !rest.starts_with("=="))
                 || (rest.starts_with(':') && rest.contains('='))
-        })
+                || (rest.starts_with(',')
+                    && rest.split_once('=').is_some_and(|(targets, value)| {
+                        !value.starts_with('=')
+                            && targets
+                                .chars()
+                                .all(|c| c.is_alphanumeric() || c == '_' || c == ',' || c == ' ')
+                    }))
+        });
+        assigned || imports(line, name)
     })
+}
+
+/// Whether a top-level `from … import …` line binds `name`.
+fn imports(line: &str, name: &str) -> bool {
+    let Some(rest) = line.strip_prefix("from ") else {
+        return false;
+    };
+    let Some((_, names)) = rest.split_once(" import ") else {
+        return false;
+    };
+    names
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .split(',')
+        .any(|imported| {
+            let mut words = imported.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some(bound), None, None) | (Some(_), Some("as"), Some(bound)) => bound == name,
+                _ => false,
+            }
+        })
 }
 
 fn fastapi(inputs: &Inputs<'_>) -> Option<DetectedProcess> {
@@ -208,24 +268,11 @@ fn fastapi(inputs: &Inputs<'_>) -> Option<DetectedProcess> {
 /// `manage.py`: `mysite` for `"mysite.settings"`, `config.settings` then `config` for
 /// `"config.settings.production"`.
 fn django_project_packages(manage_py: &str) -> Option<Vec<String>> {
-    let start = manage_py.find("DJANGO_SETTINGS_MODULE")?;
-    let rest = &manage_py[start + "DJANGO_SETTINGS_MODULE".len()..];
-    // Past the key's closing quote: `", "mysite.settings"` or `"] = "mysite.settings"`.
-    let rest = &rest[rest.find([',', '='])?..];
-    let quote = rest.find(['"', '\''])?;
-    let rest = &rest[quote + 1..];
-    let module = &rest[..rest.find(['"', '\''])?];
-    let valid = module
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-    if !valid {
-        return None;
-    }
+    let module = luban_common::django::settings_module(manage_py)?;
     let parts: Vec<&str> = module.split('.').collect();
     let packages: Vec<String> = (1..parts.len())
         .rev()
         .map(|n| parts[..n].join("."))
-        .filter(|p| !p.is_empty())
         .collect();
     (!packages.is_empty()).then_some(packages)
 }
@@ -273,7 +320,11 @@ fn django(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProces
 }
 
 fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProcess> {
-    let asgi_installed = ASGI_FRAMEWORKS.iter().any(|f| has(inputs, f));
+    let asgi_imports: Vec<&str> = ASGI_FRAMEWORKS
+        .iter()
+        .filter(|(package, _)| has(inputs, package))
+        .map(|(_, import)| *import)
+        .collect();
     for project in inputs.projects {
         for candidate in candidates(project, &["main.py", "app.py", "wsgi.py", "asgi.py"]) {
             let path = &candidate.path;
@@ -288,28 +339,17 @@ fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProce
             };
             let module = candidate.module();
             let root = &candidate.root;
-            let asgi = path.ends_with("asgi.py")
-                || (asgi_installed && ASGI_FRAMEWORKS.iter().any(|f| source.contains(f)));
-            let port = format!("${{PORT:-{DEFAULT_PORT}}}");
-            let command = if asgi && has(inputs, "uvicorn") {
-                let app_dir = if root.is_empty() {
-                    String::new()
-                } else {
-                    format!(" --app-dir {root}")
-                };
-                format!("uvicorn {module}:{variable}{app_dir} --host 0.0.0.0 --port \"{port}\"")
-            } else if !asgi && has(inputs, "gunicorn") {
-                let chdir = if root.is_empty() {
-                    String::new()
-                } else {
-                    format!(" --chdir {root}")
-                };
-                format!("gunicorn {module}:{variable}{chdir} --bind \"0.0.0.0:{port}\"")
-            } else {
+            let asgi = path.ends_with("asgi.py") || asgi_imports.iter().any(|f| source.contains(f));
+            let target = format!("{module}:{variable}");
+            let Some(command) = server_command(inputs, asgi, &target, root) else {
                 let server = if asgi { "uvicorn" } else { "gunicorn" };
                 notes.push(format!(
-                    "`{path}` defines `{variable}`, but {} will not be installed, so no web process was declared. Add it (`uv add {server}`; the build then starts `{server} {module}:{variable}`) or a `Procfile`.",
-                    if asgi { "uvicorn (for an ASGI app)" } else { "gunicorn (for a WSGI app)" },
+                    "`{path}` defines `{variable}`, but no {} will be installed, so no web process was declared. Add one (`uv add {server}`; the build then starts `{server} {target}`) or a `Procfile`.",
+                    if asgi {
+                        "ASGI server (uvicorn, hypercorn or granian)"
+                    } else {
+                        "WSGI server (gunicorn or granian)"
+                    },
                 ));
                 return None;
             };
@@ -321,6 +361,77 @@ fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProce
                     if asgi { "an ASGI" } else { "a WSGI" }
                 ),
             });
+        }
+    }
+    None
+}
+
+/// The command that serves `target` (`module:attr`, importable from `root`) with the first
+/// server the lock installs: uvicorn, hypercorn or granian for ASGI; gunicorn or granian for
+/// WSGI.
+fn server_command(inputs: &Inputs<'_>, asgi: bool, target: &str, root: &str) -> Option<String> {
+    let port = format!("${{PORT:-{DEFAULT_PORT}}}");
+    let cd = if root.is_empty() {
+        String::new()
+    } else {
+        format!("cd {root} && ")
+    };
+    if asgi && has(inputs, "uvicorn") {
+        let app_dir = if root.is_empty() {
+            String::new()
+        } else {
+            format!(" --app-dir {root}")
+        };
+        Some(format!(
+            "uvicorn {target}{app_dir} --host 0.0.0.0 --port \"{port}\""
+        ))
+    } else if asgi && has(inputs, "hypercorn") {
+        Some(format!("{cd}hypercorn {target} --bind \"0.0.0.0:{port}\""))
+    } else if !asgi && has(inputs, "gunicorn") {
+        let chdir = if root.is_empty() {
+            String::new()
+        } else {
+            format!(" --chdir {root}")
+        };
+        Some(format!(
+            "gunicorn {target}{chdir} --bind \"0.0.0.0:{port}\""
+        ))
+    } else if has(inputs, "granian") {
+        let interface = if asgi { "asgi" } else { "wsgi" };
+        Some(format!(
+            "{cd}granian --interface {interface} --host 0.0.0.0 --port \"{port}\" {target}"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Calls in a `__main__` block that start a server (never Flask's `app.run()`, its
+/// development server).
+const SERVER_STARTS: &[&str] = &["serve(", "uvicorn.run(", "web.run_app(", "hypercorn.run("];
+
+/// The last resort: `python <file>` for a `main.py` or `app.py` whose `__main__` block starts
+/// a server.
+fn main_block(inputs: &Inputs<'_>) -> Option<DetectedProcess> {
+    for project in inputs.projects {
+        for file in ["main.py", "app.py"] {
+            let path = join(&project.dir, file);
+            let Some(source) = (inputs.read)(&path) else {
+                continue;
+            };
+            let Some(start) = source.find("if __name__ ==") else {
+                continue;
+            };
+            let block = &source[start..];
+            if let Some(call) = SERVER_STARTS.iter().find(|call| block.contains(*call)) {
+                return Some(DetectedProcess {
+                    name: "web".into(),
+                    command: format!("python {path}"),
+                    reason: format!(
+                        "`{path}` starts a server in its `__main__` block (`{call}…)`); it must listen on `0.0.0.0` and `$PORT`"
+                    ),
+                });
+            }
         }
     }
     None
@@ -374,6 +485,7 @@ mod tests {
         ProjectDir {
             dir: dir.into(),
             name: name.map(Into::into),
+            packages: vec![],
         }
     }
 
@@ -471,7 +583,7 @@ mod tests {
             &["flask"],
         ));
         assert!(detection.processes.is_empty());
-        insta::assert_snapshot!(detection.notes.join("\n"), @"`app.py` defines `app`, but gunicorn (for a WSGI app) will not be installed, so no web process was declared. Add it (`uv add gunicorn`; the build then starts `gunicorn app:app`) or a `Procfile`.");
+        insta::assert_snapshot!(detection.notes.join("\n"), @"`app.py` defines `app`, but no WSGI server (gunicorn or granian) will be installed, so no web process was declared. Add one (`uv add gunicorn`; the build then starts `gunicorn app:app`) or a `Procfile`.");
     }
 
     #[test]
@@ -518,6 +630,63 @@ mod tests {
     }
 
     #[test]
+    fn an_app_re_exported_by_a_package_of_another_name() {
+        let files = [
+            ("webapp/__init__.py", "from .app import app\n"),
+            (
+                "webapp/app.py",
+                "from flask import Flask\napp = Flask(__name__)\n",
+            ),
+        ];
+        let mut flask = app(&files, &["flask", "gunicorn"]);
+        flask.projects = vec![ProjectDir {
+            packages: vec!["webapp".into()],
+            ..project("", Some("flask-site"))
+        }];
+        insta::assert_snapshot!(web(&flask), @r#"gunicorn webapp:app --bind "0.0.0.0:${PORT:-8080}"  (a WSGI app `app` in `webapp/__init__.py`)"#);
+        // Under `src/`, as `from webapp.server import create as app`, served by granian.
+        let mut granian = app(
+            &[(
+                "src/webapp/__init__.py",
+                "from webapp.server import create as app\n",
+            )],
+            &["flask", "granian"],
+        );
+        granian.projects = vec![ProjectDir {
+            packages: vec!["src/webapp".into()],
+            ..project("", Some("flask-site"))
+        }];
+        insta::assert_snapshot!(web(&granian), @r#"cd src && granian --interface wsgi --host 0.0.0.0 --port "${PORT:-8080}" webapp:app  (a WSGI app `app` in `src/webapp/__init__.py`)"#);
+    }
+
+    #[test]
+    fn fasthtml_app() {
+        let main = "from fasthtml.common import *\n\napp, rt = fast_app()\n\n@rt('/')\ndef get(): return 'hi'\n\nserve()\n";
+        insta::assert_snapshot!(web(&app(&[("main.py", main)], &["python-fasthtml", "uvicorn"])), @r#"uvicorn main:app --host 0.0.0.0 --port "${PORT:-8080}"  (an ASGI app `app` in `main.py`)"#);
+        // `app, rt == x` compares, `app, rt = …` binds.
+        assert!(!assigns("app, rt == pair\n", "app"));
+        assert!(assigns("app, rt = fast_app()\n", "app"));
+        assert!(!assigns("from flask import Flask\n", "app"));
+        assert!(assigns("from .server import (app, db)\n", "app"));
+    }
+
+    #[test]
+    fn a_main_block_that_starts_a_server_is_the_last_resort() {
+        let main = "from aiohttp import web\n\napp = web.Application()\n\nif __name__ == '__main__':\n    web.run_app(app, port=int(os.environ['PORT']))\n";
+        insta::assert_snapshot!(web(&app(&[("main.py", main)], &["aiohttp"])), @r#"python main.py  (`main.py` starts a server in its `__main__` block (`web.run_app(…)`); it must listen on `0.0.0.0` and `$PORT`)"#);
+        // Flask's development server is not one.
+        let flask = "app = Flask(__name__)\nif __name__ == '__main__':\n    app.run()\n";
+        assert!(
+            run(&app(&[("app.py", flask)], &["flask"]))
+                .processes
+                .is_empty()
+        );
+        // Nor a file that only prints.
+        let hello = "if __name__ == '__main__':\n    print('hello')\n";
+        assert!(run(&app(&[("main.py", hello)], &[])).processes.is_empty());
+    }
+
+    #[test]
     fn streamlit_app() {
         insta::assert_snapshot!(web(&app(
             &[("main.py", "import streamlit as st\nst.title('hi')\n")],
@@ -534,7 +703,7 @@ mod tests {
             detection.processes,
             [DetectedProcess {
                 name: "greet".into(),
-                command: "greet".into(),
+                command: "greet \"$@\"".into(),
                 reason: "a `[project.scripts]` entry".into()
             }]
         );

@@ -11,7 +11,6 @@ use bullet_stream::global::print;
 use errors::ProcfileBuildpackError;
 use libcnb::build::{BuildContext, BuildResult, BuildResultBuilder};
 use libcnb::data::launch::{LaunchBuilder, ProcessBuilder};
-use libcnb::data::process_type;
 use libcnb::detect::{DetectContext, DetectResult, DetectResultBuilder};
 use libcnb::generic::{GenericMetadata, GenericPlatform};
 use libcnb::{Buildpack, Platform, buildpack_main};
@@ -39,6 +38,7 @@ impl Buildpack for ProcfileBuildpack {
         let started = print::buildpack("Luban Procfile");
         let procfile = app_file::read(&context.app_dir, "Procfile", app_file::TEXT_FILE_LIMIT)
             .map_err(ProcfileBuildpackError::Read)?;
+        let detected = procfile.is_none();
         let processes = if let Some(contents) = procfile {
             let processes = procfile::parse(&contents).map_err(ProcfileBuildpackError::Parse)?;
             print::bullet("Processes from `Procfile`");
@@ -64,17 +64,21 @@ impl Buildpack for ProcfileBuildpack {
             print::sub_bullet("Every process's program is in the image");
         }
 
+        let default = default_process(&processes, detected);
         let mut launch = LaunchBuilder::new();
         for process in &processes {
             // The names were checked by the parser and the detection against the same rules.
             let Ok(process_type) = process.name.parse() else {
                 continue;
             };
-            let is_web = process_type == process_type!("web");
+            // `$0` is the process's name, so arguments given at `docker run` are `$1`….
             launch.process(
-                ProcessBuilder::new(process_type, ["bash", "-c", &process.command])
-                    .default(is_web)
-                    .build(),
+                ProcessBuilder::new(
+                    process_type,
+                    ["bash", "-c", &process.command, &process.name],
+                )
+                .default(default == Some(process.name.as_str()))
+                .build(),
             );
         }
         print::all_done(&Some(started));
@@ -116,10 +120,17 @@ fn detected_processes(
         print::sub_bullet(note);
     }
     if !detection.processes.iter().any(|p| p.name == "web") {
-        print::sub_bullet(format!(
-            "No web process, so the image has no default: run one by name (`docker run --entrypoint {} <image>`)",
-            detection.processes[0].name
-        ));
+        if let [only] = detection.processes.as_slice() {
+            print::sub_bullet(format!(
+                "No web process; `{}`, the only process, is the image's default (`docker run <image> <args>` passes arguments to it)",
+                only.name
+            ));
+        } else {
+            print::sub_bullet(format!(
+                "No web process, so the image has no default: run one by name (`docker run --entrypoint {} <image>`)",
+                detection.processes[0].name
+            ));
+        }
     }
     print::sub_bullet(
         "To start something else, add a `Procfile` (`web: <command>`); it always wins",
@@ -132,6 +143,18 @@ fn detected_processes(
             command: p.command,
         })
         .collect())
+}
+
+/// The image's default process: `web`, or, for processes found in the project (not a
+/// `Procfile`'s), the only one there is (a `[project.scripts]` CLI).
+fn default_process(processes: &[Process], detected: bool) -> Option<&str> {
+    if let Some(web) = processes.iter().find(|p| p.name == "web") {
+        return Some(web.name.as_str());
+    }
+    match processes {
+        [only] if detected => Some(only.name.as_str()),
+        _ => None,
+    }
 }
 
 /// One line of the build log for a process: `name: command (default; why)`.

@@ -44,15 +44,44 @@ fn flask_without_procfile_starts_with_gunicorn() {
 
 #[test]
 #[ignore = "integration test"]
+fn flask_app_re_exported_by_its_package_starts_with_gunicorn() {
+    let app = App::fixture("flask_package");
+    let image = image_name("flask_package");
+    first_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains(r#"web: gunicorn webapp:app --bind "0.0.0.0:${PORT:-8080}" (default; a WSGI app `app` in `webapp/__init__.py`)"#);
+    WebApp::start(&image).assert_ok("/", &["Hello from a Flask package", r#""uid":1002"#]);
+}
+
+#[test]
+#[ignore = "integration test"]
+fn fasthtml_app_starts_with_uvicorn_and_writes_its_session_key() {
+    let app = App::fixture("fasthtml_app");
+    let image = image_name("fasthtml_app");
+    first_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains(r#"web: uvicorn main:app --host 0.0.0.0 --port "${PORT:-8080}" (default; an ASGI app `app` in `main.py`)"#)
+        .assert_contains("`.sesskey` (`.gitignore` line 1; kept in `.luban/writable/`)");
+    WebApp::start(&image).assert_ok("/", &["Hello from FastHTML as uid 1002"]);
+}
+
+#[test]
+#[ignore = "integration test"]
 fn django_without_procfile_collects_static_files_and_serves_them() {
     let app = App::fixture("django_no_procfile");
     let image = image_name("django_no_procfile");
     first_build(&image, app.path(), &[])
         .assert_success()
         .assert_contains("Running `python manage.py collectstatic --noinput`")
-        .assert_contains(r#"web: gunicorn mysite.wsgi --bind "0.0.0.0:${PORT:-8080}" (default; Django with gunicorn: `mysite/wsgi.py`)"#);
+        .assert_contains(r#"web: gunicorn mysite.wsgi --bind "0.0.0.0:${PORT:-8080}" (default; Django with gunicorn: `mysite/wsgi.py`)"#)
+        .assert_contains("`db.sqlite3` (Django's SQLite database in `mysite/settings.py`; kept in `.luban/writable/`)");
     let web = WebApp::start(&image);
-    web.assert_ok("/", &["Hello from Django", r#""uid":1002"#]);
+    // The view writes Django's default SQLite database next to `manage.py`.
+    web.assert_ok(
+        "/",
+        &["Hello from Django", r#""uid":1002"#, r#""visits":1"#],
+    );
+    web.assert_ok("/", &[r#""visits":2"#]);
     web.assert_ok("/static/luban.css", &["#c0ffee"]);
 
     // Turned off: nothing collected, so nothing served.
@@ -97,7 +126,7 @@ fn no_start_command_fails_the_build_unless_the_procfile_is_empty() {
         .assert_failure()
         .assert_contains("Error: The image would have no process to start")
         .assert_contains(
-            "`app.py` defines `app`, but gunicorn (for a WSGI app) will not be installed",
+            "`app.py` defines `app`, but no WSGI server (gunicorn or granian) will be installed",
         )
         .assert_contains("hint: Add a `Procfile` at the app's root");
 

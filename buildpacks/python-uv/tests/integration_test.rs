@@ -257,6 +257,18 @@ fn python_version_comes_from_requires_python_without_python_version_file() {
 
 #[test]
 #[ignore = "integration test"]
+fn a_pinned_python_3_11_comes_from_the_mirror() {
+    let app = App::fixture("python_pinned_311");
+    let image = image_name("python_pinned_311");
+    first_build(&image, app.path(), &[])
+        .assert_success()
+        .assert_contains("Python `3.11.7` (requested: 3.11 from `.python-version`)");
+    let out = run(&image, &[], &[]);
+    assert_eq!(out.stdout.trim(), "3.11.7 1.17.0", "{}", out.stderr);
+}
+
+#[test]
+#[ignore = "integration test"]
 fn packaged_project_gets_its_script_and_groups_on_request() {
     let app = App::fixture("packaged_scripts");
     let image = image_name("packaged_scripts");
@@ -272,6 +284,15 @@ fn packaged_project_gets_its_script_and_groups_on_request() {
         out.stderr
     );
     assert!(out.stdout.contains("dev: absent"), "{}", out.stdout);
+    // The project's only script is the image's default process, and takes `docker run`'s
+    // arguments.
+    let out = run(&image, &[], &["--name", "CLI"]);
+    assert_eq!(
+        (out.exit_code, out.stdout.trim()),
+        (0, "Hello, CLI!"),
+        "{}",
+        out.stderr
+    );
 
     pack_build(&image, app.path(), &["--env", "BP_UV_GROUPS=dev"])
         .assert_success()
@@ -523,11 +544,13 @@ fn workspace_package_installs_one_member_and_what_it_needs() {
         .assert_contains("`api`, `core`, `platform`, `report`")
         .assert_not_contains("Running `uv python install");
 
-    pack_build(&image, app.path(), &["--env", "BP_UV_PACKAGE=api"])
+    // With spaces around the name, as a CI variable often has: every buildpack reads the
+    // same member (the start command is found in it).
+    pack_build(&image, app.path(), &["--env", "BP_UV_PACKAGE= api "])
         .assert_success()
         .assert_contains("A uv workspace: installing member `api` and what it depends on")
         .assert_contains("--package api")
-        .assert_contains("api-admin: api-admin (a `[project.scripts]` entry)");
+        .assert_contains(r#"api-admin: api-admin "$@" (a `[project.scripts]` entry)"#);
     WebApp::start(&image).assert_ok("/", &["Hello from the api member", r#""core":"1.0""#]);
     let out = run_shell(
         &image,
