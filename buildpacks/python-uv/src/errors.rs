@@ -1,5 +1,6 @@
 //! Every message the python-uv buildpack shows a user when it fails.
 
+use crate::bindings::BindingError;
 use crate::django::DjangoError;
 use crate::project::ProjectError;
 use crate::provenance::{self, ProvenanceError};
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 #[derive(Debug)]
 pub(crate) enum PythonUvError {
     Settings(SettingsError),
+    Binding(BindingError),
     Provenance(ProvenanceError),
     Project(ProjectError),
     /// `BP_UV_PACKAGE` names no workspace member (`members` is empty without a lock).
@@ -82,6 +84,7 @@ const REPORT: &str = "If the output above doesn't explain it, re-run the build; 
 fn buildpack_message(error: &PythonUvError) -> ErrorMessage {
     match error {
         PythonUvError::Settings(error) => config_message(error),
+        PythonUvError::Binding(error) => binding_message(error),
         PythonUvError::Provenance(error) => provenance_message(error),
         PythonUvError::Project(error) => project_message(error),
         PythonUvError::UnknownPackage { name, members } if members.is_empty() => ErrorMessage::new(
@@ -175,6 +178,32 @@ fn buildpack_message(error: &PythonUvError) -> ErrorMessage {
         .hint("Check the first error uv printed above: a package that needs a compiler or headers the build image lacks, a private index that needs credentials (`UV_INDEX_<NAME>_USERNAME` / `_PASSWORD`), or an index the build can't reach."),
         PythonUvError::Sbom(error) => uv_failure("Could not write the SBOM of the dependencies", error).hint(REPORT),
         PythonUvError::Django(error) => django_message(error),
+    }
+}
+
+fn binding_message(error: &BindingError) -> ErrorMessage {
+    let layout = "A `uv-index` binding holds the files `type` (`uv-index`), `username`, `password` and, optionally, `name` (the index's name in `[[tool.uv.index]]`; the binding's name when absent).";
+    match error {
+        BindingError::MissingKey { binding, key } => ErrorMessage::new(
+            format!("Service binding `{binding}` has no `{key}`"),
+            format!("The binding is of type `uv-index`, but its `{key}` file is missing or empty.\n{layout}"),
+        )
+        .hint(format!("Add `{key}` to the Secret or directory behind the binding (with kpack, a key of the Secret named in `spec.build.services`).")),
+        BindingError::InvalidIndexName { binding, name } => ErrorMessage::new(
+            format!("Service binding `{binding}` names an invalid index"),
+            format!("Found the index name `{name}`; index names are letters, digits, `-`, `_` and `.`.\n{layout}"),
+        )
+        .hint("Set `name` to the `name` of the index in `[[tool.uv.index]]` in `pyproject.toml`."),
+        BindingError::Unreadable { binding, key, error } => ErrorMessage::new(
+            format!("Could not read `{key}` of service binding `{binding}`"),
+            format!("Reading it failed: {error}."),
+        )
+        .hint("The build user must be able to read the binding's files; mount them readable (`:ro` is fine)."),
+        BindingError::SameIndex { index, bindings: (first, second) } => ErrorMessage::new(
+            format!("Two service bindings give credentials for index `{index}`"),
+            format!("`{first}` and `{second}` both name it; the build would not know which to use."),
+        )
+        .hint("Keep one binding per index."),
     }
 }
 
@@ -609,6 +638,33 @@ mod tests {
                 "django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty."
             )
         ))));
+    }
+
+    #[test]
+    fn service_bindings() {
+        let rendered: Vec<String> = [
+            BindingError::MissingKey {
+                binding: "private-index".into(),
+                key: "password",
+            },
+            BindingError::InvalidIndexName {
+                binding: "corp".into(),
+                name: "corp index".into(),
+            },
+            BindingError::Unreadable {
+                binding: "corp".into(),
+                key: "username".into(),
+                error: "Permission denied (os error 13)".into(),
+            },
+            BindingError::SameIndex {
+                index: "private".into(),
+                bindings: ("other".into(), "private".into()),
+            },
+        ]
+        .into_iter()
+        .map(|error| render(&PythonUvError::Binding(error)))
+        .collect();
+        insta::assert_snapshot!(rendered.join("\n\n---\n\n"));
     }
 
     #[test]

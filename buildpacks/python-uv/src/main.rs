@@ -1,6 +1,7 @@
 //! luban/python-uv: Python installed by uv and the project's locked dependencies, in cached
 //! layers that are reused while their inputs are unchanged.
 
+mod bindings;
 mod bytecode;
 mod django;
 mod errors;
@@ -58,8 +59,13 @@ impl Buildpack for PythonUvBuildpack {
 
     fn build(&self, context: BuildContext<Self>) -> libcnb::Result<BuildResult, Self::Error> {
         let started = print::buildpack("Luban Python (uv)");
-        // Before anything runs: the build env's secret values are masked in all output.
-        luban_common::redact::mask_secret_values(context.platform.env().iter());
+        // Private-index credentials from service bindings join the build env's; before anything
+        // runs, every secret value of either is masked in all output.
+        let index_bindings =
+            bindings::read_index_credentials(&bindings::root(context.platform.env()))
+                .map_err(PythonUvError::Binding)?;
+        let uv_env = bindings::with_credentials(context.platform.env(), &index_bindings);
+        luban_common::redact::mask_secret_values(uv_env.iter());
 
         // Everything that can be wrong with the app or its settings fails here, before any
         // download or install.
@@ -81,12 +87,10 @@ impl Buildpack for PythonUvBuildpack {
             &installed,
             config.django_collectstatic,
         );
-        let uv = Uv::new(context.platform.env(), &std::env::temp_dir()).map_err(
-            |error| match error {
-                UvError::NotFound => PythonUvError::UvNotFound,
-                other => PythonUvError::UvVersion(other),
-            },
-        )?;
+        let uv = Uv::new(&uv_env, &std::env::temp_dir()).map_err(|error| match error {
+            UvError::NotFound => PythonUvError::UvNotFound,
+            other => PythonUvError::UvVersion(other),
+        })?;
         let uv_version = uv.version().map_err(PythonUvError::UvVersion)?;
         let distro = format!(
             "{}-{}",
@@ -97,6 +101,14 @@ impl Buildpack for PythonUvBuildpack {
             describe(&project.dependencies, &config)
         ));
         print::sub_bullet(format!("uv {uv_version}"));
+        for binding in &index_bindings {
+            print::sub_bullet(format!(
+                "Credentials for index `{}` from service binding `{}` (type `{}`)",
+                binding.index,
+                binding.binding,
+                bindings::INDEX_TYPE
+            ));
+        }
         describe_selection(&project, &selection);
         describe_provenance(&provenance);
 

@@ -455,6 +455,48 @@ fn private_index_credentials_install_the_package_and_stay_out_of_the_image() {
     assert!(!find_in_image(&image, "Hello from the private index").is_empty());
     // … and not the password, in any layer, the config or the labels.
     assert_eq!(find_in_image(&image, &index.password), Vec::<String>::new());
+
+    // The same credentials as a CNB service binding (`pack build --volume`, as kpack's
+    // `spec.build.services` mounts a Secret): the same install, the same secrecy.
+    let bindings = tempfile::tempdir().unwrap();
+    let binding = bindings.path().join("private");
+    std::fs::create_dir(&binding).unwrap();
+    for (key, value) in [
+        ("type", "uv-index\n"),
+        ("username", index.username.as_str()),
+        ("password", index.password.as_str()),
+    ] {
+        std::fs::write(binding.join(key), value).unwrap();
+        std::fs::set_permissions(
+            binding.join(key),
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    for dir in [bindings.path(), binding.as_path()] {
+        std::fs::set_permissions(
+            dir,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let volume = format!("{}:/platform/bindings/private:ro", binding.display());
+    let image = image_name("private_index_binding");
+    first_build(&image, app.path(), &["--volume", &volume])
+        .assert_success()
+        .assert_contains(
+            "Credentials for index `private` from service binding `private` (type `uv-index`)",
+        )
+        .assert_contains("+ luban-private-greeting==1.0.0")
+        .assert_not_contains(&index.password);
+    let out = run_shell(&image, "python main.py");
+    assert_eq!(
+        out.stdout.trim(),
+        "Hello from the private index",
+        "{}",
+        out.stderr
+    );
+    assert_eq!(find_in_image(&image, &index.password), Vec::<String>::new());
 }
 
 #[test]
