@@ -326,7 +326,8 @@ fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProce
         .map(|(_, import)| *import)
         .collect();
     for project in inputs.projects {
-        for candidate in candidates(project, &["main.py", "app.py", "wsgi.py", "asgi.py"]) {
+        let top_level = ["main.py", "app.py", "wsgi.py", "asgi.py", "app/main.py"];
+        for candidate in candidates(project, &top_level) {
             let path = &candidate.path;
             let Some(source) = (inputs.read)(path) else {
                 continue;
@@ -657,6 +658,12 @@ mod tests {
             ..project("", Some("flask-site"))
         }];
         insta::assert_snapshot!(web(&granian), @r#"cd src && granian --interface wsgi --host 0.0.0.0 --port "${PORT:-8080}" webapp:app  (a WSGI app `app` in `src/webapp/__init__.py`)"#);
+    }
+
+    #[test]
+    fn fastapis_app_main_layout_without_an_init() {
+        // `app/main.py` without `app/__init__.py` (a namespace package), served by uvicorn.
+        insta::assert_snapshot!(web(&app(&[("app/main.py", FASTAPI_MAIN)], &["fastapi", "uvicorn"])), @r#"uvicorn app.main:app --host 0.0.0.0 --port "${PORT:-8080}"  (an ASGI app `app` in `app/main.py`)"#);
     }
 
     #[test]
