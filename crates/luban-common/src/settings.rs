@@ -325,6 +325,16 @@ mod tests {
         );
     }
 
+    /// The README is for users: short, with the details in `docs/`.
+    #[test]
+    fn the_readme_stays_under_20_kib() {
+        let size = repo_file("README.md").len();
+        assert!(
+            size <= 20 * 1024,
+            "README.md is {size} bytes; keep it under 20 KiB and move details to docs/"
+        );
+    }
+
     /// Every `BP_*` name a buildpack's code mentions is a setting of the table: a new one
     /// can't be read without being documented.
     #[test]
