@@ -1,26 +1,64 @@
 #!/usr/bin/env bash
-# make demo: from a fresh machine to a running app image.
-#   1. installs what is missing (container engine, pack, lifecycle),
-#   2. builds the stack (AL2023 where its base images can be pulled, else the bookworm twin),
-#   3. makes the local uv/CPython mirror, packages the buildpacks, creates the builder,
-#   4. builds test-fixtures/web_flask with pack, starts it, and prints its HTTP answer,
-#      the user it runs as and the image size.
+# make demo: from a fresh machine to a running app image, installing only what the demo needs
+# (the test tools come with `make test`). One line per phase, with its duration:
+#   engine      a container engine and the Debian tools (apt; first, alone)
+#   then, side by side, the network/disk-bound and the CPU-bound work:
+#   stack       the stack images (AL2023 where its base images can be pulled, else the bookworm
+#               twin from a rootfs bootstrapped from Debian packages)
+#   pack        pack and the lifecycle, built from the Go module proxy
+#   mirror      the local uv/CPython mirror, then
+#   buildpacks  the buildpacks compiled (static, LTO)
+#   builder     the buildpacks packaged and the builder created
+#   app         test-fixtures/web_flask built with pack, started, queried: its HTTP answer, the
+#               user it runs as and the image size.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 started=$(date +%s)
+logs=$LUBAN_TESTBED/logs/demo
+mkdir -p "$logs"
 
-"$LUBAN_ROOT/scripts/install-tools.sh"
-stack=$("$LUBAN_ROOT/scripts/build-stack.sh" "${STACK:-auto}")
-"$LUBAN_ROOT/scripts/make-mirror.sh"
-"$LUBAN_ROOT/scripts/mirror.sh" start
-"$LUBAN_ROOT/scripts/create-builder.sh" "$stack"
+phase_line() { printf '  %-11s %4ss  %s\n' "$1" "$2" "$3" >&2; }
+
+# phase NAME DESCRIPTION COMMAND...: runs COMMAND with its output in the phase's log; on failure
+# prints the log's end and stops the demo.
+phase() {
+  local name=$1 what=$2 start status=0
+  shift 2
+  start=$(date +%s)
+  "$@" >"$logs/$name.log" 2>&1 || status=$?
+  phase_line "$name" $(( $(date +%s) - start )) "$what"
+  if [ "$status" != 0 ]; then
+    tail -n 30 "$logs/$name.log" >&2
+    die "phase $name failed (whole log: $logs/$name.log)"
+  fi
+}
+
+log "Luban demo: phases and their durations (logs in $logs)"
+phase engine "container engine and Debian tools" "$LUBAN_ROOT/scripts/install-tools.sh" --engine
+# The build tools of the mirror and the buildpacks (cargo xtask) once, before anything runs side
+# by side: two cargo runs would wait on each other's lock.
+phase xtask "the repository's build tool (cargo xtask)" cargo build -q -p luban-xtask --manifest-path "$LUBAN_ROOT/Cargo.toml"
+
+stack_file=$logs/stack.name
+build_stack() { "$LUBAN_ROOT/scripts/build-stack.sh" "${STACK:-auto}" >"$stack_file"; }
+make_mirror() { "$LUBAN_ROOT/scripts/make-mirror.sh" && "$LUBAN_ROOT/scripts/mirror.sh" start; }
+phase stack "stack images" build_stack &
+stack_pid=$!
+phase pack "pack and the lifecycle from the Go module proxy" "$LUBAN_ROOT/scripts/install-tools.sh" --pack-lifecycle &
+pack_pid=$!
+phase mirror "local uv/CPython mirror" make_mirror
+phase buildpacks "buildpacks compiled" xtask package
+wait "$stack_pid" || die "phase stack failed (see $logs/stack.log)"
+wait "$pack_pid" || die "phase pack failed (see $logs/pack.log)"
+stack=$(cat "$stack_file")
+phase builder "builder luban/builder:$stack" "$LUBAN_ROOT/scripts/create-builder.sh" "$stack"
 export LUBAN_BUILDER=luban/builder:$stack
 [ "$stack" = bookworm ] || export LUBAN_PYTHON_MIRROR=off
 
 image=luban-demo/web-flask
-log "pack build $image --builder $LUBAN_BUILDER --path test-fixtures/web_flask"
 build_started=$(date +%s)
-"$LUBAN_ROOT/scripts/pack-build.sh" "$image" --path "$LUBAN_ROOT/test-fixtures/web_flask"
+phase app "pack build $image --builder $LUBAN_BUILDER --path test-fixtures/web_flask" \
+  "$LUBAN_ROOT/scripts/pack-build.sh" "$image" --path "$LUBAN_ROOT/test-fixtures/web_flask"
 build_seconds=$(( $(date +%s) - build_started ))
 
 ensure_engine
@@ -44,3 +82,9 @@ echo "  image size:  $size ($image)"
 echo "  pack build:  ${build_seconds}s; whole demo: $(( $(date +%s) - started ))s"
 echo "  try:         docker run --rm --user 0 $image   # refused: the image never runs as root"
 [ "$code" = 200 ] || die "the app did not answer HTTP 200; logs: $(docker logs "$container" 2>&1 | tail -20)"
+echo
+echo "Next: build your own uv project with this builder:"
+echo "  $LUBAN_ROOT/scripts/pack-build.sh myapp --path /path/to/your/project"
+echo "  docker run --rm -p 8080:8080 myapp"
+echo "(pack-build.sh is \`pack build --builder $LUBAN_BUILDER\` with this machine's offline mirror;"
+echo " the settings, BP_* and UV_*, are in README.md, \"Settings\".)"

@@ -2,7 +2,11 @@
 # Installs what the builds and tests need and is missing: a container engine (a running
 # Docker daemon is used as it is; otherwise podman + runc from Debian packages, serving a
 # Docker-compatible socket), pack and the lifecycle (built from the Go module proxy), and
-# the Debian tools the testbed uses. Idempotent; prints what it did.
+# the tools the tests use. Idempotent; prints what it did.
+#   install-tools.sh                  everything `make test` needs
+#   install-tools.sh --engine         the engine and the Debian tools `make demo` needs
+#   install-tools.sh --pack-lifecycle pack and the lifecycle
+#   install-tools.sh --lint-only      the linters;  --cluster  the single-node cluster's parts
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -168,61 +172,81 @@ install_cluster_tools() {
   kpack
 }
 
-mkdir -p "$LUBAN_BIN"
-if [ "${1:-}" = --lint-only ]; then install_lint_tools; exit 0; fi
-if [ "${1:-}" = --cluster ]; then install_cluster_tools; exit 0; fi
-install_lint_tools
-apt_install debootstrap patchelf docker-registry openssl git ca-certificates curl
-if docker_daemon_usable; then
-  log "Using the running Docker daemon"
-else
-  apt_install podman runc uidmap slirp4netns fuse-overlayfs
+# What `make demo` needs: a container engine and the Debian tools the stack and the mirror
+# are made with.
+install_engine() {
+  apt_install debootstrap patchelf openssl git ca-certificates curl
+  if docker_daemon_usable; then
+    log "Using the running Docker daemon"
+  else
+    apt_install podman runc uidmap slirp4netns fuse-overlayfs
+    have docker || apt_install docker.io
+  fi
+}
+
+# pack and the lifecycle, from the Go module proxy.
+install_pack_and_lifecycle() {
+  have go || die "Go is needed to build pack and the lifecycle (install golang from your distribution)"
+  if ! [ -x "$LUBAN_BIN/pack" ] || ! "$LUBAN_BIN/pack" --version 2>/dev/null | grep -q "$PACK_VERSION"; then
+    if have pack && pack --version 2>/dev/null | grep -Eq '^0\.(3[5-9]|[4-9][0-9])'; then
+      log "Using the installed pack $(pack --version)"
+    else
+      log "Building pack $PACK_VERSION from the Go module proxy"
+      go_build github.com/buildpacks/pack "v$PACK_VERSION" . "$LUBAN_BIN/pack" \
+        "-X github.com/buildpacks/pack/pkg/client.Version=$PACK_VERSION"
+    fi
+  fi
+
+  LIFECYCLE_VERSION=$(xtask lifecycle-version)
+  local lc="$LUBAN_TESTBED/lifecycle-$LIFECYCLE_VERSION" dir phase
+  if ! [ -f "$lc.tgz" ]; then
+    log "Building lifecycle $LIFECYCLE_VERSION from the Go module proxy"
+    rm -rf "$lc" && mkdir -p "$lc/lifecycle"
+    go_build github.com/buildpacks/lifecycle "v$LIFECYCLE_VERSION" ./cmd/lifecycle "$lc/lifecycle/lifecycle" \
+      "-X github.com/buildpacks/lifecycle/cmd.Version=$LIFECYCLE_VERSION"
+    go_build github.com/buildpacks/lifecycle "v$LIFECYCLE_VERSION" ./cmd/launcher "$lc/lifecycle/launcher" \
+      "-X github.com/buildpacks/lifecycle/cmd.Version=$LIFECYCLE_VERSION"
+    for phase in detector analyzer restorer builder exporter rebaser creator extender; do
+      ln -s lifecycle "$lc/lifecycle/$phase"
+    done
+    # The lifecycle's own packager writes lifecycle.toml (its supported API lists) and the tarball.
+    dir=$(module_dir "github.com/buildpacks/lifecycle@v$LIFECYCLE_VERSION")
+    (cd "$dir" && go run ./tools/packager -inputDir "$lc/lifecycle" -descriptorPath lifecycle.toml \
+        -version "$LIFECYCLE_VERSION" -archivePath "$lc.tgz.tmp")
+    mv "$lc.tgz.tmp" "$lc.tgz"
+  fi
+}
+
+# What only the tests use: the local registry, the vulnerability gate's scanner, cosign for the
+# signing steps, kustomize for the GitOps step, a private package index with basic auth.
+install_test_tools() {
+  apt_install docker-registry
   # Debian's docker-registry starts a service on :5000 at install; the tests run their own.
   if have systemctl && systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi
-  have docker || apt_install docker.io
-fi
-
-have go || die "Go is needed to build pack and the lifecycle (install golang from your distribution)"
-
-if ! [ -x "$LUBAN_BIN/pack" ] || ! "$LUBAN_BIN/pack" --version 2>/dev/null | grep -q "$PACK_VERSION"; then
-  if have pack && pack --version 2>/dev/null | grep -Eq '^0\.(3[5-9]|[4-9][0-9])'; then
-    log "Using the installed pack $(pack --version)"
-  else
-    log "Building pack $PACK_VERSION from the Go module proxy"
-    go_build github.com/buildpacks/pack "v$PACK_VERSION" . "$LUBAN_BIN/pack" \
-      "-X github.com/buildpacks/pack/pkg/client.Version=$PACK_VERSION"
+  go_tool osv-scanner --version "$OSV_SCANNER_VERSION" github.com/google/osv-scanner/v2 ./cmd/osv-scanner
+  go_tool cosign version "$COSIGN_VERSION" github.com/sigstore/cosign/v2 ./cmd/cosign \
+    "-X sigs.k8s.io/release-utils/version.gitVersion=v$COSIGN_VERSION"
+  go_tool kustomize version "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 . \
+    "-X sigs.k8s.io/kustomize/api/provenance.version=v$KUSTOMIZE_VERSION"
+  if ! [ -x "$LUBAN_TESTBED/pypiserver/bin/pypi-server" ]; then
+    log "Installing pypiserver into $LUBAN_TESTBED/pypiserver"
+    python3 -m venv "$LUBAN_TESTBED/pypiserver"
+    "$LUBAN_TESTBED/pypiserver/bin/pip" install -q pypiserver passlib
   fi
-fi
+}
 
-LIFECYCLE_VERSION=$(xtask lifecycle-version)
-lc="$LUBAN_TESTBED/lifecycle-$LIFECYCLE_VERSION"
-if ! [ -f "$lc.tgz" ]; then
-  log "Building lifecycle $LIFECYCLE_VERSION from the Go module proxy"
-  rm -rf "$lc" && mkdir -p "$lc/lifecycle"
-  go_build github.com/buildpacks/lifecycle "v$LIFECYCLE_VERSION" ./cmd/lifecycle "$lc/lifecycle/lifecycle" \
-    "-X github.com/buildpacks/lifecycle/cmd.Version=$LIFECYCLE_VERSION"
-  go_build github.com/buildpacks/lifecycle "v$LIFECYCLE_VERSION" ./cmd/launcher "$lc/lifecycle/launcher" \
-    "-X github.com/buildpacks/lifecycle/cmd.Version=$LIFECYCLE_VERSION"
-  for phase in detector analyzer restorer builder exporter rebaser creator extender; do
-    ln -s lifecycle "$lc/lifecycle/$phase"
-  done
-  # The lifecycle's own packager writes lifecycle.toml (its supported API lists) and the tarball.
-  dir=$(module_dir "github.com/buildpacks/lifecycle@v$LIFECYCLE_VERSION")
-  (cd "$dir" && go run ./tools/packager -inputDir "$lc/lifecycle" -descriptorPath lifecycle.toml \
-      -version "$LIFECYCLE_VERSION" -archivePath "$lc.tgz.tmp")
-  mv "$lc.tgz.tmp" "$lc.tgz"
-fi
-# The vulnerability gate's scanner, cosign for the signing steps, kustomize for the GitOps step.
-go_tool osv-scanner --version "$OSV_SCANNER_VERSION" github.com/google/osv-scanner/v2 ./cmd/osv-scanner
-go_tool cosign version "$COSIGN_VERSION" github.com/sigstore/cosign/v2 ./cmd/cosign \
-  "-X sigs.k8s.io/release-utils/version.gitVersion=v$COSIGN_VERSION"
-go_tool kustomize version "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 . \
-  "-X sigs.k8s.io/kustomize/api/provenance.version=v$KUSTOMIZE_VERSION"
-# A private package index with basic auth for the credentials test (pypiserver, from PyPI).
-if ! [ -x "$LUBAN_TESTBED/pypiserver/bin/pypi-server" ]; then
-  log "Installing pypiserver into $LUBAN_TESTBED/pypiserver"
-  python3 -m venv "$LUBAN_TESTBED/pypiserver"
-  "$LUBAN_TESTBED/pypiserver/bin/pip" install -q pypiserver passlib
-fi
-
-log "Tools ready: $(pack --version 2>/dev/null | head -1) (pack), lifecycle $LIFECYCLE_VERSION"
+mkdir -p "$LUBAN_BIN"
+case ${1:-all} in
+  --lint-only) install_lint_tools ;;
+  --cluster) install_cluster_tools ;;
+  --engine) install_engine ;;
+  --pack-lifecycle) install_pack_and_lifecycle ;;
+  all)
+    install_lint_tools
+    install_engine
+    install_pack_and_lifecycle
+    install_test_tools
+    log "Tools ready: $(pack --version 2>/dev/null | head -1) (pack), lifecycle $LIFECYCLE_VERSION"
+    ;;
+  *) die "unknown argument $1 (--lint-only, --cluster, --engine, --pack-lifecycle)" ;;
+esac
