@@ -314,6 +314,25 @@ func TestE2EClusterKpackMakesOurBuilderAndBuildsTheAppThatRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The Image's service binding: kpack.yaml's Secret, with a password of the test's.
+	if len(image.Spec.Build.Services) != 1 || image.Spec.Build.Services[0].Kind != "Secret" {
+		t.Fatalf("%s's Image should bind one Secret of private-index credentials, binds %v", kpackManifest, image.Spec.Build.Services)
+	}
+	var binding corev1.Secret
+	for _, doc := range documents(t, filepath.Join(repoRoot(t), kpackManifest), "Secret") {
+		decodeYAML(t, doc, &binding)
+		if binding.Name == image.Spec.Build.Services[0].Name {
+			break
+		}
+	}
+	if binding.Name != image.Spec.Build.Services[0].Name || binding.StringData["type"] != "uv-index" {
+		t.Fatalf("%s should hold the Secret %s of type uv-index", kpackManifest, image.Spec.Build.Services[0].Name)
+	}
+	const bindingPassword = "kpack-binding-pw-4f9c2e"
+	binding.Namespace, binding.StringData["password"] = b.namespace, bindingPassword
+	if _, err := b.client.CoreV1().Secrets(b.namespace).Create(ctx, &binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.client.CoreV1().ServiceAccounts(b.namespace).Create(ctx, &appAccount, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -364,8 +383,15 @@ func TestE2EClusterKpackMakesOurBuilderAndBuildsTheAppThatRuns(t *testing.T) {
 	if err != nil || len(pods.Items) != 1 {
 		t.Fatalf("one build pod expected: %v", err)
 	}
-	if log := containerLog(&pods.Items[0], "build"); !strings.Contains(log, "`/workspace` itself belongs to the platform") {
-		t.Errorf("the build should say that kpack's /workspace stays writable:\n%s", log)
+	buildLog := containerLog(&pods.Items[0], "build")
+	if !strings.Contains(buildLog, "`/workspace` itself belongs to the platform") {
+		t.Errorf("the build should say that kpack's /workspace stays writable:\n%s", buildLog)
+	}
+	// kpack mounted the binding where luban/python-uv reads it, and its password stayed out of
+	// the log.
+	wantBinding := fmt.Sprintf("Credentials for index `%s` from service binding `%s` (type `uv-index`)", binding.StringData["name"], binding.Name)
+	if !strings.Contains(buildLog, wantBinding) || strings.Contains(buildLog, bindingPassword) {
+		t.Errorf("the build should read the service binding (%q) and never print its password:\n%s", wantBinding, buildLog)
 	}
 
 	// It runs on the node and answers as the app, as uid 1002.
