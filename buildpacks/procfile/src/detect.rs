@@ -325,11 +325,16 @@ fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProce
         .filter(|(package, _)| has(inputs, package))
         .map(|(_, import)| *import)
         .collect();
+    // Every file that binds an app, in the order they are tried: the first is served, the
+    // others are named in the log with why they weren't.
+    let mut found: Vec<(Candidate, &str, bool)> = Vec::new();
     for project in inputs.projects {
         let top_level = ["main.py", "app.py", "wsgi.py", "asgi.py", "app/main.py"];
         for candidate in candidates(project, &top_level) {
-            let path = &candidate.path;
-            let Some(source) = (inputs.read)(path) else {
+            if found.iter().any(|(c, _, _)| c.path == candidate.path) {
+                continue;
+            }
+            let Some(source) = (inputs.read)(&candidate.path) else {
                 continue;
             };
             let Some(variable) = ["app", "application"]
@@ -338,33 +343,41 @@ fn generic(inputs: &Inputs<'_>, notes: &mut Vec<String>) -> Option<DetectedProce
             else {
                 continue;
             };
-            let module = candidate.module();
-            let root = &candidate.root;
-            let asgi = path.ends_with("asgi.py") || asgi_imports.iter().any(|f| source.contains(f));
-            let target = format!("{module}:{variable}");
-            let Some(command) = server_command(inputs, asgi, &target, root) else {
-                let server = if asgi { "uvicorn" } else { "gunicorn" };
-                notes.push(format!(
-                    "`{path}` defines `{variable}`, but no {} will be installed, so no web process was declared. Add one (`uv add {server}`; the build then starts `{server} {target}`) or a `Procfile`.",
-                    if asgi {
-                        "ASGI server (uvicorn, hypercorn or granian)"
-                    } else {
-                        "WSGI server (gunicorn or granian)"
-                    },
-                ));
-                return None;
-            };
-            return Some(DetectedProcess {
-                name: "web".into(),
-                command,
-                reason: format!(
-                    "{} app `{variable}` in `{path}`",
-                    if asgi { "an ASGI" } else { "a WSGI" }
-                ),
-            });
+            let asgi = candidate.path.ends_with("asgi.py")
+                || asgi_imports.iter().any(|f| source.contains(f));
+            found.push((candidate, variable, asgi));
         }
     }
-    None
+    let mut found = found.into_iter();
+    let (candidate, variable, asgi) = found.next()?;
+    let path = &candidate.path;
+    for (other, other_variable, _) in found.take(3) {
+        notes.push(format!(
+            "`{}` also binds `{other_variable}`; not chosen, as `{path}` comes first (a `Procfile` can start it instead)",
+            other.path
+        ));
+    }
+    let target = format!("{}:{variable}", candidate.module());
+    let Some(command) = server_command(inputs, asgi, &target, &candidate.root) else {
+        let server = if asgi { "uvicorn" } else { "gunicorn" };
+        notes.push(format!(
+            "`{path}` defines `{variable}`, but no {} will be installed, so no web process was declared. Add one (`uv add {server}`; the build then starts `{server} {target}`) or a `Procfile`.",
+            if asgi {
+                "ASGI server (uvicorn, hypercorn or granian)"
+            } else {
+                "WSGI server (gunicorn or granian)"
+            },
+        ));
+        return None;
+    };
+    Some(DetectedProcess {
+        name: "web".into(),
+        command,
+        reason: format!(
+            "{} app `{variable}` in `{path}`",
+            if asgi { "an ASGI" } else { "a WSGI" }
+        ),
+    })
 }
 
 /// The command that serves `target` (`module:attr`, importable from `root`) with the first
@@ -664,6 +677,19 @@ mod tests {
     fn fastapis_app_main_layout_without_an_init() {
         // `app/main.py` without `app/__init__.py` (a namespace package), served by uvicorn.
         insta::assert_snapshot!(web(&app(&[("app/main.py", FASTAPI_MAIN)], &["fastapi", "uvicorn"])), @r#"uvicorn app.main:app --host 0.0.0.0 --port "${PORT:-8080}"  (an ASGI app `app` in `app/main.py`)"#);
+    }
+
+    #[test]
+    fn other_apps_are_named_with_why_they_were_not_chosen() {
+        let flask = "from flask import Flask\napp = Flask(__name__)\n";
+        let detection = run(&app(
+            &[
+                ("app.py", flask),
+                ("wsgi.py", "from app import app as application\n"),
+            ],
+            &["flask", "gunicorn"],
+        ));
+        insta::assert_snapshot!(detection.notes.join("\n"), @"`wsgi.py` also binds `application`; not chosen, as `app.py` comes first (a `Procfile` can start it instead)");
     }
 
     #[test]
