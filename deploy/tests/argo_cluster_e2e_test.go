@@ -632,6 +632,22 @@ func (b *argoBench) failedStepLog(t *testing.T, workflow *wfv1.Workflow) string 
 	return out.String()
 }
 
+// deployResult is what the workflow's deploy step (luban-gitops' update-digest) did: deployed,
+// unchanged or superseded.
+func deployResult(workflow *wfv1.Workflow) string {
+	for _, node := range workflow.Status.Nodes {
+		if node.DisplayName != "deploy" || node.Outputs == nil {
+			continue
+		}
+		for _, parameter := range node.Outputs.Parameters {
+			if parameter.Name == "result" && parameter.Value != nil {
+				return parameter.Value.String()
+			}
+		}
+	}
+	return ""
+}
+
 func outputDigest(workflow *wfv1.Workflow) string {
 	if outputs := workflow.Status.Nodes[workflow.Name].Outputs; outputs != nil {
 		for _, parameter := range outputs.Parameters {
@@ -897,6 +913,60 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		t.Fatalf("the code change should publish a new digest, got %s again", digest)
 	}
 	t.Logf("second push → the app answers with it: %s", time.Since(changed).Round(time.Second))
+
+	// Three pushes within 5 s, three workflows side by side: their deploys run one at a time
+	// (a mutex per app) and in commit order, so the newest commit is live at the end, each
+	// other one was deployed before it or superseded, and the GitOps history of source commits
+	// never goes backwards.
+	gitopsBefore := git(t, gitops, "rev-parse", "main")
+	burst := time.Now()
+	var revisions, names []string
+	for i := 1; i <= 3; i++ {
+		text := fmt.Sprintf("Hello from burst push %d", i)
+		revisions = append(revisions, commit(text, greeting(text)))
+		names = append(names, submitted(revisions[len(revisions)-1]))
+	}
+	if took := time.Since(burst); took > 5*time.Second {
+		t.Logf("the three pushes took %s (meant to be within 5 s)", took.Round(100*time.Millisecond))
+	}
+	var newest string
+	for i, name := range names {
+		done := b.waitWorkflow(t, name)
+		if done.Status.Phase != wfv1.WorkflowSucceeded {
+			t.Fatalf("burst workflow %s: %s\n%s", name, done.Status.Phase, b.failedStepLog(t, done))
+		}
+		result := deployResult(done)
+		t.Logf("burst push %d (%s): %s", i+1, revisions[i][:12], result)
+		if result != "deployed" && result != "superseded" {
+			t.Errorf("burst push %d's deploy ended %q, not deployed or superseded", i+1, result)
+		}
+		if i == len(names)-1 {
+			if result != "deployed" {
+				t.Fatalf("the newest push must be deployed, its deploy ended %q", result)
+			}
+			newest = outputDigest(done)
+		}
+	}
+	// The GitOps history since the burst: each deploy's source commit descends from the one
+	// before it, and the last is the newest push.
+	previous := revisions[0] + "^"
+	for _, gitopsCommit := range strings.Fields(git(t, gitops, "rev-list", "--reverse", gitopsBefore+"..main")) {
+		source := git(t, gitops, "show", gitopsCommit+":apps/sample-app/source-commit")
+		if out, err := exec.Command("git", "-C", app, "merge-base", "--is-ancestor", previous, source).CombinedOutput(); err != nil {
+			t.Errorf("the GitOps history went backwards: %s deploys %s after %s (%v %s)", gitopsCommit[:12], source[:12], previous, err, out)
+		}
+		previous = source
+	}
+	if previous != revisions[2] {
+		t.Errorf("the GitOps repository should end at the newest push %s, ends at %s", revisions[2], previous)
+	}
+	b.waitSynced(t, git(t, gitops, "rev-parse", "main"))
+	b.waitRunning(t, newest)
+	if body := answer(t, port); !strings.Contains(body, "Hello from burst push 3") {
+		t.Fatalf("after the burst the app should answer with the newest push, answered %q", body)
+	}
+	t.Logf("three pushes → the newest answers: %s", time.Since(burst).Round(time.Second))
+	second = registryDigest(t, ca, repo, "latest")
 
 	// A commit whose uv.lock no longer matches pyproject.toml: the workflow fails in the build
 	// step with the buildpack's message, pushes nothing and deploys nothing.

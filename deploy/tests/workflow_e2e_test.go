@@ -491,6 +491,15 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	remote := workspace(t)
 	git(t, remote, "clone", "-q", "--bare", seed, "gitops.git")
 	bare := filepath.Join(remote, "gitops.git")
+	// The app's source repository: first ← second, and `other`, a commit on another line.
+	app := gitRepo(t, "test-fixtures/requirements_without_lock", "first")
+	first := git(t, app, "rev-parse", "HEAD")
+	git(t, app, "commit", "-q", "--allow-empty", "-m", "second")
+	second := git(t, app, "rev-parse", "HEAD")
+	git(t, app, "checkout", "-q", "-b", "other", first)
+	git(t, app, "commit", "-q", "--allow-empty", "-m", "other")
+	other := git(t, app, "rev-parse", "HEAD")
+	git(t, remote, "clone", "-q", "--bare", app, "app.git")
 	chownToBuildUser(t, remote)
 	before := git(t, bare, "rev-list", "--count", "main")
 
@@ -499,6 +508,7 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	params := map[string]string{
 		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main", "gitops-image": gitImage,
 		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "digest": digest, "image": image,
+		"repo-url": "file:///remote/app.git", "revision": first,
 	}
 	// The step's image (Argo CD's) has git and kustomize; here the build image has git, and
 	// kustomize (built by install-tools.sh) is mounted where Argo CD's image has it.
@@ -519,6 +529,9 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	}
 	if msg := git(t, bare, "log", "-1", "--format=%s", "main"); msg != "Deploy sample-app@"+digest {
 		t.Errorf("commit message %q", msg)
+	}
+	if deployed := git(t, bare, "show", "main:apps/sample-app/source-commit"); deployed != first {
+		t.Errorf("source-commit should record %s, holds %q", first, deployed)
 	}
 
 	// The same digest again is no new commit; a value that isn't a digest fails.
@@ -544,7 +557,48 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 			t.Fatalf("digest %q changed the GitOps repository (%s → %s)", digest, head, now)
 		}
 	}
-	params["digest"] = digest
+	// Deploys go forward only. `second` descends from `first`: deployed.
+	params["digest"], params["revision"] = "sha256:"+strings.Repeat("cd", 32), second
+	forward := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
+	if out, err := forward.run(t, gitImage, "1001:1000", remote+":/remote", tools); err != nil || !strings.Contains(out, "Committed sample-app@") {
+		t.Fatalf("a descendant of the deployed commit should deploy: %v\n%s", err, out)
+	}
+	head = git(t, bare, "rev-parse", "main")
+	// `first` again, built later (an older push whose workflow finished last), and `other`,
+	// which doesn't descend from `second`: superseded, nothing committed.
+	for _, revision := range []string{first, other} {
+		params["digest"], params["revision"] = "sha256:"+strings.Repeat("ef", 32), revision
+		stale := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
+		if out, err := stale.run(t, gitImage, "1001:1000", remote+":/remote", tools); err != nil || !strings.Contains(out, "Superseded: "+revision+" does not descend from "+second) {
+			t.Errorf("%s must be superseded by the deployed %s: %v\n%s", revision, second, err, out)
+		}
+		if now := git(t, bare, "rev-parse", "main"); now != head {
+			t.Fatalf("a superseded commit changed the GitOps repository (%s → %s)", head, now)
+		}
+	}
+	// A rejected push (another deploy landed first) is tried again on the new tip: a hook
+	// rejects the first push only.
+	hook := filepath.Join(bare, "hooks", "pre-receive")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\n[ -e rejected-once ] && exit 0\ntouch rejected-once\necho 'another deploy landed first' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	chownToBuildUser(t, remote)
+	git(t, app, "checkout", "-q", "main")
+	git(t, app, "commit", "-q", "--allow-empty", "-m", "third")
+	third := git(t, app, "rev-parse", "HEAD")
+	git(t, filepath.Join(remote, "app.git"), "fetch", "-q", app, "main:main")
+	chownToBuildUser(t, remote)
+	params["digest"], params["revision"] = "sha256:"+strings.Repeat("12", 32), third
+	retried := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
+	if out, err := retried.run(t, gitImage, "1001:1000", remote+":/remote", tools); err != nil || !strings.Contains(out, "trying again on the new tip") || !strings.Contains(out, "Committed sample-app@") {
+		t.Errorf("a rejected push should be tried again and land: %v\n%s", err, out)
+	}
+	if deployed := git(t, bare, "show", "main:apps/sample-app/source-commit"); deployed != third {
+		t.Errorf("after the retry source-commit should be %s, is %q", third, deployed)
+	}
+	head = git(t, bare, "rev-parse", "main")
+
+	params["digest"], params["revision"] = digest, third
 	params["image-name"] = "sample-app\nx"
 	bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
 	if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote", tools); err == nil {
