@@ -4,6 +4,7 @@
 //! and the digest of the sources a builder was made from.
 
 pub mod builder_config;
+pub mod docs_commands;
 pub mod package;
 pub mod source_digest;
 pub mod uv_pin;
