@@ -35,21 +35,25 @@ phase() {
 
 log "Luban demo: phases and their durations (logs in $logs)"
 phase engine "container engine and Debian tools" "$LUBAN_ROOT/scripts/install-tools.sh" --engine
-# The build tools of the mirror and the buildpacks (cargo xtask) once, before anything runs side
-# by side: two cargo runs would wait on each other's lock.
-phase xtask "the repository's build tool (cargo xtask)" cargo build -q -p luban-xtask --manifest-path "$LUBAN_ROOT/Cargo.toml"
 
+# The buildpacks' compile is the longest CPU-bound phase, so it goes first in line: the stack
+# (network and disk) starts at once, the Go builds and the mirror run beside the compile at a
+# lower priority. Separate cargo build directories (debug for cargo xtask, release for the
+# buildpacks) keep them from waiting on each other's lock.
 stack_file=$logs/stack.name
 build_stack() { "$LUBAN_ROOT/scripts/build-stack.sh" "${STACK:-auto}" >"$stack_file"; }
-make_mirror() { "$LUBAN_ROOT/scripts/make-mirror.sh" && "$LUBAN_ROOT/scripts/mirror.sh" start; }
 phase stack "stack images" build_stack &
 stack_pid=$!
-phase pack "pack and the lifecycle from the Go module proxy" "$LUBAN_ROOT/scripts/install-tools.sh" --pack-lifecycle &
+phase xtask "the repository's build tool (cargo xtask)" cargo build -q -p luban-xtask --manifest-path "$LUBAN_ROOT/Cargo.toml"
+phase pack "pack and the lifecycle from the Go module proxy" nice -n 10 "$LUBAN_ROOT/scripts/install-tools.sh" --pack-lifecycle &
 pack_pid=$!
-phase mirror "local uv/CPython mirror" make_mirror
+phase mirror "local uv/CPython mirror" nice -n 10 "$LUBAN_ROOT/scripts/make-mirror.sh" &
+mirror_pid=$!
 phase buildpacks "buildpacks compiled" xtask package
-wait "$stack_pid" || die "phase stack failed (see $logs/stack.log)"
-wait "$pack_pid" || die "phase pack failed (see $logs/pack.log)"
+for job in stack:$stack_pid pack:$pack_pid mirror:$mirror_pid; do
+  wait "${job#*:}" || die "phase ${job%%:*} failed (see $logs/${job%%:*}.log)"
+done
+"$LUBAN_ROOT/scripts/mirror.sh" start
 stack=$(cat "$stack_file")
 phase builder "builder luban/builder:$stack" "$LUBAN_ROOT/scripts/create-builder.sh" "$stack"
 export LUBAN_BUILDER=luban/builder:$stack
