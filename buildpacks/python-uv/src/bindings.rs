@@ -61,26 +61,20 @@ pub(crate) fn root(user_env: &Env) -> PathBuf {
 /// whitespace around it (a Secret written with `echo` ends in a newline).
 fn key(dir: &Path, binding: &str, key: &str) -> Result<Option<String>, BindingError> {
     use std::io::Read as _;
-    let path = dir.join(key);
-    let file = match std::fs::File::open(&path) {
+    let unreadable = |error: std::io::Error| BindingError::Unreadable {
+        binding: binding.to_string(),
+        key: key.to_string(),
+        error: error.to_string(),
+    };
+    let file = match std::fs::File::open(dir.join(key)) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => {
-            return Err(BindingError::Unreadable {
-                binding: binding.to_string(),
-                key: key.to_string(),
-                error: error.to_string(),
-            });
-        }
+        Err(error) => return Err(unreadable(error)),
     };
     let mut value = String::new();
     file.take(KEY_LIMIT)
         .read_to_string(&mut value)
-        .map_err(|error| BindingError::Unreadable {
-            binding: binding.to_string(),
-            key: key.to_string(),
-            error: error.to_string(),
-        })?;
+        .map_err(unreadable)?;
     Ok(Some(value.trim().to_string()))
 }
 
