@@ -99,20 +99,29 @@ pub fn build_refusal(
 /// # Errors
 /// When an entry can't be read or its permissions can't be changed.
 pub fn remove_shared_write(dir: &std::path::Path) -> std::io::Result<usize> {
+    change_modes(dir, &|mode| mode & !0o022)
+}
+
+/// Sets the permission bits of `path` and everything under it to `change` of what they are,
+/// symlinks left alone (never followed). Returns how many entries changed.
+///
+/// # Errors
+/// When an entry can't be read or its permissions can't be changed.
+pub fn change_modes(path: &std::path::Path, change: &dyn Fn(u32) -> u32) -> std::io::Result<usize> {
     use std::os::unix::fs::PermissionsExt;
-    let metadata = std::fs::symlink_metadata(dir)?;
+    let metadata = std::fs::symlink_metadata(path)?;
     if metadata.file_type().is_symlink() {
         return Ok(0);
     }
+    let mode = metadata.permissions().mode() & 0o7777;
     let mut changed = 0;
-    let mode = metadata.permissions().mode();
-    if mode & 0o022 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & !0o022))?;
+    if change(mode) != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(change(mode)))?;
         changed += 1;
     }
     if metadata.is_dir() {
-        for entry in std::fs::read_dir(dir)? {
-            changed += remove_shared_write(&entry?.path())?;
+        for entry in std::fs::read_dir(path)? {
+            changed += change_modes(&entry?.path(), change)?;
         }
     }
     Ok(changed)

@@ -289,19 +289,7 @@ fn make_directory_writable(app_dir: &Path, relative: &str) -> std::io::Result<Ou
         Err(_) => create_dirs(app_dir, Path::new(relative), 0o755)?,
     }
     // The directory and everything in it (no code, no symlinks followed).
-    let mut pending = vec![dir];
-    while let Some(path) = pending.pop() {
-        let metadata = std::fs::symlink_metadata(&path)?;
-        if metadata.file_type().is_symlink() {
-            continue;
-        }
-        add_group_write(&path)?;
-        if metadata.is_dir() {
-            for entry in std::fs::read_dir(&path)? {
-                pending.push(entry?.path());
-            }
-        }
-    }
+    crate::change_modes(&dir, &|mode| mode | 0o020)?;
     Ok(Outcome::Made)
 }
 
