@@ -7,7 +7,7 @@
 #               twin from a rootfs bootstrapped from Debian packages)
 #   pack        pack and the lifecycle, built from the Go module proxy
 #   mirror      the local uv/CPython mirror, then
-#   buildpacks  the buildpacks compiled (static, LTO)
+#   buildpacks  the buildpacks compiled (static; without LTO, which only release builds need)
 #   builder     the buildpacks packaged and the builder created
 #   app         test-fixtures/web_flask built with pack, started, queried: its HTTP answer, the
 #               user it runs as and the image size.
@@ -37,19 +37,24 @@ log "Luban demo: phases and their durations (logs in $logs)"
 phase engine "container engine and Debian tools" "$LUBAN_ROOT/scripts/install-tools.sh" --engine
 
 # The buildpacks' compile is the longest CPU-bound phase, so it goes first in line: the stack
-# (network and disk) starts at once, the Go builds and the mirror run beside the compile at a
-# lower priority. Separate cargo build directories (debug for cargo xtask, release for the
-# buildpacks) keep them from waiting on each other's lock.
+# (network and disk) starts at once, the Go builds of pack and the lifecycle and the mirror
+# beside it at a lower priority (both wait for cargo xtask where they need it). Separate cargo
+# build directories (debug for cargo xtask, release for the buildpacks) keep the two compiles
+# from waiting on each other's lock.
 stack_file=$logs/stack.name
 build_stack() { "$LUBAN_ROOT/scripts/build-stack.sh" "${STACK:-auto}" >"$stack_file"; }
 phase stack "stack images" build_stack &
 stack_pid=$!
-phase xtask "the repository's build tool (cargo xtask)" cargo build -q -p luban-xtask --manifest-path "$LUBAN_ROOT/Cargo.toml"
 phase pack "pack and the lifecycle from the Go module proxy" nice -n 10 "$LUBAN_ROOT/scripts/install-tools.sh" --pack-lifecycle &
 pack_pid=$!
 phase mirror "local uv/CPython mirror" nice -n 10 "$LUBAN_ROOT/scripts/make-mirror.sh" &
 mirror_pid=$!
-phase buildpacks "buildpacks compiled" xtask package
+phase xtask "the repository's build tool (cargo xtask)" cargo build -q -p luban-xtask --manifest-path "$LUBAN_ROOT/Cargo.toml"
+# Without cross-crate LTO and with parallel code generation: 84 s instead of 124 s on 2 cores
+# (docs/measurements.md), binaries a third larger, the same code. Release builds (CI, `make
+# test`) keep the release profile's LTO.
+CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+  phase buildpacks "buildpacks compiled (no LTO: the demo's quick profile)" xtask package
 for job in stack:$stack_pid pack:$pack_pid mirror:$mirror_pid; do
   wait "${job#*:}" || die "phase ${job%%:*} failed (see $logs/${job%%:*}.log)"
 done
