@@ -45,11 +45,12 @@ lint() {
   hadolint stack/*/*/Dockerfile
   actionlint
   shellcheck -x scripts/*.sh .ci/run stack/common/*.sh
-  test -z "$(gofmt -l deploy/tests deploy/gate deploy/admission scripts/overlays)" || { gofmt -l deploy/tests deploy/gate deploy/admission scripts/overlays; die "the Go files need gofmt"; }
+  test -z "$(gofmt -l deploy/tests deploy/gate deploy/admission deploy/rollout scripts/overlays)" || { gofmt -l deploy/tests deploy/gate deploy/admission deploy/rollout scripts/overlays; die "the Go files need gofmt"; }
   (cd deploy/tests && go vet ./...)
   (cd deploy/gate && go vet ./...)
   (cd deploy/admission && go vet ./...)
-  hadolint deploy/gate/Dockerfile deploy/admission/Dockerfile
+  (cd deploy/rollout && go vet ./...)
+  hadolint deploy/gate/Dockerfile deploy/admission/Dockerfile deploy/rollout/Dockerfile
   echo "lint: fmt, clippy, hadolint, actionlint, shellcheck, gofmt, go vet clean"
 }
 
@@ -61,6 +62,7 @@ unit() {
   (cd deploy/tests && go test -count=1 -v ./...)
   (cd deploy/gate && go test -count=1 -v ./...)
   (cd deploy/admission && go test -count=1 -v ./...)
+  (cd deploy/rollout && go test -count=1 -v ./...)
 }
 
 testbed() {

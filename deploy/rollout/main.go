@@ -1,0 +1,231 @@
+// luban-rollout: after a GitOps commit, waits until Argo CD has synced it and every Deployment
+// of the Application has rolled out with all its new pods ready, or says why not. It asks Argo
+// CD to refresh at once rather than wait for its poll, and fails early when a new pod can't
+// start (crash loop, image pull, missing configuration), naming the pod, its exit code and its
+// last output. The workflow (deploy/argo/cd/update-digest-template.yaml) rolls back on failure.
+//
+//	luban-rollout --application sample-app --revision <GitOps commit> --timeout 3m --result /tmp/result
+//
+// It runs in a pod with the luban-rollout service account's token (read Applications and ask
+// them to refresh; read Deployments, pods and events), and reads nothing else.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+var applications = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}
+
+var (
+	validName     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+	validRevision = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+)
+
+func main() {
+	application := flag.String("application", "", "the Argo CD Application that deploys the GitOps path")
+	namespace := flag.String("argocd-namespace", "argocd", "the namespace of Argo CD's Applications")
+	revision := flag.String("revision", "", "the GitOps commit (full SHA) to wait for")
+	timeout := flag.Duration("timeout", 3*time.Minute, "how long the sync and the rollout may take together")
+	result := flag.String("result", "", "a file to write the outcome to, one line (for the commit status)")
+	flag.Parse()
+	err := check(*application, *namespace, *revision, *timeout)
+	if err == nil {
+		err = run(*application, *namespace, *revision, *timeout)
+	}
+	line := "live"
+	if err != nil {
+		line = oneLine(err.Error())
+		fmt.Fprintf(os.Stderr, "Rollout failed: %v\n", err)
+	}
+	if *result != "" {
+		if werr := os.WriteFile(*result, []byte(line+"\n"), 0o644); werr != nil {
+			fmt.Fprintf(os.Stderr, "can't write %s: %v\n", *result, werr)
+		}
+	}
+	if err != nil {
+		os.Exit(1)
+	}
+}
+
+func check(application, namespace, revision string, timeout time.Duration) error {
+	switch {
+	case !validName.MatchString(application):
+		return fmt.Errorf("--application %q is not a Kubernetes object name", application)
+	case !validName.MatchString(namespace):
+		return fmt.Errorf("--argocd-namespace %q is not a namespace name", namespace)
+	case !validRevision.MatchString(revision):
+		return fmt.Errorf("--revision %q is not a full commit SHA", revision)
+	case timeout <= 0:
+		return errors.New("--timeout must be positive")
+	}
+	return nil
+}
+
+func run(application, namespace, revision string, timeout time.Duration) error {
+	config, err := rest.InClusterConfig()
+	if err != nil {
+		return fmt.Errorf("no Kubernetes API access in this pod: %w", err)
+	}
+	apps, err := dynamic.NewForConfig(config)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	started := time.Now()
+	appClient := apps.Resource(applications).Namespace(namespace)
+
+	// Argo CD polls its repositories every few minutes; the annotation makes it look now.
+	refresh := []byte(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`)
+	if _, err := appClient.Patch(ctx, application, types.MergePatchType, refresh, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("can't ask Argo CD to refresh Application %s/%s: %w", namespace, application, err)
+	}
+	fmt.Printf("Asked Argo CD to refresh %s; waiting for GitOps commit %s\n", application, short(revision))
+
+	var sync Sync
+	last := ""
+	report := func(state string) {
+		if state != last {
+			fmt.Printf("%5.1fs  %s\n", time.Since(started).Seconds(), state)
+			last = state
+		}
+	}
+	for {
+		app, err := appClient.Get(ctx, application, metav1.GetOptions{})
+		if err != nil {
+			return deadline(ctx, fmt.Errorf("can't read Application %s/%s: %w", namespace, application, err), last)
+		}
+		sync = ApplicationSync(app, revision)
+		report(sync.State)
+		if sync.Failure != "" {
+			return errors.New(sync.Failure)
+		}
+		if sync.Synced {
+			break
+		}
+		if err := pause(ctx); err != nil {
+			return deadline(ctx, fmt.Errorf("Argo CD did not sync GitOps commit %s in %s", short(revision), timeout), last)
+		}
+	}
+	fmt.Printf("%5.1fs  synced; %d Deployment(s) to roll out\n", time.Since(started).Seconds(), len(sync.Deployments))
+
+	pending := sync.Deployments
+	for len(pending) > 0 {
+		var still []Resource
+		for _, r := range pending {
+			d, err := client.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+			if err != nil {
+				return deadline(ctx, fmt.Errorf("can't read Deployment %s/%s: %w", r.Namespace, r.Name, err), last)
+			}
+			progress := DeploymentProgress(d)
+			report(progress.State)
+			pods, err := client.CoreV1().Pods(r.Namespace).List(ctx, metav1.ListOptions{
+				LabelSelector: metav1.FormatLabelSelector(d.Spec.Selector)})
+			if err != nil {
+				return deadline(ctx, fmt.Errorf("can't list the pods of Deployment %s/%s: %w", r.Namespace, r.Name, err), last)
+			}
+			var fresh []corev1.Pod
+			for i := range pods.Items {
+				pod := &pods.Items[i]
+				if !RunsTemplate(pod, d) {
+					continue
+				}
+				fresh = append(fresh, *pod)
+				if reason, lines := PodFailure(pod); reason != "" {
+					printLines(pod.Name, lines)
+					return fmt.Errorf("the new version does not start: %s", reason)
+				}
+			}
+			if progress.Failure != "" {
+				return fmt.Errorf("%s%s", progress.Failure, events(client, r.Namespace, fresh))
+			}
+			if !progress.Complete {
+				still = append(still, r)
+				if ctx.Err() != nil {
+					return fmt.Errorf("the rollout did not finish in %s: %s%s", timeout, progress.State, events(client, r.Namespace, fresh))
+				}
+			}
+		}
+		pending = still
+		if len(pending) > 0 {
+			_ = pause(ctx) // the next round reports the deadline with the Deployment's state
+		}
+	}
+	fmt.Printf("%5.1fs  live: every Deployment rolled out, its new pods ready\n", time.Since(started).Seconds())
+	return nil
+}
+
+// events: the newest Warning event of the new version's pods (a failing readiness probe says
+// why here), as a suffix for a failure message.
+func events(client kubernetes.Interface, namespace string, pods []corev1.Pod) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	list, err := client.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: "type=Warning"})
+	if err != nil {
+		return ""
+	}
+	names := map[string]bool{}
+	for _, pod := range pods {
+		names[pod.Name] = true
+	}
+	var newest *corev1.Event
+	for i := range list.Items {
+		e := &list.Items[i]
+		if e.InvolvedObject.Kind != "Pod" || !names[e.InvolvedObject.Name] {
+			continue
+		}
+		if newest == nil || e.LastTimestamp.After(newest.LastTimestamp.Time) {
+			newest = e
+		}
+	}
+	if newest == nil {
+		return ""
+	}
+	return fmt.Sprintf("; pod %s: %s", newest.InvolvedObject.Name, oneLine(newest.Message))
+}
+
+func printLines(pod string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Printf("The last output of %s:\n", pod)
+	for _, line := range lines {
+		fmt.Printf("  | %s\n", line)
+	}
+}
+
+func pause(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Second):
+		return nil
+	}
+}
+
+// deadline names the deadline when the context ran out, else the error itself.
+func deadline(ctx context.Context, err error, last string) error {
+	if ctx.Err() != nil && last != "" {
+		return fmt.Errorf("%w (last seen: %s)", err, strings.TrimSpace(last))
+	}
+	return err
+}
