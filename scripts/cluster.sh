@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A single-node Kubernetes cluster on 127.0.0.1, from what the testbed has: etcd, containerd
-# and the CNI plugins from Debian, kube-apiserver, kube-controller-manager, kube-scheduler and
-# kubelet built from the Go module proxy (scripts/install-tools.sh).
+# and the CNI plugins from Debian, kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubelet and kube-proxy built from the Go module proxy (scripts/install-tools.sh).
 #   cluster.sh up | down | status
 # Every process listens on 127.0.0.1 and is stopped by `down`, which also forgets the cluster's
 # state (etcd's data, the kubelet's pods and their containers and pulled images), removes the
@@ -16,7 +16,8 @@
 # ($CLUSTER_POD_GATEWAY; their KUBERNETES_SERVICE_HOST must say so) and the event bus there.
 # Nothing dials a ClusterIP. containerd pulls from the testbed registry with its CA.
 # Limits (see docs/walkthrough.md): the kubelet refuses a loopback node IP, so the node has no
-# address and the API server can't reach it for `kubectl logs`/`exec`; no kube-proxy, no DNS.
+# address and the API server can't reach it for `kubectl logs`/`exec`; no DNS. kube-proxy serves
+# NodePorts on 127.0.0.0/8 only.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -37,7 +38,7 @@ make_pki() {
   # Made again when the pod network's gateway (in the API server's and NATS' names) changed,
   # or when a credential of a later version of this script is missing.
   [ -f "$CLUSTER_KUBECONFIG" ] && [ -f "$pki/nats.crt" ] && [ -f "$pki/etcd.crt" ] &&
-    [ -f "$pki/redis.conf" ] && [ -f "$CLUSTER_NATS_AUTH" ] &&
+    [ -f "$pki/redis.conf" ] && [ -f "$CLUSTER_NATS_AUTH" ] && [ -f "$pki/proxy.kubeconfig" ] &&
     openssl x509 -in "$pki/nats.crt" -noout -ext subjectAltName | grep -qxF "    IP Address:$CLUSTER_POD_GATEWAY" &&
     return 0
   rm -rf "$pki" && mkdir -p "$pki"
@@ -70,11 +71,12 @@ make_pki() {
   )
   cert controller-manager /CN=system:kube-controller-manager
   cert scheduler /CN=system:kube-scheduler
+  cert proxy /CN=system:kube-proxy
   cert node "/O=system:nodes/CN=system:node:$node"
   cert admin "/O=system:masters/CN=$TESTBED_NAME-admin"
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
-  for who in controller-manager scheduler node admin; do
+  for who in controller-manager scheduler proxy node admin; do
     local kc=$pki/$who.kubeconfig
     kubectl config set-cluster luban --server "https://127.0.0.1:$CLUSTER_API_PORT" \
       --certificate-authority "$pki/ca.crt" --embed-certs --kubeconfig "$kc.tmp" >/dev/null
@@ -372,6 +374,21 @@ EOF
     "$kbin/controller" --kubeconfig "$CLUSTER_KUBECONFIG"
 }
 
+# kube-proxy in iptables mode, so a Service's NodePort answers on 127.0.0.1 (and only on
+# 127.0.0.0/8) and sends each request to a ready pod: the stable address a rolling update keeps
+# serving on, which two hostNetwork pods sharing a port can't give. For localhost NodePorts it
+# turns on route_localnet (and drops packets for 127.0.0.0/8 from anywhere else); `down` runs
+# its --cleanup and puts route_localnet back. It leaves the conntrack settings as they are.
+kube_proxy_up() {
+  [ -f "$dir/run/route_localnet.before" ] || sysctl -n net.ipv4.conf.all.route_localnet >"$dir/run/route_localnet.before"
+  start kube-proxy "$bin/kube-proxy" --kubeconfig "$pki/proxy.kubeconfig" --hostname-override "$node" \
+    --proxy-mode iptables --nodeport-addresses 127.0.0.0/8 --cluster-cidr "$CLUSTER_POD_SUBNET" \
+    --metrics-bind-address "127.0.0.1:$((CLUSTER_API_PORT + 15))" \
+    --healthz-bind-address "127.0.0.1:$((CLUSTER_API_PORT + 16))" \
+    --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0
+  wait_for kube-proxy 60 curl -fsS "http://127.0.0.1:$((CLUSTER_API_PORT + 16))/healthz"
+}
+
 up() {
   local started
   started=$(date +%s)
@@ -436,6 +453,7 @@ up() {
     --hostname-override "$node" --node-ip 127.0.0.1 \
     --root-dir "$dir/kubelet" --cert-dir "$dir/kubelet/pki"
   wait_for "node $node" 120 k wait --for=condition=Ready "node/$node" --timeout 1s
+  kube_proxy_up
   argo_workflows_up
   argo_events_up
   argo_cd_up
@@ -445,9 +463,15 @@ up() {
 
 down() {
   for name in kpack-controller argocd-application-controller argocd-repo-server redis argo-events-controller nats-server \
-    workflow-controller kubelet kube-scheduler kube-controller-manager api-relay kube-apiserver; do
+    workflow-controller kube-proxy kubelet kube-scheduler kube-controller-manager api-relay kube-apiserver; do
     stop "$name"
   done
+  # kube-proxy's iptables chains and the sysctl it turned on.
+  [ ! -x "$bin/kube-proxy" ] || "$bin/kube-proxy" --cleanup >"$dir/logs/kube-proxy-cleanup.log" 2>&1 || true
+  if [ -f "$dir/run/route_localnet.before" ]; then
+    sysctl -qw "net.ipv4.conf.all.route_localnet=$(cat "$dir/run/route_localnet.before")"
+    rm -f "$dir/run/route_localnet.before"
+  fi
   local relay
   for relay in "$dir"/run/relay-*.pid; do
     [ -e "$relay" ] || continue

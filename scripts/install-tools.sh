@@ -40,12 +40,12 @@ go_tool() { # name version-arg version module package [ldflags]
   go_build "$module" "v$version" "$pkg" "$LUBAN_BIN/$name" "$ldflags"
 }
 
-# kube-apiserver, kube-controller-manager, kube-scheduler and kubelet at KUBERNETES_VERSION, in
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kube-proxy at KUBERNETES_VERSION, in
 # $LUBAN_TESTBED/kubernetes-VERSION/bin. k8s.io/kubernetes replaces its staging modules with
 # directories the module zip leaves out, so a writable copy points them at their releases.
 kubernetes_node() {
   local out=$LUBAN_TESTBED/kubernetes-$KUBERNETES_VERSION
-  local commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+  local commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
   local missing=()
   for c in "${commands[@]}"; do [ -x "$out/bin/$c" ] || missing+=("$c"); done
   ((${#missing[@]})) || return 0
