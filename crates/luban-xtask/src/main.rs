@@ -16,7 +16,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [--option value]...
 
   package [--out DIR] [--target TRIPLE] [--uv-inventory FILE]
-      compile the buildpacks and lay them out for package.toml (default: target/buildpacks)
+      compile the buildpacks and lay them out for package.toml (default: target/buildpacks);
+      LUBAN_BUILDPACKS_PROFILE=dev compiles them unoptimised (make demo)
   uv-version            print the uv version luban/uv pins
   uv-artifacts          print each pinned uv file and its sha256
   uv-mirror-inventory --version V --base-url URL --arch ARCH --tarball FILE --out FILE
@@ -51,11 +52,14 @@ fn run(args: &[String]) -> Result<()> {
             let target = options
                 .get("target")
                 .map_or_else(package::default_target, str::to_string);
-            eprintln!("Compiling the buildpacks for {target}");
+            let profile =
+                package::profile(std::env::var("LUBAN_BUILDPACKS_PROFILE").ok().as_deref())?;
+            eprintln!("Compiling the buildpacks for {target} ({profile:?} profile)");
             for dir in package::package(
                 &root,
                 &out,
                 &target,
+                profile,
                 options.path("uv-inventory").as_deref(),
             )? {
                 eprintln!("  {}", dir.display());
