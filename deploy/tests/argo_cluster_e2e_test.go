@@ -281,14 +281,26 @@ func stepToolsImage(t *testing.T) string {
 	t.Helper()
 	context := t.TempDir()
 	buildGate(t, context)
+	buildRollout(t, context)
 	for _, tool := range []string{"osv-scanner", "cosign", "kustomize"} {
 		path := lookTool(t, tool)
 		if out, err := exec.Command("cp", path, filepath.Join(context, tool)).CombinedOutput(); err != nil {
 			t.Fatalf("cp %s: %v %s", path, err, out)
 		}
 	}
-	return buildImage(t, context, fmt.Sprintf("FROM %s\nCOPY luban-osv-gate osv-scanner cosign kustomize /usr/local/bin/\n", gitImage),
+	return buildImage(t, context, fmt.Sprintf("FROM %s\nCOPY luban-osv-gate luban-rollout osv-scanner cosign kustomize /usr/local/bin/\n", gitImage),
 		"luban-test/step-tools")
+}
+
+// buildRollout compiles deploy/rollout's luban-rollout into dir.
+func buildRollout(t *testing.T, dir string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "luban-rollout"), ".")
+	build.Dir = filepath.Join(repoRoot(t), "deploy/rollout")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build deploy/rollout: %v\n%s", err, out)
+	}
 }
 
 // buildImage builds `containerfile` in `context` (which holds the files it copies) with the
@@ -677,6 +689,58 @@ func answer(t *testing.T, port int) string {
 	return ""
 }
 
+// requestLoop asks 127.0.0.1:port every 100 ms, from now until `stop` (at most 1800 requests,
+// 3 minutes), and expects each answer to be HTTP 200 with `want` in its body. `stop` returns
+// how many were answered that way and what went wrong with the others; `served` then checks
+// that one more request is answered.
+func requestLoop(t *testing.T, port int, want string) (stop func() (int, []string), served func()) {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	ask := func() error {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), want) {
+			return fmt.Errorf("HTTP %d %q", resp.StatusCode, raw)
+		}
+		return nil
+	}
+	done := make(chan struct{})
+	var answered int
+	var failures []string
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		deadline := time.Now().Add(3 * time.Minute)
+		for i := 0; i < 1800 && time.Now().Before(deadline); i++ {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if err := ask(); err != nil {
+				failures = append(failures, fmt.Sprintf("%s: %v", time.Now().Format("15:04:05.0"), err))
+			} else {
+				answered++
+			}
+		}
+	}()
+	stop = func() (int, []string) {
+		close(done)
+		<-finished
+		return answered, failures
+	}
+	served = func() {
+		if err := ask(); err != nil {
+			t.Errorf("after the rollback: %v", err)
+		}
+	}
+	return stop, served
+}
+
 func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	b := newArgoBench(t)
 	ctx := context.Background()
@@ -717,7 +781,7 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	git(t, filepath.Join(gitRoot, "app.git"), "config", "uploadpack.allowReachableSHA1InWant", "true")
 	// The GitOps repository: the example, and this cluster's overlay of the app (nodeOverlay),
 	// which the Application deploys.
-	port := freePort(t)
+	port := freeNodePort(t)
 	seed := gitRepo(t, "deploy/argo/cd/gitops-example", "seed")
 	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app", b.namespace, port))
 	git(t, seed, "add", "-A")
@@ -768,9 +832,9 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		buildTemplate(t, tools, map[string]string{
 			"builder-image": builder, "run-image": registryRunImage, "gate-image": tools, "cosign-image": tools,
 			"build-env":   "UV_PYTHON_DOWNLOADS_JSON_URL=" + mirrorURL + "/python/downloads.json",
-			"gitops-repo": url + "/gitops.git", "gitops-image": tools,
+			"gitops-repo": url + "/gitops.git", "gitops-image": tools, "rollout-image": tools,
 		}),
-		siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{}),
+		b.nodeRollout(t, siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{})),
 	} {
 		if _, err := b.argo.ArgoprojV1alpha1().WorkflowTemplates(b.namespace).Create(ctx, template, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -845,9 +909,12 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		}
 		return name
 	}
-	// One push to main: the Sensor's Workflow builds it and commits its digest to the GitOps
-	// repository, Argo CD syncs that to the node. It returns the digest.
-	applicationCreated := false
+	// Argo CD's Application, from the start: its first sync runs the example's image, which
+	// doesn't exist, so the first deploy replaces a version that never got ready.
+	b.createApplication(t, url+"/gitops.git", "clusters/luban-node")
+
+	// One push to main: the Sensor's Workflow builds it, commits its digest to the GitOps
+	// repository and waits until Argo CD rolled it out on the node. It returns the digest.
 	loop := func(revision, greeting string) string {
 		t.Helper()
 		built := b.waitWorkflow(t, submitted(revision))
@@ -873,10 +940,6 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 		committed := time.Unix(seconds, 0)
-		if !applicationCreated {
-			b.createApplication(t, url+"/gitops.git", "clusters/luban-node")
-			applicationCreated = true
-		}
 		b.waitSynced(t, git(t, gitops, "rev-parse", "main"))
 		t.Logf("GitOps commit → Argo CD synced it: %s", time.Since(committed).Round(time.Second))
 		b.waitRunning(t, digest)
@@ -968,9 +1031,46 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	t.Logf("three pushes → the newest answers: %s", time.Since(burst).Round(time.Second))
 	second = registryDigest(t, ca, repo, "latest")
 
+	// A commit whose app crashes at start: built, signed and committed, then its rollout check
+	// sees the new pod crash-loop, the deploy restores the previous digest and fails, naming the
+	// pod's exit code and last output. A request loop on the Service's NodePort (127.0.0.1)
+	// from before the push until the rollback is live: every request answered by the previous
+	// version.
+	stopLoop, served := requestLoop(t, port, "Hello from burst push 3")
+	gitopsHead := git(t, gitops, "rev-parse", "main")
+	crashing := commit("an import that fails at start", func() {
+		raw := read(filepath.Join(app, "app.py"))
+		writeFile(t, filepath.Join(app, "app.py"), "import luban_no_such_module  # noqa: F401\n"+raw)
+	})
+	crashed := b.waitWorkflow(t, submitted(crashing))
+	answered, failures := stopLoop()
+	t.Logf("the crashing commit: workflow %s; the request loop: %d answered, %d failed", crashed.Status.Phase, answered, len(failures))
+	if crashed.Status.Phase != wfv1.WorkflowFailed {
+		t.Fatalf("a version that crashes at start must fail the workflow, it ended %s", crashed.Status.Phase)
+	}
+	if log := b.stepLog(t, crashed, "rollout"); !strings.Contains(log, "exited with code") || !strings.Contains(log, "luban_no_such_module") {
+		t.Errorf("the rollout check should name the exit code and the app's last output:\n%s", log)
+	}
+	if log := b.stepLog(t, crashed, "rollout-failed"); !strings.Contains(log, "rolled back; the previous version serves again") {
+		t.Errorf("the deploy should end saying it rolled back:\n%s", log)
+	}
+	messages := strings.Split(git(t, gitops, "log", "--format=%s", gitopsHead+"..main"), "\n")
+	if len(messages) != 2 || !strings.HasPrefix(messages[0], "Roll back sample-app") || !strings.HasPrefix(messages[1], "Deploy sample-app@") {
+		t.Errorf("the GitOps repository should hold the deploy and its rollback, holds %q", messages)
+	}
+	if source := git(t, gitops, "show", "main:apps/sample-app/source-commit"); source != revisions[2] {
+		t.Errorf("after the rollback the deployed source commit should be the burst's newest %s, is %s", revisions[2], source)
+	}
+	if answered == 0 || len(failures) > 0 {
+		t.Errorf("the app must keep answering with the previous version through the failed rollout: %d answered, failures %v", answered, failures)
+	}
+	served()
+	b.waitRunning(t, newest)
+	second = registryDigest(t, ca, repo, "latest")
+
 	// A commit whose uv.lock no longer matches pyproject.toml: the workflow fails in the build
 	// step with the buildpack's message, pushes nothing and deploys nothing.
-	gitopsHead := git(t, gitops, "rev-parse", "main")
+	gitopsHead = git(t, gitops, "rev-parse", "main")
 	stale := commit("a dependency without `uv lock`", func() {
 		raw := read(filepath.Join(app, "pyproject.toml"))
 		writeFile(t, filepath.Join(app, "pyproject.toml"), strings.Replace(raw, "dependencies = [", `dependencies = ["six>=1.16", `, 1))
@@ -990,11 +1090,55 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	}
 }
 
+// nodeRollout is luban-gitops as the node runs it: the rollout check reaches the API server on
+// 127.0.0.1, as the executor does (workflow pods use the host's network; nothing routes the
+// `kubernetes` Service's ClusterIP here).
+func (b *argoBench) nodeRollout(t *testing.T, template *wfv1.WorkflowTemplate) *wfv1.WorkflowTemplate {
+	t.Helper()
+	apiServer, err := url.Parse(b.config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range template.Spec.Templates {
+		if c := template.Spec.Templates[i].Container; template.Spec.Templates[i].Name == "rollout" && c != nil {
+			c.Env = append(c.Env, corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: "127.0.0.1"},
+				corev1.EnvVar{Name: "KUBERNETES_SERVICE_PORT", Value: apiServer.Port()})
+		}
+	}
+	return template
+}
+
 // createApplication makes deploy/argo/cd/application.yaml's Application and AppProject in Argo
 // CD's namespace with the node test's overlay: the GitOps repository and path, and the bench's
-// namespace as the destination.
+// namespace as the destination; and its Roles for the rollout check, for the bench's namespace
+// (both the build's and the app's here).
 func (b *argoBench) createApplication(t *testing.T, repoURL, path string) {
 	t.Helper()
+	for _, kind := range []string{"Role", "RoleBinding"} {
+		for _, doc := range documents(t, filepath.Join(repoRoot(t), "deploy/argo/cd/application.yaml"), kind) {
+			var object unstructured.Unstructured
+			if err := yaml.Unmarshal(doc, &object.Object); err != nil {
+				t.Fatal(err)
+			}
+			if object.GetNamespace() != "argocd" {
+				object.SetNamespace(b.namespace)
+			}
+			if subjects, ok, _ := unstructured.NestedSlice(object.Object, "subjects"); ok {
+				for _, subject := range subjects {
+					subject.(map[string]any)["namespace"] = b.namespace
+				}
+				unstructured.SetNestedSlice(object.Object, subjects, "subjects")
+			}
+			created := b.createUnstructured(t, &object)
+			mapping, err := b.mapper.RESTMapping(created.GroupVersionKind().GroupKind(), created.GroupVersionKind().Version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				b.dynamic.Resource(mapping.Resource).Namespace(created.GetNamespace()).Delete(context.Background(), created.GetName(), metav1.DeleteOptions{})
+			})
+		}
+	}
 	var project cdv1.AppProject
 	decodeDocument(t, "deploy/argo/cd/application.yaml", "AppProject", &project)
 	project.Spec.SourceRepos = []string{repoURL}

@@ -8,6 +8,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -25,7 +26,6 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	kustomize "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 )
 
@@ -70,7 +70,7 @@ func publish(t *testing.T, fixture, repo string) (string, string) {
 // renderGitOpsApp renders the GitOps example's sample app with kustomize's own code, after
 // setting its image to image@digest as the GitOps step commits it, through a test overlay
 // that only adapts it to the node (nodeOverlay).
-func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) appsv1.Deployment {
+func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) (appsv1.Deployment, corev1.Service) {
 	t.Helper()
 	base := filepath.Join(t.TempDir(), "sample-app")
 	copyTree(t, filepath.Join(repoRoot(t), "deploy/argo/cd/gitops-example/apps/sample-app"), base)
@@ -91,8 +91,8 @@ func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) ap
 }
 
 // renderForTheNode renders the sample app's kustomization in `base` (a copy, or a checkout of
-// the GitOps repository) as Argo CD would, through the node overlay.
-func renderForTheNode(t *testing.T, base, namespace string, port int) appsv1.Deployment {
+// the GitOps repository) as Argo CD would, through the node overlay: its Deployment and Service.
+func renderForTheNode(t *testing.T, base, namespace string, port int) (appsv1.Deployment, corev1.Service) {
 	t.Helper()
 	dir := t.TempDir()
 	copyTree(t, base, filepath.Join(dir, "base"))
@@ -103,48 +103,65 @@ func renderForTheNode(t *testing.T, base, namespace string, port int) appsv1.Dep
 		t.Fatal(err)
 	}
 	var deployment appsv1.Deployment
+	var service corev1.Service
 	for _, resource := range resources.Resources() {
-		if resource.GetKind() != "Deployment" {
+		var into any
+		switch resource.GetKind() {
+		case "Deployment":
+			into = &deployment
+		case "Service":
+			into = &service
+		default:
 			t.Fatalf("the sample app renders a %s the node test does not apply", resource.GetKind())
 		}
 		doc, err := resource.AsYAML()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := yaml.UnmarshalStrict(doc, &deployment); err != nil {
+		if err := yaml.UnmarshalStrict(doc, into); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return deployment
+	return deployment, service
 }
 
 // nodeOverlay adapts the sample app at `base` (a kustomization directory) to the node: its own
-// namespace, one replica, the host's network on 127.0.0.1:`port` (env and containerPort; the
-// fixture's Procfile binds $HOST), and Recreate
-// instead of a rolling update (on one node with the host's network the old pod must stop
-// before a new one can use its port).
+// namespace, one replica, and its Service a NodePort `port` (in 30000-32767), which kube-proxy
+// serves on 127.0.0.1 only and sends to ready pods. The pods stay on the pod network, so a
+// rolling update runs the new pod beside the old one as it would anywhere.
 func nodeOverlay(base, namespace string, port int) kustomize.Kustomization {
-	patch := fmt.Sprintf(`apiVersion: apps/v1
+	replicas := `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: sample-app}
+spec: {replicas: 1}
+`
+	nodePort := fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: sample-app}
 spec:
-  replicas: 1
-  strategy: {type: Recreate}
-  template:
-    spec:
-      hostNetwork: true
-      containers:
-        - name: web
-          env: [{name: PORT, value: "%d"}, {name: HOST, value: 127.0.0.1}]
+  type: NodePort
+  ports: [{name: http, port: 80, targetPort: 8000, nodePort: %d}]
 `, port)
-	containerPort := fmt.Sprintf(`[{"op": "replace", "path": "/spec/template/spec/containers/0/ports/0/containerPort", "value": %d}]`, port)
 	return kustomize.Kustomization{
 		TypeMeta:  kustomize.TypeMeta{APIVersion: kustomize.KustomizationVersion, Kind: kustomize.KustomizationKind},
 		Namespace: namespace,
 		Resources: []string{base},
-		Patches: []kustomize.Patch{{Patch: patch}, {Patch: containerPort,
-			Target: &kustomize.Selector{ResId: resid.NewResIdKindOnly("Deployment", "sample-app")}}},
+		Patches:   []kustomize.Patch{{Patch: replicas}, {Patch: nodePort}},
 	}
+}
+
+// freeNodePort is a NodePort (30000-32767) nothing on 127.0.0.1 listens on.
+func freeNodePort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		port := 30000 + rand.IntN(2768)
+		if listener, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			listener.Close()
+			return port
+		}
+	}
+	t.Fatal("no free NodePort")
+	return 0
 }
 
 func writeYAML(t *testing.T, path string, value any) {
@@ -208,8 +225,8 @@ func TestE2EClusterRunsThePublishedImageFromTheGitOpsApp(t *testing.T) {
 	image, digest := publish(t, "web_flask", "luban-test/cluster-app")
 
 	namespace := fmt.Sprintf("luban-e2e-%d", time.Now().UnixNano())
-	port := freePort(t)
-	deployment := renderGitOpsApp(t, image, digest, namespace, port)
+	port := freeNodePort(t)
+	deployment, service := renderGitOpsApp(t, image, digest, namespace, port)
 	if got := deployment.Spec.Template.Spec.Containers[0].Image; got != image+"@"+digest {
 		t.Fatalf("rendered image %q, want %s@%s", got, image, digest)
 	}
@@ -221,6 +238,9 @@ func TestE2EClusterRunsThePublishedImageFromTheGitOpsApp(t *testing.T) {
 	})
 	started := time.Now()
 	if _, err := client.AppsV1().Deployments(namespace).Create(ctx, &deployment, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Services(namespace).Create(ctx, &service, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// The kubelet pulls the image by digest from the TLS registry, with the testbed's CA, and

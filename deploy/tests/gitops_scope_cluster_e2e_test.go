@@ -27,7 +27,7 @@ func TestE2EClusterAGitOpsCommitCannotReachBeyondItsApp(t *testing.T) {
 	url, gitRoot := gitServer(t, "unused", nil)
 	hostileNamespace := fmt.Sprintf("luban-hostile-%d", time.Now().UnixNano())
 	seed := gitRepo(t, "deploy/argo/cd/gitops-example", "seed")
-	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app", b.namespace, freePort(t)))
+	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app", b.namespace, freeNodePort(t)))
 	hostilePod := fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata: {name: hostile, namespace: %s}

@@ -101,6 +101,10 @@ func trustOf(wt *wfv1.WorkflowTemplate, tpl *wfv1.Template) stepTrust {
 		}
 		text += "\n" + e.Value
 	}
+	// A Kubernetes token is a credential too: the API access of its service account.
+	if tpl.AutomountServiceAccountToken != nil && *tpl.AutomountServiceAccountToken {
+		st.credentials = append(st.credentials, "service-account-token")
+	}
 	sort.Strings(st.credentials)
 	seen := map[string]bool{}
 	for _, mount := range mounts {

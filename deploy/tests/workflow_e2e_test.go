@@ -613,4 +613,34 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	if now := git(t, bare, "rev-parse", "main"); now != head {
 		t.Fatalf("a failed step changed the GitOps repository (%s → %s)", head, now)
 	}
+
+	// `third` didn't become ready: roll-back restores the directory as the commit before had
+	// it (second's digest and source-commit) in one commit that says why, the reason passed as
+	// data.
+	reason := `pod sample-app-x, container web: exited with code 3; last output: $(touch /tmp/pwned) "quoted"`
+	rollBack := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "roll-back", map[string]string{
+		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main", "gitops-image": gitImage,
+		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "revision": third, "gitops-commit": head, "reason": reason,
+	})
+	out, err = rollBack.run(t, gitImage, "1001:1000", remote+":/remote")
+	if err != nil || !strings.Contains(out, "Rolled back apps/sample-app to its state before "+head) {
+		t.Fatalf("roll-back should restore the previous deploy: %v\n%s", err, out)
+	}
+	if deployed := git(t, bare, "show", "main:apps/sample-app/source-commit"); deployed != second {
+		t.Errorf("after the rollback source-commit should be %s again, is %q", second, deployed)
+	}
+	if k := git(t, bare, "show", "main:apps/sample-app/kustomization.yaml"); !strings.Contains(k, "digest: sha256:"+strings.Repeat("cd", 32)) {
+		t.Errorf("after the rollback the kustomization should carry second's digest:\n%s", k)
+	}
+	if message := git(t, bare, "log", "-1", "--format=%B", "main"); !strings.HasPrefix(message, "Roll back sample-app: source commit "+third+" did not become ready") || !strings.Contains(message, reason) {
+		t.Errorf("the rollback commit's message: %q", message)
+	}
+	// Run again: `third` is no longer the deployed commit, so it is left alone.
+	rolledBack := git(t, bare, "rev-parse", "main")
+	if out, err := rollBack.run(t, gitImage, "1001:1000", remote+":/remote"); err != nil || !strings.Contains(out, "A newer deploy replaced "+third) {
+		t.Errorf("a rollback of a commit no longer deployed must do nothing: %v\n%s", err, out)
+	}
+	if now := git(t, bare, "rev-parse", "main"); now != rolledBack {
+		t.Errorf("a second rollback changed the GitOps repository (%s → %s)", rolledBack, now)
+	}
 }
