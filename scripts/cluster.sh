@@ -378,7 +378,9 @@ EOF
 # 127.0.0.0/8) and sends each request to a ready pod: the stable address a rolling update keeps
 # serving on, which two hostNetwork pods sharing a port can't give. For localhost NodePorts it
 # turns on route_localnet (and drops packets for 127.0.0.0/8 from anywhere else); `down` runs
-# its --cleanup and puts route_localnet back. It leaves the conntrack settings as they are.
+# its --cleanup and puts route_localnet back. It leaves the conntrack settings as they are. It
+# looks for the node's addresses for about 30 s before it settles for loopback (the node has
+# none, on purpose), so `up` starts it early and waits for it last.
 kube_proxy_up() {
   [ -f "$dir/run/route_localnet.before" ] || sysctl -n net.ipv4.conf.all.route_localnet >"$dir/run/route_localnet.before"
   start kube-proxy "$bin/kube-proxy" --kubeconfig "$pki/proxy.kubeconfig" --hostname-override "$node" \
@@ -386,7 +388,6 @@ kube_proxy_up() {
     --metrics-bind-address "127.0.0.1:$((CLUSTER_API_PORT + 15))" \
     --healthz-bind-address "127.0.0.1:$((CLUSTER_API_PORT + 16))" \
     --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0
-  wait_for kube-proxy 60 curl -fsS "http://127.0.0.1:$((CLUSTER_API_PORT + 16))/healthz"
 }
 
 up() {
@@ -428,6 +429,7 @@ up() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range 10.96.0.0/24 --authorization-mode Node,RBAC
   wait_for kube-apiserver 90 k get --raw /readyz
+  kube_proxy_up
   start kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig "$pki/controller-manager.kubeconfig" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port $((CLUSTER_API_PORT + 5)) \
@@ -453,11 +455,11 @@ up() {
     --hostname-override "$node" --node-ip 127.0.0.1 \
     --root-dir "$dir/kubelet" --cert-dir "$dir/kubelet/pki"
   wait_for "node $node" 120 k wait --for=condition=Ready "node/$node" --timeout 1s
-  kube_proxy_up
   argo_workflows_up
   argo_events_up
   argo_cd_up
   kpack_up
+  wait_for kube-proxy 60 curl -fsS "http://127.0.0.1:$((CLUSTER_API_PORT + 16))/healthz"
   log "Cluster up in $(($(date +%s) - started))s: Kubernetes $KUBERNETES_VERSION, KUBECONFIG=$CLUSTER_KUBECONFIG"
 }
 
