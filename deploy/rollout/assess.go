@@ -115,8 +115,8 @@ const restartsToFail = 2
 
 // PodFailure says why a pod of the new version can't become ready, or "" while it still may.
 // Its `lines` are the container's last output, when the kubelet kept it (terminationMessagePolicy
-// FallbackToLogsOnError).
-func PodFailure(pod *corev1.Pod) (reason string, lines []string) {
+// FallbackToLogsOnError); `container` is the failing container's name.
+func PodFailure(pod *corev1.Pod) (reason, container string, lines []string) {
 	for _, c := range pod.Status.ContainerStatuses {
 		waiting := ""
 		if c.State.Waiting != nil {
@@ -128,10 +128,10 @@ func PodFailure(pod *corev1.Pod) (reason string, lines []string) {
 		var parts []string
 		if terminated := c.LastTerminationState.Terminated; terminated != nil {
 			parts = append(parts, fmt.Sprintf("exited with code %d", terminated.ExitCode))
-			lines = lastLines(terminated.Message, 20)
+			lines = lastLines(terminated.Message, 80)
 		} else if terminated := c.State.Terminated; terminated != nil {
 			parts = append(parts, fmt.Sprintf("exited with code %d", terminated.ExitCode))
-			lines = lastLines(terminated.Message, 20)
+			lines = lastLines(terminated.Message, 80)
 		}
 		if c.RestartCount > 0 {
 			parts = append(parts, fmt.Sprintf("restarted %d times", c.RestartCount))
@@ -144,12 +144,12 @@ func PodFailure(pod *corev1.Pod) (reason string, lines []string) {
 			parts = append(parts, detail)
 		}
 		reason = fmt.Sprintf("pod %s, container %s: %s", pod.Name, c.Name, strings.Join(parts, ", "))
-		if len(lines) > 0 {
-			reason += "; last output: " + lines[len(lines)-1]
+		if line := telling(lines); line != "" {
+			reason += "; its output: " + line
 		}
-		return reason, lines
+		return reason, c.Name, lines
 	}
-	return "", nil
+	return "", "", nil
 }
 
 // RunsTemplate tells the pods of a Deployment's current template from the old ones: same
@@ -178,6 +178,24 @@ var (
 func Redact(line string) string {
 	line = urlPassword.ReplaceAllString(line, "$1:***@")
 	return secretPair.ReplaceAllString(line, "$1$2***")
+}
+
+// pythonError is the last line of a Python traceback: the exception and its message.
+var pythonError = regexp.MustCompile(`^[A-Za-z_][\w.]*(Error|Exception): `)
+
+// telling picks the line of a crashed container's output that says most: the last Python
+// exception with a message (a server's own shutdown traceback often follows the app's error),
+// else the last line.
+func telling(lines []string) string {
+	for i := len(lines) - 1; i >= 0; i-- {
+		if pythonError.MatchString(lines[i]) {
+			return lines[i]
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return lines[len(lines)-1]
 }
 
 func lastLines(text string, n int) []string {

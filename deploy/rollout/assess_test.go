@@ -102,8 +102,11 @@ func TestPodFailure(t *testing.T) {
 		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 10s restarting failed container"}},
 		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 3,
 			Message: "Traceback (most recent call last):\n  File \"app.py\", line 1\nModuleNotFoundError: No module named 'nope'\n\n"}}}
-	reason, lines := PodFailure(pod(crashed))
-	if reason != "pod sample-app-5d8-x2x, container web: exited with code 3, restarted 1 times, CrashLoopBackOff; last output: ModuleNotFoundError: No module named 'nope'" {
+	reason, container, lines := PodFailure(pod(crashed))
+	if container != "web" {
+		t.Errorf("the failing container: %q", container)
+	}
+	if reason != "pod sample-app-5d8-x2x, container web: exited with code 3, restarted 1 times, CrashLoopBackOff; its output: ModuleNotFoundError: No module named 'nope'" {
 		t.Errorf("crash loop: %q", reason)
 	}
 	if len(lines) != 3 || lines[0] != "Traceback (most recent call last):" {
@@ -114,13 +117,13 @@ func TestPodFailure(t *testing.T) {
 	running := corev1.ContainerStatus{Name: "web", RestartCount: 2,
 		State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
 		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}}
-	if reason, _ := PodFailure(pod(running)); reason != "pod sample-app-5d8-x2x, container web: exited with code 1, restarted 2 times" {
+	if reason, _, _ := PodFailure(pod(running)); reason != "pod sample-app-5d8-x2x, container web: exited with code 1, restarted 2 times" {
 		t.Errorf("restarted twice: %q", reason)
 	}
 
 	pull := corev1.ContainerStatus{Name: "web", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
 		Reason: "ImagePullBackOff", Message: "Back-off pulling image \"registry/app@sha256:new\""}}}
-	if reason, _ := PodFailure(pod(pull)); !strings.HasSuffix(reason, `ImagePullBackOff: Back-off pulling image "registry/app@sha256:new"`) {
+	if reason, _, _ := PodFailure(pod(pull)); !strings.HasSuffix(reason, `ImagePullBackOff: Back-off pulling image "registry/app@sha256:new"`) {
 		t.Errorf("image pull: %q", reason)
 	}
 
@@ -130,9 +133,31 @@ func TestPodFailure(t *testing.T) {
 		"restarted once":     {Name: "web", RestartCount: 1, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
 		"pulling, once":      {Name: "web", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull"}}},
 	} {
-		if reason, _ := PodFailure(pod(status)); reason != "" {
+		if reason, _, _ := PodFailure(pod(status)); reason != "" {
 			t.Errorf("%s may still become ready: %q", name, reason)
 		}
+	}
+}
+
+// gunicorn's own traceback follows the app's import error: the app's error is the telling line.
+func TestTheTellingLineIsTheAppsError(t *testing.T) {
+	lines := []string{
+		"Traceback (most recent call last):",
+		`  File "/workspace/app.py", line 1, in <module>`,
+		"ModuleNotFoundError: No module named 'luban_no_such_module'",
+		"[2026-12-05 14:59:29 +0000] [1] [ERROR] Reason: Worker failed to boot.",
+		"Traceback (most recent call last):",
+		"    raise HaltServer(reason, self.WORKER_BOOT_ERROR)",
+		"gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>",
+	}
+	if got := telling(lines); got != "ModuleNotFoundError: No module named 'luban_no_such_module'" {
+		t.Errorf("telling: %q", got)
+	}
+	if got := telling([]string{"starting", "Killed"}); got != "Killed" {
+		t.Errorf("without a Python error, the last line: %q", got)
+	}
+	if got := telling(nil); got != "" {
+		t.Errorf("no output: %q", got)
 	}
 }
 

@@ -150,8 +150,8 @@ func run(application, namespace, revision string, timeout time.Duration) error {
 					continue
 				}
 				fresh = append(fresh, *pod)
-				if reason, lines := PodFailure(pod); reason != "" {
-					printLines(pod.Name, lines)
+				if reason, container, lines := PodFailure(pod); reason != "" {
+					printLines(r.Namespace, pod.Name, container, lines)
 					return fmt.Errorf("the new version does not start: %s", reason)
 				}
 			}
@@ -203,14 +203,17 @@ func events(client kubernetes.Interface, namespace string, pods []corev1.Pod) st
 	return fmt.Sprintf("; pod %s: %s", newest.InvolvedObject.Name, oneLine(newest.Message))
 }
 
-func printLines(pod string, lines []string) {
-	if len(lines) == 0 {
-		return
+// printLines shows what the kubelet kept of a crashed container's output: its last 80 lines
+// or 2 KB, which a server's own traceback can fill (gunicorn's after a worker failed to boot),
+// so it says where the whole output is.
+func printLines(namespace, pod, container string, lines []string) {
+	if len(lines) > 0 {
+		fmt.Printf("The last output of %s (what the kubelet keeps: 80 lines or 2 KB at most):\n", pod)
+		for _, line := range lines {
+			fmt.Printf("  | %s\n", line)
+		}
 	}
-	fmt.Printf("The last output of %s:\n", pod)
-	for _, line := range lines {
-		fmt.Printf("  | %s\n", line)
-	}
+	fmt.Printf("The whole output: kubectl logs -n %s %s -c %s --previous\n", namespace, pod, container)
 }
 
 func pause(ctx context.Context) error {

@@ -281,26 +281,15 @@ func stepToolsImage(t *testing.T) string {
 	t.Helper()
 	context := t.TempDir()
 	buildGate(t, context)
-	buildRollout(t, context)
-	for _, tool := range []string{"osv-scanner", "cosign", "kustomize"} {
+	buildDeployProgram(t, "deploy/rollout", "luban-rollout", context)
+	for _, tool := range []string{"osv-scanner", "gitleaks", "cosign", "kustomize"} {
 		path := lookTool(t, tool)
 		if out, err := exec.Command("cp", path, filepath.Join(context, tool)).CombinedOutput(); err != nil {
 			t.Fatalf("cp %s: %v %s", path, err, out)
 		}
 	}
-	return buildImage(t, context, fmt.Sprintf("FROM %s\nCOPY luban-osv-gate luban-rollout osv-scanner cosign kustomize /usr/local/bin/\n", gitImage),
+	return buildImage(t, context, fmt.Sprintf("FROM %s\nCOPY luban-osv-gate luban-rollout osv-scanner gitleaks cosign kustomize /usr/local/bin/\n", gitImage),
 		"luban-test/step-tools")
-}
-
-// buildRollout compiles deploy/rollout's luban-rollout into dir.
-func buildRollout(t *testing.T, dir string) {
-	t.Helper()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "luban-rollout"), ".")
-	build.Dir = filepath.Join(repoRoot(t), "deploy/rollout")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build deploy/rollout: %v\n%s", err, out)
-	}
 }
 
 // buildImage builds `containerfile` in `context` (which holds the files it copies) with the
@@ -1048,8 +1037,12 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	if crashed.Status.Phase != wfv1.WorkflowFailed {
 		t.Fatalf("a version that crashes at start must fail the workflow, it ended %s", crashed.Status.Phase)
 	}
-	if log := b.stepLog(t, crashed, "rollout"); !strings.Contains(log, "exited with code") || !strings.Contains(log, "luban_no_such_module") {
-		t.Errorf("the rollout check should name the exit code and the app's last output:\n%s", log)
+	// What the kubelet keeps of the output is its last 2 KB, which gunicorn's own traceback
+	// fills after a worker fails to boot (the app's ModuleNotFoundError is before it): the
+	// check names gunicorn's reason and says where the whole output is.
+	if log := b.stepLog(t, crashed, "rollout"); !strings.Contains(log, "exited with code") || !strings.Contains(log, "Worker failed to boot") ||
+		!strings.Contains(log, "--previous") {
+		t.Errorf("the rollout check should name the exit code, the server's reason and where the whole output is:\n%s", log)
 	}
 	if log := b.stepLog(t, crashed, "rollout-failed"); !strings.Contains(log, "rolled back; the previous version serves again") {
 		t.Errorf("the deploy should end saying it rolled back:\n%s", log)
@@ -1087,6 +1080,28 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	}
 	if head := git(t, gitops, "rev-parse", "main"); head != gitopsHead {
 		t.Errorf("a failed build changed the GitOps repository (%s → %s)", gitopsHead, head)
+	}
+
+	// A commit with an AWS key in it: the secret scan stops it before anything is built, and
+	// names the file and line, never the key.
+	key := "AKIAZ7X2Q4M5N6P3RSTW"
+	leaked := b.waitWorkflow(t, submitted(commit("an AWS key in the settings", func() {
+		writeFile(t, filepath.Join(app, "settings.py"), "AWS_ACCESS_KEY_ID = \""+key+"\"\n")
+		git(t, app, "add", "settings.py")
+	})))
+	if leaked.Status.Phase != wfv1.WorkflowFailed {
+		t.Fatalf("a commit with a credential must fail the workflow, it ended %s", leaked.Status.Phase)
+	}
+	if log := b.stepLog(t, leaked, "secret-scan"); !strings.Contains(log, "AWS access token in settings.py:1") || strings.Contains(log, key) {
+		t.Errorf("the secret scan should name the finding and never the key:\n%s", log)
+	}
+	for _, node := range leaked.Status.Nodes {
+		if node.Type == wfv1.NodeTypePod && (node.DisplayName == "build" || node.DisplayName == "export") {
+			t.Errorf("nothing may be built after the secret scan failed; %s ran (%s)", node.DisplayName, node.Phase)
+		}
+	}
+	if registryDigest(t, ca, repo, "latest") != second {
+		t.Errorf("a commit with a credential must publish nothing")
 	}
 }
 

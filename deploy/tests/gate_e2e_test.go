@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,11 +32,18 @@ const gateAdvisoryModifiedOn = `{"schema_version": "1.6.0", "id": "LUBAN-2026-00
 // buildGate builds luban-osv-gate from deploy/gate, static, into dir.
 func buildGate(t *testing.T, dir string) {
 	t.Helper()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "luban-osv-gate"), ".")
-	build.Dir = filepath.Join(repoRoot(t), "deploy/gate")
+	buildDeployProgram(t, "deploy/gate", "luban-osv-gate", dir)
+}
+
+// buildDeployProgram builds the Go program in the repository's `module` directory, static, as
+// dir/name.
+func buildDeployProgram(t *testing.T, module, name, dir string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, name), ".")
+	build.Dir = filepath.Join(repoRoot(t), module)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build deploy/gate: %v\n%s", err, out)
+		t.Fatalf("go build %s: %v\n%s", module, err, out)
 	}
 }
 
@@ -287,5 +295,59 @@ func TestE2ESBOMStepPassesOnACheckedSBOMAndNeverFollowsALink(t *testing.T) {
 		if err == nil || !strings.Contains(out, link+" is a symbolic link: refused") || strings.Contains(out+sbom, token) {
 			t.Errorf("a link at %s must fail the step without reading what it points at: %v sbom=%q\n%s", link, err, sbom, out)
 		}
+	}
+}
+
+// The secret scan step of the WorkflowTemplate, its real command, in a container: gitleaks
+// (built by install-tools.sh at the pinned version) and luban-osv-gate over a commit's files.
+func TestE2ESecretScanStopsACommitWithACredential(t *testing.T) {
+	requireE2E(t)
+	bin := t.TempDir()
+	buildGate(t, bin)
+	gitleaks := lookTool(t, "gitleaks")
+	app := t.TempDir()
+	copyTree(t, filepath.Join(repoRoot(t), "test-fixtures/web_flask"), app)
+	scan := func() (string, string, error) {
+		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "secret-scan", map[string]string{"gate-image": gitImage})
+		chownToBuildUser(t, app)
+		return s.runReading(t, gitImage, "1001:1000", "/tmp/luban-secret-scan", app+":/workspace/source:ro",
+			filepath.Join(bin, "luban-osv-gate")+":/usr/local/bin/luban-osv-gate:ro", gitleaks+":/usr/local/bin/gitleaks:ro")
+	}
+	out, result, err := scan()
+	if err != nil || !strings.Contains(out, "no secrets found") || strings.TrimSpace(result) != "no secrets found" {
+		t.Fatalf("a clean app must pass: %v\n%s\nresult %q", err, out, result)
+	}
+
+	// A key and a secret in the settings, a private key beside them, and the app's own
+	// .gitleaks.toml that would switch the rules off: the gate doesn't read it.
+	key, secret := "AKIAZ7X2Q4M5N6P3RSTW", "w9Jr2kXbQ8vN4mT6yP1sL3dF7gH0zA5cE8uB2nM4"
+	writeFile(t, filepath.Join(app, "settings.py"), "import os\n\nDEBUG = False\nAWS_ACCESS_KEY_ID = \""+key+"\"\nAWS_SECRET_ACCESS_KEY = \""+secret+"\"\n")
+	writeFile(t, filepath.Join(app, ".gitleaks.toml"), "[extend]\nuseDefault = false\n[[rules]]\nid = \"nothing\"\nregex = \"zzzzzzzzzzzz\"\n")
+	out, result, err = scan()
+	if err == nil {
+		t.Fatalf("a commit with a credential must fail the step:\n%s", out)
+	}
+	for _, text := range []string{"settings.py:4  AWS access token", "settings.py:5", "fingerprint: settings.py:aws-access-token:4",
+		"nothing was built", "rotate it", ".gitleaksignore"} {
+		if !strings.Contains(out, text) {
+			t.Errorf("%q not in the step's output:\n%s", text, out)
+		}
+	}
+	if !strings.HasPrefix(result, "2 secrets found; the first: AWS access token in settings.py:4") {
+		t.Errorf("the one-line result: %q", result)
+	}
+	if strings.Contains(out, key) || strings.Contains(out, secret) || strings.Contains(result, key) {
+		t.Errorf("the secret itself must never be printed:\n%s", out)
+	}
+
+	// Findings someone checked, by fingerprint in .gitleaksignore: the commit passes.
+	fingerprints := regexp.MustCompile(`fingerprint: (\S+)`).FindAllStringSubmatch(out, -1)
+	var ignore strings.Builder
+	for _, m := range fingerprints {
+		ignore.WriteString(m[1] + "\n")
+	}
+	writeFile(t, filepath.Join(app, ".gitleaksignore"), ignore.String())
+	if out, _, err := scan(); err != nil || !strings.Contains(out, "no secrets found") {
+		t.Errorf("findings in .gitleaksignore must pass: %v\n%s", err, out)
 	}
 }
