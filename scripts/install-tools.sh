@@ -217,8 +217,9 @@ install_pack_and_lifecycle() {
   fi
 }
 
-# What only the tests use: the local registry, the vulnerability gate's scanner, cosign for the
-# signing steps, kustomize for the GitOps step, a private package index with basic auth.
+# What only the tests use: the local registry, the vulnerability gate's scanner, the secret
+# scan's gitleaks, cosign for the signing steps, kustomize for the GitOps step, a private
+# package index with basic auth.
 install_test_tools() {
   apt_install docker-registry
   # Debian's docker-registry starts a service on :5000 at install; the tests run their own.
@@ -228,6 +229,8 @@ install_test_tools() {
     "-X sigs.k8s.io/release-utils/version.gitVersion=v$COSIGN_VERSION"
   go_tool kustomize version "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 . \
     "-X sigs.k8s.io/kustomize/api/provenance.version=v$KUSTOMIZE_VERSION"
+  go_tool gitleaks version "$GITLEAKS_VERSION" github.com/zricethezav/gitleaks/v8 . \
+    "-X github.com/zricethezav/gitleaks/v8/version.Version=v$GITLEAKS_VERSION"
   if ! [ -x "$LUBAN_TESTBED/pypiserver/bin/pypi-server" ]; then
     log "Installing pypiserver into $LUBAN_TESTBED/pypiserver"
     python3 -m venv "$LUBAN_TESTBED/pypiserver"

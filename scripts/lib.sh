@@ -22,6 +22,8 @@ OSV_SCANNER_VERSION=2.3.2
 export COSIGN_VERSION=2.6.1
 # kustomize, for the GitOps step's tests (the step's Argo CD image has its own).
 KUSTOMIZE_VERSION=5.5.0
+# The secret scan of luban-build (gitleaks): the tests', and the gate image's.
+GITLEAKS_VERSION=8.30.1
 
 # The single-node cluster (scripts/cluster.sh): Kubernetes built from the Go module proxy, its
 # API server's port and the kubeconfig the tests use.

@@ -15,8 +15,12 @@ import (
 const allowListHelp = "`.luban/vulnerability-allowlist.toml`"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "sbom" {
-		if err := runSBOM(os.Args[2:]); err != nil {
+	if len(os.Args) > 1 && (os.Args[1] == "sbom" || os.Args[1] == "secrets") {
+		run := runSBOM
+		if os.Args[1] == "secrets" {
+			run = runSecrets
+		}
+		if err := run(os.Args[2:]); err != nil {
 			fmt.Fprintf(os.Stderr, "Error: %v\n", err)
 			os.Exit(1)
 		}

@@ -393,20 +393,14 @@ func TestBuildWorkflowsHaveADeadline(t *testing.T) {
 	}
 }
 
-// Nothing is built, pushed or deployed before the vulnerability gate has passed: in both build
-// WorkflowTemplates the gate is a step of its own, after the clone and before any step that
-// runs the lifecycle.
-func TestTheVulnerabilityGateRunsBeforeAnythingIsBuilt(t *testing.T) {
+// Nothing is built, pushed or deployed before the gates have passed: in both build
+// WorkflowTemplates the clone runs alone, then the vulnerability gate and the secret scan side
+// by side, and only then any step that runs the lifecycle.
+func TestTheGatesRunBeforeAnythingIsBuilt(t *testing.T) {
 	for _, file := range []string{"deploy/argo/workflows/build-template.yaml", "deploy/argo/workflows/build-template-pack.yaml"} {
-		var order []string
-		for _, group := range stepGroups(t, file, "build") {
-			if len(group) != 1 && len(order) < 2 {
-				t.Errorf("%s: a step group runs %d steps in parallel; the clone and the gate must run alone", file, len(group))
-			}
-			order = append(order, group...)
-		}
-		if len(order) < 3 || order[0] != "clone" || order[1] != "vulnerability-gate" {
-			t.Errorf("%s: the steps are %v; want clone, then vulnerability-gate, then the build", file, order)
+		groups := stepGroups(t, file, "build")
+		if len(groups) < 3 || strings.Join(groups[0], " ") != "clone" || strings.Join(groups[1], " ") != "vulnerability-gate secret-scan" {
+			t.Errorf("%s: the step groups are %v; want [clone], then [vulnerability-gate secret-scan], then the build", file, groups)
 		}
 	}
 }
