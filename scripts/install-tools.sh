@@ -217,8 +217,27 @@ install_pack_and_lifecycle() {
   fi
 }
 
+# The forge the pipeline's tests push to and read commit statuses from: Gitea from the Go
+# module proxy, with SQLite (cgo). Its module has replace lines (so it is built inside its own
+# directory) and no web bundles; without the bindata tag it reads templates/ and options/ from
+# its STATIC_ROOT_PATH, copied next to the binary. The API, Git over HTTP, webhooks and commit
+# statuses need nothing more.
+gitea() {
+  local out=$LUBAN_TESTBED/gitea-$GITEA_VERSION
+  [ -x "$out/gitea" ] && return 0
+  have go || die "Go is needed to build Gitea"
+  log "Building Gitea $GITEA_VERSION from the Go module proxy"
+  local dir
+  dir=$(module_dir "code.gitea.io/gitea@v$GITEA_VERSION")
+  rm -rf "$out" && mkdir -p "$out"
+  cp -r "$dir/templates" "$dir/options" "$out/" && chmod -R u+w "$out"
+  (cd "$dir" && CGO_ENABLED=1 go build -trimpath -tags "sqlite sqlite_unlock_notify" \
+    -ldflags "-s -w -X main.Version=$GITEA_VERSION" -o "$out/gitea.tmp" .)
+  mv "$out/gitea.tmp" "$out/gitea"
+}
+
 # What only the tests use: the local registry, the vulnerability gate's scanner, the secret
-# scan's gitleaks, cosign for the signing steps, kustomize for the GitOps step, a private
+# scan's gitleaks, Gitea (the forge), cosign for the signing steps, kustomize for the GitOps step, a private
 # package index with basic auth.
 install_test_tools() {
   apt_install docker-registry
@@ -231,6 +250,7 @@ install_test_tools() {
     "-X sigs.k8s.io/kustomize/api/provenance.version=v$KUSTOMIZE_VERSION"
   go_tool gitleaks version "$GITLEAKS_VERSION" github.com/zricethezav/gitleaks/v8 . \
     "-X github.com/zricethezav/gitleaks/v8/version.Version=v$GITLEAKS_VERSION"
+  gitea
   if ! [ -x "$LUBAN_TESTBED/pypiserver/bin/pypi-server" ]; then
     log "Installing pypiserver into $LUBAN_TESTBED/pypiserver"
     python3 -m venv "$LUBAN_TESTBED/pypiserver"

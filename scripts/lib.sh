@@ -24,6 +24,10 @@ export COSIGN_VERSION=2.6.1
 KUSTOMIZE_VERSION=5.5.0
 # The secret scan of luban-build (gitleaks): the tests', and the gate image's.
 GITLEAKS_VERSION=8.30.1
+# The forge of the pipeline's tests (Git over HTTPS, webhooks, commit statuses), built from the
+# Go module proxy; the port it listens on (127.0.0.1, TLS from the testbed CA).
+GITEA_VERSION=1.26.0
+export GITEA_PORT=${GITEA_PORT:-18082}
 
 # The single-node cluster (scripts/cluster.sh): Kubernetes built from the Go module proxy, its
 # API server's port and the kubeconfig the tests use.
