@@ -230,3 +230,33 @@ func TestSensorSubmitsTheBuildWithCloneURLAndPushedCommit(t *testing.T) {
 		}
 	}
 }
+
+// Gitea's push webhook is GitHub's shape without `created`, `deleted` and `forced`: a push to
+// the default branch passes, the push that deletes it (after = zeros) doesn't.
+func TestSensorPassesGiteasPushAndFiltersOutItsDeletion(t *testing.T) {
+	sensor := loadSensor(t)
+	gitea := func(change func(map[string]any)) []byte {
+		return pushPayload(t, func(p map[string]any) {
+			delete(p, "created")
+			delete(p, "deleted")
+			delete(p, "forced")
+			delete(p, "base_ref")
+			if change != nil {
+				change(p)
+			}
+		})
+	}
+	if !passes(t, sensor, gitea(nil)) {
+		t.Error("Gitea's push to the default branch must pass")
+	}
+	if passes(t, sensor, gitea(func(p map[string]any) { p["after"] = strings.Repeat("0", 40) })) {
+		t.Error("Gitea's deletion of the default branch must be filtered out")
+	}
+	workflow := sensorWorkflow(t, sensor, gitea(nil))
+	params, _, _ := unstructured.NestedSlice(workflow.Object, "spec", "arguments", "parameters")
+	for _, p := range params {
+		if m := p.(map[string]any); m["name"] == "forge-repository" && m["value"] != "luban-buildpacks/sample-app" {
+			t.Errorf("forge-repository = %v, want the payload's repository.full_name", m["value"])
+		}
+	}
+}
