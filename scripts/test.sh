@@ -37,6 +37,9 @@ stage() { # name command...
   return "$status"
 }
 
+# The Go modules under deploy/: the tests, and the programs the workflows' images run.
+GO_MODULES=(deploy/tests deploy/gate deploy/admission deploy/rollout deploy/status)
+
 lint() {
   set -e
   cargo fmt --all --check
@@ -45,12 +48,11 @@ lint() {
   hadolint stack/*/*/Dockerfile
   actionlint
   shellcheck -x scripts/*.sh .ci/run stack/common/*.sh
-  test -z "$(gofmt -l deploy/tests deploy/gate deploy/admission deploy/rollout scripts/overlays)" || { gofmt -l deploy/tests deploy/gate deploy/admission deploy/rollout scripts/overlays; die "the Go files need gofmt"; }
-  (cd deploy/tests && go vet ./...)
-  (cd deploy/gate && go vet ./...)
-  (cd deploy/admission && go vet ./...)
-  (cd deploy/rollout && go vet ./...)
-  hadolint deploy/gate/Dockerfile deploy/admission/Dockerfile deploy/rollout/Dockerfile
+  local module unformatted
+  unformatted=$(gofmt -l "${GO_MODULES[@]}" scripts/overlays)
+  test -z "$unformatted" || die "the Go files need gofmt: $unformatted"
+  for module in "${GO_MODULES[@]}"; do (cd "$module" && go vet ./...); done
+  for module in "${GO_MODULES[@]}"; do [ ! -f "$module/Dockerfile" ] || hadolint "$module/Dockerfile"; done
   echo "lint: fmt, clippy, hadolint, actionlint, shellcheck, gofmt, go vet clean"
 }
 
@@ -59,10 +61,8 @@ lint() {
 unit() {
   set -e
   cargo test --workspace --locked
-  (cd deploy/tests && go test -count=1 -v ./...)
-  (cd deploy/gate && go test -count=1 -v ./...)
-  (cd deploy/admission && go test -count=1 -v ./...)
-  (cd deploy/rollout && go test -count=1 -v ./...)
+  local module
+  for module in "${GO_MODULES[@]}"; do (cd "$module" && go test -count=1 -v ./...); done
 }
 
 testbed() {
@@ -78,6 +78,7 @@ testbed() {
 e2e() {
   "$LUBAN_ROOT/scripts/mirror.sh" start
   "$LUBAN_ROOT/scripts/registry.sh" start
+  "$LUBAN_ROOT/scripts/gitea.sh" start
   local status=0
   case ${T:-} in
     TestE2E*) ;;

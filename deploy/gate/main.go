@@ -15,11 +15,9 @@ import (
 const allowListHelp = "`.luban/vulnerability-allowlist.toml`"
 
 func main() {
-	if len(os.Args) > 1 && (os.Args[1] == "sbom" || os.Args[1] == "secrets") {
-		run := runSBOM
-		if os.Args[1] == "secrets" {
-			run = runSecrets
-		}
+	subcommands := map[string]func([]string) error{"sbom": runSBOM, "secrets": runSecrets, "tests": runTests}
+	if len(os.Args) > 1 && subcommands[os.Args[1]] != nil {
+		run := subcommands[os.Args[1]]
 		if err := run(os.Args[2:]); err != nil {
 			fmt.Fprintf(os.Stderr, "Error: %v\n", err)
 			os.Exit(1)

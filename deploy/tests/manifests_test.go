@@ -355,7 +355,7 @@ func TestBrokenManifestsAreReported(t *testing.T) {
 			"luban-build/export holds registry-auth and opens /workspace/layers/analyzed.toml"},
 		{"deploy/argo/workflows/build-template.yaml", "            mountPath: /luban/build-secrets\n            readOnly: true\n",
 			"            mountPath: /luban/build-secrets\n            readOnly: true\n          - {name: registry-auth, mountPath: /luban/registry-auth}\n",
-			"luban-build/buildpack-phase holds [build-secrets, registry-auth]"},
+			"luban-build/tests holds [build-secrets, registry-auth]"},
 	}
 	for _, c := range cases {
 		t.Run(c.file+" "+c.new, func(t *testing.T) {
@@ -394,13 +394,17 @@ func TestBuildWorkflowsHaveADeadline(t *testing.T) {
 }
 
 // Nothing is built, pushed or deployed before the gates have passed: in both build
-// WorkflowTemplates the clone runs alone, then the vulnerability gate and the secret scan side
-// by side, and only then any step that runs the lifecycle.
+// WorkflowTemplates the clone runs alone, then the gates side by side (the vulnerability gate,
+// the secret scan and, in luban-build, the tests), and only then any step that runs the
+// lifecycle.
 func TestTheGatesRunBeforeAnythingIsBuilt(t *testing.T) {
-	for _, file := range []string{"deploy/argo/workflows/build-template.yaml", "deploy/argo/workflows/build-template-pack.yaml"} {
+	for file, gates := range map[string]string{
+		"deploy/argo/workflows/build-template.yaml":      "vulnerability-gate secret-scan tests",
+		"deploy/argo/workflows/build-template-pack.yaml": "vulnerability-gate secret-scan",
+	} {
 		groups := stepGroups(t, file, "build")
-		if len(groups) < 3 || strings.Join(groups[0], " ") != "clone" || strings.Join(groups[1], " ") != "vulnerability-gate secret-scan" {
-			t.Errorf("%s: the step groups are %v; want [clone], then [vulnerability-gate secret-scan], then the build", file, groups)
+		if len(groups) < 3 || strings.Join(groups[0], " ") != "clone" || strings.Join(groups[1], " ") != gates {
+			t.Errorf("%s: the step groups are %v; want [clone], then [%s], then the build", file, groups, gates)
 		}
 	}
 }
