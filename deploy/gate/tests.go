@@ -9,14 +9,11 @@ package main
 // it off. This step runs the app's code: it holds no credential.
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +60,7 @@ func PlanTests(pyproject []byte) (TestPlan, error) {
 	for name, entries := range project.DependencyGroups {
 		for _, entry := range entries {
 			// An entry is a requirement string, or a table such as {include-group = "..."}.
-			if s, ok := entry.(string); ok && isPytest(s) {
+			if s, ok := entry.(string); ok && isRequirement(s, "pytest") {
 				groups = append(groups, name)
 				break
 			}
@@ -71,7 +68,7 @@ func PlanTests(pyproject []byte) (TestPlan, error) {
 	}
 	legacy := false
 	for _, s := range project.Tool.Uv.DevDependencies {
-		legacy = legacy || isPytest(s)
+		legacy = legacy || isRequirement(s, "pytest")
 	}
 	sort.Strings(groups)
 	switch {
@@ -86,9 +83,10 @@ func PlanTests(pyproject []byte) (TestPlan, error) {
 	return TestPlan{Reason: "no tests: no dependency group holds pytest"}, nil
 }
 
-func isPytest(requirement string) bool {
+// isRequirement says whether a requirement string names the distribution `name`.
+func isRequirement(requirement, name string) bool {
 	m := requirementName.FindStringSubmatch(strings.TrimSpace(requirement))
-	return m != nil && strings.EqualFold(strings.NewReplacer("_", "-", ".", "-").Replace(m[1]), "pytest")
+	return m != nil && strings.EqualFold(strings.NewReplacer("_", "-", ".", "-").Replace(m[1]), name)
 }
 
 // TestSummary is what a JUnit XML report says.
@@ -210,29 +208,6 @@ func BuildEnv(text string) ([]string, error) {
 	return env, nil
 }
 
-// EnvDir reads a directory of env files (a mounted Secret: one file per variable), as the
-// build's platform/env. A missing directory is no variables.
-func EnvDir(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	var env []string
-	for _, e := range entries {
-		if !envName.MatchString(e.Name()) {
-			continue // the Secret volume's own ..data entries
-		}
-		value, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		env = append(env, e.Name()+"="+string(value))
-	}
-	return env, nil
-}
-
 func runTests(args []string) error {
 	flags := flag.NewFlagSet("tests", flag.ContinueOnError)
 	source := flags.String("source", "/workspace/source", "the commit's files (read only)")
@@ -244,23 +219,18 @@ func runTests(args []string) error {
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	outcome := func(line string) error {
-		fmt.Println("Tests: " + line)
-		if *result == "" {
-			return nil
+	outcome := outcomeWriter("Tests", *result)
+	fail := func(line string) error {
+		if err := outcome(line); err != nil {
+			return err
 		}
-		return os.WriteFile(*result, []byte(line+"\n"), 0o644)
+		return fmt.Errorf("the tests failed: %s; nothing was built.\nhint: Run `uv run pytest` in the project to see the same", line)
 	}
-	root, err := os.OpenRoot(*source)
+	pyproject, err := readPyproject(*source)
 	if err != nil {
 		return err
-	}
-	pyproject, err := fs.ReadFile(root.FS(), "pyproject.toml")
-	root.Close()
-	if errors.Is(err, fs.ErrNotExist) {
+	} else if pyproject == nil {
 		return outcome("no tests: no pyproject.toml")
-	} else if err != nil {
-		return err
 	}
 	plan, err := PlanTests(pyproject)
 	if err != nil {
@@ -269,73 +239,24 @@ func runTests(args []string) error {
 	if !plan.Run {
 		return outcome(plan.Reason)
 	}
-	buildEnv, err := BuildEnv(os.Getenv("BUILD_ENV"))
-	if err != nil {
-		return err
-	}
-	if *envDir != "" {
-		secrets, err := EnvDir(*envDir)
-		if err != nil {
-			return err
-		}
-		buildEnv = append(buildEnv, secrets...)
-	}
-
-	// A copy of the commit in a private directory: the tests write where they like, and the
-	// shared volume the build reads stays as the clone left it.
-	work, err := os.MkdirTemp("", "luban-tests-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	app := filepath.Join(work, "app")
-	if err := os.CopyFS(app, os.DirFS(*source)); err != nil {
-		return fmt.Errorf("copying the commit: %w", err)
-	}
-	for _, dir := range []string{"tmp", "home", "cache"} {
-		if err := os.Mkdir(filepath.Join(work, dir), 0o700); err != nil {
-			return err
-		}
-	}
-	env := append(buildEnv, "CI=true", "HOME="+filepath.Join(work, "home"), "TMPDIR="+filepath.Join(work, "tmp"),
-		"UV_CACHE_DIR="+filepath.Join(work, "cache"), "UV_PROJECT_ENVIRONMENT="+filepath.Join(work, "venv"),
-		"UV_PYTHON_INSTALL_DIR="+filepath.Join(work, "python"), "UV_PYTHON_PREFERENCE=only-managed",
-		"UV_NO_PROGRESS=1", "PATH="+os.Getenv("PATH"), "SSL_CERT_DIR="+os.Getenv("SSL_CERT_DIR"), "SSL_CERT_FILE="+os.Getenv("SSL_CERT_FILE"))
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	command := func(args ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, *uv, args...)
-		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = app, env, os.Stdout, os.Stdout
-		return cmd
+	box, err := newSandbox(ctx, *source, *uv, *envDir)
+	if err != nil {
+		return err
 	}
-	sync := []string{"sync", "--locked"}
-	for _, g := range plan.Groups {
-		sync = append(sync, "--group", g)
+	defer box.close()
+	if problem := box.sync(plan.Groups, false); problem != "" {
+		return fail(problem)
 	}
-	fmt.Printf("Tests: uv %s\n", strings.Join(sync, " "))
-	installing := command(sync...)
-	var said bytes.Buffer
-	installing.Stdout = io.MultiWriter(os.Stdout, &said)
-	installing.Stderr = installing.Stdout
-	if err := installing.Run(); err != nil {
-		switch {
-		case ctx.Err() != nil:
-			return failTests(outcome, fmt.Sprintf("installing the test dependencies took longer than %s", *timeout))
-		case strings.Contains(said.String(), "needs to be updated"):
-			return failTests(outcome, "`uv.lock` is out of date: run `uv lock` and commit it")
-		}
-		return failTests(outcome, "the test dependencies could not be installed (uv sync --locked failed; its output is above)")
-	}
-	report := filepath.Join(work, "junit.xml")
-	pytest := []string{"run", "--no-sync", "pytest", "-p", "no:cacheprovider", "--junitxml=" + report, "-q"}
-	fmt.Printf("Tests: uv %s\n", strings.Join(pytest, " "))
-	runErr := command(pytest...).Run()
+	report := filepath.Join(box.work, "junit.xml")
+	runErr := box.uv("run", "--no-sync", "pytest", "-p", "no:cacheprovider", "--junitxml="+report, "-q").Run()
 	if ctx.Err() != nil {
-		return failTests(outcome, fmt.Sprintf("the tests took longer than %s", *timeout))
+		return fail(fmt.Sprintf("the tests took longer than %s", *timeout))
 	}
 	raw, err := os.ReadFile(report)
 	if err != nil {
-		return failTests(outcome, "pytest wrote no report (its output is above)")
+		return fail("pytest wrote no report (its output is above)")
 	}
 	if *junit != "" {
 		if err := os.WriteFile(*junit, raw, 0o644); err != nil {
@@ -349,19 +270,11 @@ func runTests(args []string) error {
 	var exit *exec.ExitError
 	switch {
 	case summary.Failed > 0 || summary.Errors > 0:
-		return failTests(outcome, summary.Line())
+		return fail(summary.Line())
 	case runErr != nil && errors.As(runErr, &exit) && exit.ExitCode() == 5:
 		return outcome("no tests collected")
 	case runErr != nil:
-		return failTests(outcome, "pytest failed: "+runErr.Error())
+		return fail("pytest failed: " + runErr.Error())
 	}
 	return outcome(summary.Line())
-}
-
-// failTests writes the outcome and fails the step with it.
-func failTests(outcome func(string) error, line string) error {
-	if err := outcome(line); err != nil {
-		return err
-	}
-	return fmt.Errorf("the tests failed: %s; nothing was built.\nhint: Run `uv run pytest` in the project to see the same", line)
 }

@@ -65,3 +65,42 @@ func TestBuildEnvRefusesWhatIsNotAVariable(t *testing.T) {
 		t.Error("a line that is not KEY=VALUE must be refused")
 	}
 }
+
+func TestPlanLintUsesTheRuffTheProjectLocked(t *testing.T) {
+	for name, c := range map[string]struct {
+		pyproject string
+		ruffToml  bool
+		want      LintPlan
+	}{
+		"ruff in the dev group": {"[dependency-groups]\ndev = [\"ruff>=0.6\", \"pytest\"]\n", false, LintPlan{Run: true, Groups: []string{"dev"}}},
+		"configured, not locked": {"[tool.ruff]\nline-length = 100\n", false,
+			LintPlan{Reason: "ruff is configured but no dependency group holds it: `uv add --dev ruff` to check it here"}},
+		"ruff.toml, not locked": {"[project]\nname = \"a\"\n", true,
+			LintPlan{Reason: "ruff is configured but no dependency group holds it: `uv add --dev ruff` to check it here"}},
+		"turned off":      {"[dependency-groups]\ndev = [\"ruff\"]\n[tool.luban]\nlint = false\n", false, LintPlan{Reason: "turned off ([tool.luban] lint = false)"}},
+		"nothing":         {"[project]\nname = \"a\"\n", false, LintPlan{Reason: "no linter configured"}},
+		"ruff-lsp is not": {"[dependency-groups]\ndev = [\"ruff-lsp\"]\n", false, LintPlan{Reason: "no linter configured"}},
+	} {
+		got, err := PlanLint([]byte(c.pyproject), c.ruffToml)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %+v (%v), want %+v", name, got, err, c.want)
+		}
+	}
+}
+
+func TestParseRuffSumsUpProblemsAndReformats(t *testing.T) {
+	check := "app.py:1:8: F401 [*] `os` imported but unused\nlib/util.py:3:1: E402 Module level import not at top of file\nFound 2 errors.\n[*] 1 fixable with the `--fix` option.\n"
+	format := "Would reformat: app.py\nWould reformat: lib/util.py\n2 files would be reformatted, 3 files already formatted\n"
+	got := ParseRuff(check, format).Line()
+	if got != "2 ruff check problems; the first: app.py:1:8 F401 [*] `os` imported but unused; 2 files to reformat (app.py, lib/util.py)" {
+		t.Errorf("summary: %q", got)
+	}
+	// ruff 0.17's format --check.
+	newer := "unformatted: File would be reformatted\n  --> app.py:6:13\n  |\n5 |\n  - app = Flask( __name__ )\n6 + app = Flask(__name__)\n\n1 file would be reformatted\n"
+	if got := ParseRuff("All checks passed!\n", newer).Line(); got != "1 file to reformat (app.py)" {
+		t.Errorf("ruff 0.17's format output: %q", got)
+	}
+	if got := ParseRuff("All checks passed!\n", "3 files already formatted\n").Line(); got != "ruff check and ruff format: clean" {
+		t.Errorf("clean: %q", got)
+	}
+}

@@ -68,6 +68,12 @@ var Stages = []Stage{
 		}
 		return orDefault(nodes["tests"].output("result"), "passed")
 	}},
+	{Context: "luban/lint", Steps: []string{"lint"}, Success: func(nodes map[string]Node) string {
+		if nodes["lint"].Phase == "Skipped" {
+			return "turned off (the workflow's lint parameter)"
+		}
+		return orDefault(nodes["lint"].output("result"), "clean")
+	}},
 	{Context: "luban/vulnerabilities", Steps: []string{"vulnerability-gate"}, Success: func(nodes map[string]Node) string {
 		return orDefault(nodes["vulnerability-gate"].output("result"), "no vulnerability at or above the threshold")
 	}},

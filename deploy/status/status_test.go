@@ -65,6 +65,7 @@ func TestAGoodBuildIsSuccessEverywhere(t *testing.T) {
 		node("s", "secret-scan", "Pod", "Succeeded", 2, map[string]string{"result": "no secrets found"}),
 		node("v", "vulnerability-gate", "Pod", "Succeeded", 2, nil),
 		node("p", "tests", "Pod", "Succeeded", 2, map[string]string{"result": "3 passed"}),
+		node("l", "lint", "Pod", "Succeeded", 2, nil),
 		node("a", "analyze", "Pod", "Succeeded", 3, nil), node("d", "detect", "Pod", "Succeeded", 4, nil),
 		node("r", "restore", "Pod", "Succeeded", 5, nil), node("b", "build", "Pod", "Succeeded", 6, nil),
 		node("e", "export", "Pod", "Succeeded", 7, map[string]string{"digest": digest}),

@@ -1,0 +1,146 @@
+package main
+
+// The sandbox the app's own tools run in before the build (its tests, its linter): a private
+// copy of the commit with uv's environment, caches, Pythons and temp dir beside it, so what
+// they write never reaches the shared volume the build reads.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+type sandbox struct {
+	ctx       context.Context
+	work, app string
+	env       []string
+	program   string
+}
+
+func newSandbox(ctx context.Context, source, uv, envDir string) (*sandbox, error) {
+	env, err := BuildEnv(os.Getenv("BUILD_ENV"))
+	if err != nil {
+		return nil, err
+	}
+	if envDir != "" {
+		secrets, err := EnvDir(envDir)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, secrets...)
+	}
+	work, err := os.MkdirTemp("", "luban-sandbox-")
+	if err != nil {
+		return nil, err
+	}
+	box := &sandbox{ctx: ctx, work: work, app: filepath.Join(work, "app"), program: uv}
+	if err := os.CopyFS(box.app, os.DirFS(source)); err != nil {
+		box.close()
+		return nil, fmt.Errorf("copying the commit: %w", err)
+	}
+	for _, dir := range []string{"tmp", "home", "cache"} {
+		if err := os.Mkdir(filepath.Join(work, dir), 0o700); err != nil {
+			box.close()
+			return nil, err
+		}
+	}
+	// Ours last: they win over the build env's.
+	box.env = append(env, "CI=true", "HOME="+filepath.Join(work, "home"), "TMPDIR="+filepath.Join(work, "tmp"),
+		"UV_CACHE_DIR="+filepath.Join(work, "cache"), "UV_PROJECT_ENVIRONMENT="+filepath.Join(work, "venv"),
+		"UV_PYTHON_INSTALL_DIR="+filepath.Join(work, "python"), "UV_PYTHON_PREFERENCE=only-managed",
+		"UV_NO_PROGRESS=1", "PATH="+os.Getenv("PATH"), "SSL_CERT_DIR="+os.Getenv("SSL_CERT_DIR"), "SSL_CERT_FILE="+os.Getenv("SSL_CERT_FILE"))
+	return box, nil
+}
+
+func (b *sandbox) close() { os.RemoveAll(b.work) }
+
+// uv is a uv command in the copy, its output on ours.
+func (b *sandbox) uv(args ...string) *exec.Cmd {
+	fmt.Printf("==> uv %s\n", strings.Join(args, " "))
+	cmd := exec.CommandContext(b.ctx, b.program, args...)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = b.app, b.env, os.Stdout, os.Stdout
+	return cmd
+}
+
+// sync installs the locked dependencies with `groups` (only them, without the project, when
+// `only`); it returns what went wrong in one line, or "".
+func (b *sandbox) sync(groups []string, only bool) string {
+	args := []string{"sync", "--locked"}
+	flag := "--group"
+	if only {
+		flag = "--only-group"
+	}
+	for _, g := range groups {
+		args = append(args, flag, g)
+	}
+	cmd := b.uv(args...)
+	var said bytes.Buffer
+	cmd.Stdout = io.MultiWriter(os.Stdout, &said)
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Run(); err != nil {
+		switch {
+		case b.ctx.Err() != nil:
+			return "installing the dependencies took too long"
+		case strings.Contains(said.String(), "needs to be updated"):
+			return "`uv.lock` is out of date: run `uv lock` and commit it"
+		}
+		return "the dependencies could not be installed (uv sync --locked failed; its output is above)"
+	}
+	return ""
+}
+
+// readPyproject is the commit's pyproject.toml, or nil when it has none.
+func readPyproject(source string) ([]byte, error) {
+	root, err := os.OpenRoot(source)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	raw, err := fs.ReadFile(root.FS(), "pyproject.toml")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return raw, err
+}
+
+// outcomeWriter prints a gate's one-line outcome and writes it to `result` (for the commit
+// status), if set.
+func outcomeWriter(gate, result string) func(string) error {
+	return func(line string) error {
+		fmt.Println(gate + ": " + line)
+		if result == "" {
+			return nil
+		}
+		return os.WriteFile(result, []byte(line+"\n"), 0o644)
+	}
+}
+
+// EnvDir reads a directory of env files (a mounted Secret: one file per variable), as the
+// build's platform/env. A missing directory is no variables.
+func EnvDir(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var env []string
+	for _, e := range entries {
+		if !envName.MatchString(e.Name()) {
+			continue // the Secret volume's own ..data entries
+		}
+		value, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, e.Name()+"="+string(value))
+	}
+	return env, nil
+}
