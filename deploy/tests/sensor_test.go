@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -68,12 +69,24 @@ func loadSensor(t *testing.T) *v1alpha1.Sensor {
 	return &sensor
 }
 
-// pushEvent wraps a GitHub payload the way the github event source hands it to sensors.
+// pushEvent wraps a GitHub push payload the way the github event source hands it to sensors.
 func pushEvent(t *testing.T, payload []byte) *v1alpha1.Event {
 	t.Helper()
+	return githubEvent(t, "push", payload)
+}
+
+// githubEvent wraps a GitHub payload of the kind `event` (X-GitHub-Event) the way the github
+// event source hands it to sensors: it adds the header's value to the body.
+func githubEvent(t *testing.T, event string, payload []byte) *v1alpha1.Event {
+	t.Helper()
+	var body map[string]any
+	if err := json.Unmarshal(payload, &body); err != nil {
+		t.Fatal(err)
+	}
+	body["X-GitHub-Event"] = event
 	data, err := json.Marshal(map[string]any{
-		"header": map[string][]string{"X-Github-Event": {"push"}},
-		"body":   json.RawMessage(payload),
+		"headers": map[string][]string{"X-Github-Event": {event}},
+		"body":    body,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -108,12 +121,23 @@ func pushPayload(t *testing.T, change func(map[string]any)) []byte {
 
 func passes(t *testing.T, sensor *v1alpha1.Sensor, payload []byte) bool {
 	t.Helper()
-	dep := sensor.Spec.Dependencies[0]
-	ok, err := dependencies.Filter(pushEvent(t, payload), dep.Filters, dep.FiltersLogicalOperator)
-	if err != nil {
-		t.Fatalf("filter error: %v", err)
+	return passesAs(t, sensor, "push", "push", payload)
+}
+
+// passesAs says whether the Sensor's dependency `name` passes a delivery of the kind `event`.
+func passesAs(t *testing.T, sensor *v1alpha1.Sensor, name, event string, payload []byte) bool {
+	t.Helper()
+	for _, dep := range sensor.Spec.Dependencies {
+		if dep.Name == name {
+			ok, err := dependencies.Filter(githubEvent(t, event, payload), dep.Filters, dep.FiltersLogicalOperator)
+			if err != nil {
+				t.Fatalf("filter error: %v", err)
+			}
+			return ok
+		}
 	}
-	return ok
+	t.Fatalf("the Sensor has no dependency %q", name)
+	return false
 }
 
 func TestSensorPassesAPushToTheDefaultBranch(t *testing.T) {
@@ -162,9 +186,18 @@ func TestSensorAndEventSourceNameTheSameRepository(t *testing.T) {
 			}
 		}
 	}
-	expr := loadSensor(t).Spec.Dependencies[0].Filters.Exprs[0].Expr
-	if len(repos) != 1 || !strings.Contains(expr, `repository == "`+repos[0]+`"`) {
-		t.Errorf("the EventSource receives %v; the Sensor's filter is %q", repos, expr)
+	if len(repos) != 1 {
+		t.Fatalf("the EventSource should receive one repository, receives %v", repos)
+	}
+	// Each of the Sensor's dependencies filters on that repository.
+	for _, dep := range loadSensor(t).Spec.Dependencies {
+		named := false
+		for _, expr := range dep.Filters.Exprs {
+			named = named || strings.Contains(expr.Expr, `repository == "`+repos[0]+`"`)
+		}
+		if !named {
+			t.Errorf("the Sensor's dependency %s doesn't filter on %s, the EventSource's repository", dep.Name, repos[0])
+		}
 	}
 }
 
@@ -172,7 +205,14 @@ func TestSensorAndEventSourceNameTheSameRepository(t *testing.T) {
 // in by Argo Events' own code.
 func sensorWorkflow(t *testing.T, sensor *v1alpha1.Sensor, payload []byte) *unstructured.Unstructured {
 	t.Helper()
-	trigger := sensor.Spec.Triggers[0].Template.ArgoWorkflow
+	return triggeredWorkflow(t, sensor, 0, pushEvent(t, payload))
+}
+
+// triggeredWorkflow is the Workflow the Sensor's trigger `index` submits for `event` (its
+// condition's one dependency).
+func triggeredWorkflow(t *testing.T, sensor *v1alpha1.Sensor, index int, event *v1alpha1.Event) *unstructured.Unstructured {
+	t.Helper()
+	trigger := sensor.Spec.Triggers[index].Template.ArgoWorkflow
 	resource, err := json.Marshal(trigger.Source.Resource)
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +221,7 @@ func sensorWorkflow(t *testing.T, sensor *v1alpha1.Sensor, payload []byte) *unst
 	if err := workflow.UnmarshalJSON(resource); err != nil {
 		t.Fatal(err)
 	}
-	events := map[string]*v1alpha1.Event{sensor.Spec.Dependencies[0].Name: pushEvent(t, payload)}
+	events := map[string]*v1alpha1.Event{sensor.Spec.Triggers[index].Template.Conditions: event}
 	if err := triggers.ApplyResourceParameters(events, trigger.Parameters, workflow); err != nil {
 		t.Fatal(err)
 	}
@@ -258,5 +298,76 @@ func TestSensorPassesGiteasPushAndFiltersOutItsDeletion(t *testing.T) {
 		if m := p.(map[string]any); m["name"] == "forge-repository" && m["value"] != "luban-buildpacks/sample-app" {
 			t.Errorf("forge-repository = %v, want the payload's repository.full_name", m["value"])
 		}
+	}
+}
+
+// pullRequestPayload is testdata/pull-request-opened.json (GitHub's documented pull_request
+// event, trimmed), with `change` applied.
+func pullRequestPayload(t *testing.T, change func(map[string]any)) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "pull-request-opened.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload map[string]any
+	if err := json.Unmarshal(raw, &payload); err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		change(payload)
+	}
+	out, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A pull request from a branch of the repository is built when opened, reopened or pushed to;
+// one from a fork, a closed one, and pushes never pass the other's dependency.
+func TestSensorBuildsPullRequestsFromTheRepositoryOnly(t *testing.T) {
+	sensor := loadSensor(t)
+	for _, action := range []string{"opened", "reopened", "synchronize", "synchronized"} {
+		if !passesAs(t, sensor, "pull-request", "pull_request", pullRequestPayload(t, func(p map[string]any) { p["action"] = action })) {
+			t.Errorf("a pull request %s must be built", action)
+		}
+	}
+	for name, change := range map[string]func(map[string]any){
+		"a closed pull request": func(p map[string]any) { p["action"] = "closed" },
+		"a pull request from a fork": func(p map[string]any) {
+			p["pull_request"].(map[string]any)["head"].(map[string]any)["repo"].(map[string]any)["full_name"] = "someone/sample-app"
+		},
+		"a pull request to another repository": func(p map[string]any) {
+			p["repository"].(map[string]any)["full_name"] = "someone/sample-app"
+		},
+	} {
+		if passesAs(t, sensor, "pull-request", "pull_request", pullRequestPayload(t, change)) {
+			t.Errorf("%s must not be built", name)
+		}
+	}
+	if passesAs(t, sensor, "push", "pull_request", pullRequestPayload(t, nil)) {
+		t.Error("a pull request must not pass as a push")
+	}
+	if passesAs(t, sensor, "pull-request", "push", pushPayload(t, nil)) {
+		t.Error("a push must not pass as a pull request")
+	}
+}
+
+// The pull request's Workflow builds its head commit from its head repository, publishes
+// under :pr-<number>, reports on the head commit and deploys nothing.
+func TestSensorSubmitsAPullRequestsHeadUnderItsOwnTagWithoutDeploy(t *testing.T) {
+	workflow := triggeredWorkflow(t, loadSensor(t), 1, githubEvent(t, "pull_request", pullRequestPayload(t, nil)))
+	params, _, _ := unstructured.NestedSlice(workflow.Object, "spec", "arguments", "parameters")
+	got := map[string]string{}
+	for _, p := range params {
+		m := p.(map[string]any)
+		got[m["name"].(string)], _ = m["value"].(string)
+	}
+	want := map[string]string{
+		"repo-url": "https://github.com/luban-buildpacks/sample-app.git", "revision": "9a8b7c6d5e4f30211f2e3d4c5b6a79808f7e6d5c",
+		"image": "registry.example.com/luban/sample-app:pr-7", "forge-repository": "luban-buildpacks/sample-app", "gitops-repo": "",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the pull request's Workflow parameters are %v, want %v", got, want)
 	}
 }
