@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -274,21 +275,22 @@ func pushImage(t *testing.T, local, repo string) string {
 }
 
 // stepToolsImage is the build image (Debian with sh and git) with the gate (built here from
-// deploy/gate), osv-scanner, cosign and kustomize at the tests' versions: it stands in for
-// alpine/git, the gate image, cosign's image and Argo CD's (git and kustomize), which this
-// machine has no registry to pull from.
+// deploy/gate), luban-rollout, luban-status, osv-scanner, gitleaks, cosign, kustomize and uv at
+// the tests' versions: it stands in for alpine/git, the gate image, cosign's image and Argo
+// CD's (git and kustomize), which this machine has no registry to pull from.
 func stepToolsImage(t *testing.T) string {
 	t.Helper()
 	context := t.TempDir()
 	buildGate(t, context)
 	buildDeployProgram(t, "deploy/rollout", "luban-rollout", context)
-	for _, tool := range []string{"osv-scanner", "gitleaks", "cosign", "kustomize"} {
+	buildDeployProgram(t, "deploy/status", "luban-status", context)
+	for _, tool := range []string{"osv-scanner", "gitleaks", "cosign", "kustomize", "uv"} {
 		path := lookTool(t, tool)
 		if out, err := exec.Command("cp", path, filepath.Join(context, tool)).CombinedOutput(); err != nil {
 			t.Fatalf("cp %s: %v %s", path, err, out)
 		}
 	}
-	return buildImage(t, context, fmt.Sprintf("FROM %s\nCOPY luban-osv-gate luban-rollout osv-scanner gitleaks cosign kustomize /usr/local/bin/\n", gitImage),
+	return buildImage(t, context, fmt.Sprintf("FROM %s\nCOPY luban-osv-gate luban-rollout luban-status osv-scanner gitleaks cosign kustomize uv /usr/local/bin/\n", gitImage),
 		"luban-test/step-tools")
 }
 
@@ -339,11 +341,23 @@ func buildTemplate(t *testing.T, tools string, defaults map[string]string) *wfv1
 	return nil
 }
 
-// buildSensor is deploy/argo/events/sensor.yaml with the node test's overlay: the Workflow it
-// submits publishes `image`.
-func buildSensor(t *testing.T, image string) *eventsv1.Sensor {
+// buildSensor is deploy/argo/events/sensor.yaml with the node test's overlay, what a site
+// edits: its filter names `repository` (owner/name on the forge), and the Workflow it submits
+// publishes `image`.
+func buildSensor(t *testing.T, image, repository string) *eventsv1.Sensor {
 	t.Helper()
 	sensor := loadSensor(t)
+	const example = `repository == "luban-buildpacks/sample-app"`
+	for _, dep := range sensor.Spec.Dependencies {
+		for i := range dep.Filters.Exprs {
+			dep.Filters.Exprs[i].Expr = strings.ReplaceAll(dep.Filters.Exprs[i].Expr, example, fmt.Sprintf("repository == %q", repository))
+		}
+	}
+	// The pull request trigger's image: the same repository, tagged pr-<number>.
+	for i := range sensor.Spec.Triggers[1].Template.ArgoWorkflow.Parameters {
+		src := sensor.Spec.Triggers[1].Template.ArgoWorkflow.Parameters[i].Src
+		src.DataTemplate = strings.Replace(src.DataTemplate, "registry.example.com/luban/sample-app:", image+":", 1)
+	}
 	resource := sensor.Spec.Triggers[0].Template.ArgoWorkflow.Source.Resource
 	var workflow unstructured.Unstructured
 	if err := yaml.Unmarshal(resource.Value, &workflow.Object); err != nil {
@@ -545,7 +559,14 @@ func (b *argoBench) nextWorkflow(t *testing.T, seen map[string]bool) string {
 			}
 		}
 	}
-	t.Fatalf("the Sensor submitted no Workflow in 2 minutes:\n%s", namespaceReport(b.client, b.namespace))
+	report := namespaceReport(b.client, b.namespace)
+	if pods, err := b.client.CoreV1().Pods(b.namespace).List(context.Background(), metav1.ListOptions{LabelSelector: "sensor-name"}); err == nil {
+		for i := range pods.Items {
+			log := strings.Split(strings.TrimSpace(containerLog(&pods.Items[i], "main")), "\n")
+			report += fmt.Sprintf("\nthe Sensor's log (%s), its end:\n%s", pods.Items[i].Name, strings.Join(log[max(0, len(log)-30):], "\n"))
+		}
+	}
+	t.Fatalf("the Sensor submitted no Workflow in 2 minutes:\n%s", report)
 	return ""
 }
 
@@ -738,36 +759,29 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	builder := pushImage(t, builderImage, "luban-test/builder")
 	loopStarted := time.Now()
 
-	// The app's and the GitOps repository on a Git server on 127.0.0.1; each app commit says
-	// what the app answers. As a forge does, the server delivers each push to the app's
-	// repository to our EventSource (its address is known before the first push), signed with
-	// the webhook secret; it answers the pusher once the delivery is made.
+	// The app's repository on the testbed's forge (Gitea), which delivers its pushes to our
+	// EventSource signed with the webhook secret and takes the commit statuses; the GitOps
+	// repository on the tests' Git server, which Argo CD reaches without TLS. Each app commit
+	// says what the app answers.
+	forge := startForge(t)
+	appRepo := forge.repository(t, "app")
 	gitPassword := fmt.Sprintf("luban-e2e-git-%d", time.Now().UnixNano())
 	webhookSecret := fmt.Sprintf("luban-e2e-webhook-%d", time.Now().UnixNano())
-	var url, gitRoot, webhook string
+	var webhook string
 	// A push as GitHub delivers it for the app's repository (testdata/push-main.json), with the
-	// Git server's clone URL.
+	// forge's names, for deliveries the test makes itself.
 	payload := func(revision, ref string) []byte {
 		return pushPayload(t, func(p map[string]any) {
 			p["after"], p["ref"] = revision, ref
-			p["repository"].(map[string]any)["clone_url"] = url + "/app.git"
+			p["repository"].(map[string]any)["clone_url"] = forge.cloneURL(appRepo)
+			p["repository"].(map[string]any)["full_name"] = appRepo
 		})
 	}
-	delivered := make(chan time.Time, 8)
-	url, gitRoot = gitServer(t, gitPassword, func(repository, ref, after string) {
-		if repository != "app.git" {
-			return
-		}
-		if status, err := deliver(webhook, payload(after, ref), webhookSecret); err != nil || status != http.StatusOK {
-			t.Errorf("the event source answered the push of %s with %d (%v)", ref, status, err)
-		}
-		delivered <- time.Now()
-	})
+	url, gitRoot := gitServer(t, gitPassword, nil)
 	app := gitRepo(t, "test-fixtures/web_flask", "first")
-	git(t, gitRoot, "init", "-q", "--bare", "-b", "main", "app.git")
-	git(t, filepath.Join(gitRoot, "app.git"), "config", "http.receivepack", "true")
-	// As forges do, a fetch may ask for any commit reachable from a branch.
-	git(t, filepath.Join(gitRoot, "app.git"), "config", "uploadpack.allowReachableSHA1InWant", "true")
+	// The app's first commit on main before the webhook exists: Gitea makes the first branch
+	// pushed to an empty repository its default one (the push to `feature` below must not be).
+	forge.git(t, app, "push", "-q", forge.pushURL(appRepo), "HEAD:main")
 	// The GitOps repository: the example, and this cluster's overlay of the app (nodeOverlay),
 	// which the Application deploys.
 	port := freeNodePort(t)
@@ -783,19 +797,11 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		git(t, app, "commit", "-q", "-am", message)
 		return git(t, app, "rev-parse", "HEAD")
 	}
-	// `git push` of the app's HEAD to `branch` over HTTP, with the Git credentials; it returns
-	// when the push was made, after the server delivered its webhook.
-	pushURL := strings.Replace(url, "http://", "http://luban:"+gitPassword+"@", 1) + "/app.git"
+	// `git push` of the app's HEAD to `branch` on the forge; the forge then delivers its webhook.
 	push := func(branch string) time.Time {
 		t.Helper()
 		pushed := time.Now()
-		git(t, app, "push", "-q", pushURL, "HEAD:"+branch)
-		select {
-		case at := <-delivered:
-			t.Logf("push to %s → webhook delivered: %s", branch, at.Sub(pushed).Round(10*time.Millisecond))
-		default:
-			t.Fatalf("the push to %s delivered no webhook", branch)
-		}
+		forge.git(t, app, "push", "-q", forge.pushURL(appRepo), "HEAD:"+branch)
 		return pushed
 	}
 	greeting := func(text string) func() {
@@ -814,16 +820,19 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	// cosign key pair, the Git credentials, the CAs (the registry's and, as a company's, this
 	// network's proxy's) and the OSV database.
 	repo := "luban-test/cluster-loop"
+	// The statuses link each step's log in the Argo Workflows UI at this address.
+	const argoUI = "https://argo.luban.test"
 	b.apply(t, "deploy/argo/workflows/rbac.yaml")
 	// luban-gitops unchanged: luban-build's deploy step runs its update-digest with luban-build's
 	// parameters and volumes.
 	for _, template := range []*wfv1.WorkflowTemplate{
-		buildTemplate(t, tools, map[string]string{
+		b.onNode(t, buildTemplate(t, tools, map[string]string{
 			"builder-image": builder, "run-image": registryRunImage, "gate-image": tools, "cosign-image": tools,
 			"build-env":   "UV_PYTHON_DOWNLOADS_JSON_URL=" + mirrorURL + "/python/downloads.json",
 			"gitops-repo": url + "/gitops.git", "gitops-image": tools, "rollout-image": tools,
-		}),
-		b.nodeRollout(t, siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{})),
+			"forge-api": forge.url + "/api/v1", "status-image": tools, "argo-ui-url": argoUI,
+		})),
+		b.onNode(t, siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{})),
 	} {
 		if _, err := b.argo.ArgoprojV1alpha1().WorkflowTemplates(b.namespace).Create(ctx, template, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -844,6 +853,7 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 			StringData: map[string]string{".dockerconfigjson": `{"auths":{}}`}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "luban-cosign"}, StringData: map[string]string{"cosign.key": read(filepath.Join(keys, "cosign.key")), "cosign.password": password}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "gitops-credentials"}, StringData: map[string]string{"username": "luban", "password": gitPassword}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "forge-status-token"}, StringData: map[string]string{"token": forge.token(t, "write:repository")}},
 	} {
 		if _, err := b.client.CoreV1().Secrets(b.namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -878,7 +888,8 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	t.Logf("site set up in %s", time.Since(loopStarted).Round(100*time.Millisecond))
 
 	// Our EventSource and Sensor (publishing to the test's repository) on the node.
-	webhook = b.installEvents(t, buildSensor(t, registry+"/"+repo), webhookSecret)
+	webhook = b.installEvents(t, buildSensor(t, registry+"/"+repo, appRepo), webhookSecret)
+	forge.webhook(t, appRepo, webhook, webhookSecret)
 	t.Logf("site and event source set up in %s", time.Since(loopStarted).Round(100*time.Millisecond))
 
 	seen := map[string]bool{}
@@ -942,11 +953,18 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	// Deliveries that must start nothing: one signed with another secret (refused by the event
 	// source), the push to another branch (accepted, dropped by the Sensor's filter). The Sensor
 	// handles events in order, so the push to main after them must be the only Workflow.
-	first := commit("first greeting", greeting("Hello from the first commit"))
+	first := commit("first greeting, and a test", func() {
+		greeting("Hello from the first commit")()
+		writeFile(t, filepath.Join(app, "test_app.py"), webFlaskTest(""))
+		git(t, app, "add", "test_app.py")
+	})
 	if status, err := deliver(webhook, payload(first, "refs/heads/main"), "not-the-webhook-secret"); err != nil || status == http.StatusOK {
 		t.Fatalf("a delivery signed with another secret must be refused: %d (%v)", status, err)
 	}
 	push("feature")
+	// Gitea delivers a push's webhook after the push returns: let this one reach the event
+	// source before the push to main, so the Sensor sees them in that order.
+	time.Sleep(3 * time.Second)
 	forgetImage(t, ca, repo, "latest")
 	digest := loop(first, "Hello from the first commit")
 	workflows, err := b.argo.ArgoprojV1alpha1().Workflows(b.namespace).List(ctx, metav1.ListOptions{})
@@ -957,6 +975,15 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		t.Fatalf("one Workflow expected (the push to main), found %d", len(workflows.Items))
 	}
 	t.Logf("first push → the app answers with it: %s", time.Since(loopStarted).Round(time.Second))
+	// Every stage reported on the commit, read back through the forge, each linking its log.
+	statuses := forge.wantStatuses(t, appRepo, first, map[string]string{
+		"luban/secrets": "success", "luban/tests": "success: 1 passed", "luban/lint": "success: no linter configured",
+		"luban/vulnerabilities": "success", "luban/build": "success: built sha256:",
+		"luban/sign": "success", "luban/deploy": "success: deployed and live",
+	})
+	if link := statuses["luban/build"].TargetURL; !strings.HasPrefix(link, argoUI+"/workflows/"+b.namespace+"/luban-build-") || !strings.Contains(link, "nodeId=") {
+		t.Errorf("luban/build should link its step's log in the Argo Workflows UI, links %q", link)
+	}
 
 	// A code change: a second digest, committed and rolled out; the app answers with it.
 	changed := time.Now()
@@ -966,21 +993,64 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	}
 	t.Logf("second push → the app answers with it: %s", time.Since(changed).Round(time.Second))
 
+	// A pull request from a branch: its head commit is built, tested, signed and published as
+	// :pr-<number>, its statuses are on that commit, and nothing is deployed. (The push of the
+	// branch itself starts nothing.)
+	gitopsHead := git(t, gitops, "rev-parse", "main")
+	proposal := commit("bonjour", greeting("Bonjour from a pull request"))
+	push("bonjour")
+	git(t, app, "reset", "-q", "--hard", "HEAD~1")
+	number, head := forge.pullRequest(t, appRepo, "bonjour", "main", "Greet in French")
+	if head != proposal {
+		t.Fatalf("the pull request's head is %s, the branch's commit %s", head, proposal)
+	}
+	reviewed := b.waitWorkflow(t, b.nextWorkflow(t, seen))
+	if got := reviewed.Spec.Arguments.GetParameterByName("revision"); reviewed.Status.Phase != wfv1.WorkflowSucceeded || got == nil || got.Value.String() != proposal {
+		t.Fatalf("the pull request's workflow should build %s and succeed: %s, builds %v\n%s", proposal, reviewed.Status.Phase, got, b.failedStepLog(t, reviewed))
+	}
+	tag := fmt.Sprintf("pr-%d", number)
+	if digest := outputDigest(reviewed); digest == "" || registryDigest(t, ca, repo, tag) != digest {
+		t.Errorf("the pull request's image should be %s:%s, the workflow built %q, the registry has %q", repo, tag, digest, registryDigest(t, ca, repo, tag))
+	}
+	if git(t, gitops, "rev-parse", "main") != gitopsHead {
+		t.Errorf("a pull request must not change the GitOps repository")
+	}
+	forge.wantStatuses(t, appRepo, proposal, map[string]string{
+		"luban/tests": "success: 1 passed", "luban/build": "success: built sha256:", "luban/sign": "success",
+		"luban/deploy": "success: not deployed (no GitOps repository)",
+	})
+
 	// Three pushes within 5 s, three workflows side by side: their deploys run one at a time
 	// (a mutex per app) and in commit order, so the newest commit is live at the end, each
 	// other one was deployed before it or superseded, and the GitOps history of source commits
 	// never goes backwards.
 	gitopsBefore := git(t, gitops, "rev-parse", "main")
 	burst := time.Now()
-	var revisions, names []string
+	var revisions []string
 	for i := 1; i <= 3; i++ {
 		text := fmt.Sprintf("Hello from burst push %d", i)
 		revisions = append(revisions, commit(text, greeting(text)))
-		names = append(names, submitted(revisions[len(revisions)-1]))
+		push("main")
 	}
 	if took := time.Since(burst); took > 5*time.Second {
-		t.Logf("the three pushes took %s (meant to be within 5 s)", took.Round(100*time.Millisecond))
+		t.Errorf("the three pushes took %s (meant to be within 5 s)", took.Round(100*time.Millisecond))
 	}
+	// The Sensor's three Workflows, by the revision each builds.
+	names := make([]string, len(revisions))
+	for range revisions {
+		name := b.nextWorkflow(t, seen)
+		workflow, err := b.argo.ArgoprojV1alpha1().Workflows(b.namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		built := workflow.Spec.Arguments.GetParameterByName("revision")
+		i := slices.IndexFunc(revisions, func(r string) bool { return built != nil && built.Value.String() == r })
+		if i < 0 || names[i] != "" {
+			t.Fatalf("the Workflow %s builds %v, not one of the burst's pushes %v (or one already built)", name, built, revisions)
+		}
+		names[i] = name
+	}
+	t.Logf("three pushes in %s → their three Workflows: %s", time.Since(burst).Round(100*time.Millisecond), names)
 	var newest string
 	for i, name := range names {
 		done := b.waitWorkflow(t, name)
@@ -1026,10 +1096,12 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	// from before the push until the rollback is live: every request answered by the previous
 	// version.
 	stopLoop, served := requestLoop(t, port, "Hello from burst push 3")
-	gitopsHead := git(t, gitops, "rev-parse", "main")
+	gitopsHead = git(t, gitops, "rev-parse", "main")
+	// (Its tests go with it: they would import the app and stop the commit before the build.)
+	appSource := read(filepath.Join(app, "app.py"))
 	crashing := commit("an import that fails at start", func() {
-		raw := read(filepath.Join(app, "app.py"))
-		writeFile(t, filepath.Join(app, "app.py"), "import luban_no_such_module  # noqa: F401\n"+raw)
+		writeFile(t, filepath.Join(app, "app.py"), "import luban_no_such_module  # noqa: F401\n"+appSource)
+		git(t, app, "rm", "-q", "test_app.py")
 	})
 	crashed := b.waitWorkflow(t, submitted(crashing))
 	answered, failures := stopLoop()
@@ -1058,22 +1130,24 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		t.Errorf("the app must keep answering with the previous version through the failed rollout: %d answered, failures %v", answered, failures)
 	}
 	served()
+	forge.wantStatuses(t, appRepo, crashing, map[string]string{"luban/tests": "success: no tests collected", "luban/sign": "success", "luban/deploy": "failure: exited with code"})
 	b.waitRunning(t, newest)
 	second = registryDigest(t, ca, repo, "latest")
 
-	// A commit whose uv.lock no longer matches pyproject.toml: the workflow fails in the build
-	// step with the buildpack's message, pushes nothing and deploys nothing.
+	// A commit whose uv.lock no longer matches pyproject.toml: the tests step can't install it
+	// and stops the workflow before the build, saying so; nothing is pushed or deployed. (The
+	// build's own message for it is the buildpack end-to-end tests'.)
 	gitopsHead = git(t, gitops, "rev-parse", "main")
+	pyproject := read(filepath.Join(app, "pyproject.toml"))
 	stale := commit("a dependency without `uv lock`", func() {
-		raw := read(filepath.Join(app, "pyproject.toml"))
-		writeFile(t, filepath.Join(app, "pyproject.toml"), strings.Replace(raw, "dependencies = [", `dependencies = ["six>=1.16", `, 1))
+		writeFile(t, filepath.Join(app, "pyproject.toml"), strings.Replace(pyproject, "dependencies = [", `dependencies = ["six>=1.16", `, 1))
 	})
 	failed := b.waitWorkflow(t, submitted(stale))
 	if failed.Status.Phase != wfv1.WorkflowFailed {
 		t.Fatalf("a stale lock must fail the workflow, it ended %s", failed.Status.Phase)
 	}
-	if log := b.stepLog(t, failed, "build"); !strings.Contains(log, "`uv.lock` is out of date") || !strings.Contains(log, "Run `uv lock` in the project") {
-		t.Errorf("the build step's log should carry the buildpack's message:\n%s", log)
+	if log := b.stepLog(t, failed, "tests"); !strings.Contains(log, "needs to be updated") || !strings.Contains(log, "run `uv lock` and commit it") {
+		t.Errorf("the tests step's log should carry uv's message and what to do:\n%s", log)
 	}
 	if outputDigest(failed) != "" || registryDigest(t, ca, repo, "latest") != second {
 		t.Errorf("a failed build must publish nothing: output %q, registry %s (was %s)", outputDigest(failed), registryDigest(t, ca, repo, "latest"), second)
@@ -1081,14 +1155,19 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	if head := git(t, gitops, "rev-parse", "main"); head != gitopsHead {
 		t.Errorf("a failed build changed the GitOps repository (%s → %s)", gitopsHead, head)
 	}
+	forge.wantStatuses(t, appRepo, stale, map[string]string{
+		"luban/secrets": "success", "luban/tests": "failure: `uv.lock` is out of date",
+		"luban/build": "error: not run: luban/tests failed", "luban/deploy": "error: not run: luban/tests failed",
+	})
 
 	// A commit with an AWS key in it: the secret scan stops it before anything is built, and
 	// names the file and line, never the key.
 	key := "AKIAZ7X2Q4M5N6P3RSTW"
-	leaked := b.waitWorkflow(t, submitted(commit("an AWS key in the settings", func() {
+	leak := commit("an AWS key in the settings", func() {
 		writeFile(t, filepath.Join(app, "settings.py"), "AWS_ACCESS_KEY_ID = \""+key+"\"\n")
 		git(t, app, "add", "settings.py")
-	})))
+	})
+	leaked := b.waitWorkflow(t, submitted(leak))
 	if leaked.Status.Phase != wfv1.WorkflowFailed {
 		t.Fatalf("a commit with a credential must fail the workflow, it ended %s", leaked.Status.Phase)
 	}
@@ -1103,19 +1182,52 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	if registryDigest(t, ca, repo, "latest") != second {
 		t.Errorf("a commit with a credential must publish nothing")
 	}
+	for context, s := range forge.wantStatuses(t, appRepo, leak, map[string]string{
+		"luban/secrets": "failure: settings.py:1", "luban/build": "error: not run: luban/secrets failed",
+	}) {
+		if strings.Contains(s.Description, key) {
+			t.Errorf("the %s status shows the key: %q", context, s.Description)
+		}
+	}
+
+	// A commit whose test fails (the app, the lock and the files as they were before): the tests
+	// step stops it before anything is built, and luban/tests names the failing test.
+	failingTest := commit("a test that expects another greeting", func() {
+		writeFile(t, filepath.Join(app, "app.py"), appSource)
+		writeFile(t, filepath.Join(app, "pyproject.toml"), pyproject)
+		git(t, app, "rm", "-q", "settings.py")
+		writeFile(t, filepath.Join(app, "test_app.py"), webFlaskTest("Hello from a greeting nobody wrote"))
+		git(t, app, "add", "test_app.py")
+	})
+	tested := b.waitWorkflow(t, submitted(failingTest))
+	if tested.Status.Phase != wfv1.WorkflowFailed {
+		t.Fatalf("a commit whose tests fail must fail the workflow, it ended %s", tested.Status.Phase)
+	}
+	for _, node := range tested.Status.Nodes {
+		if node.Type == wfv1.NodeTypePod && (node.DisplayName == "build" || node.DisplayName == "export") {
+			t.Errorf("nothing may be built after the tests failed; %s ran (%s)", node.DisplayName, node.Phase)
+		}
+	}
+	if registryDigest(t, ca, repo, "latest") != second || git(t, gitops, "rev-parse", "main") != gitopsHead {
+		t.Errorf("a commit whose tests fail must publish and deploy nothing")
+	}
+	forge.wantStatuses(t, appRepo, failingTest, map[string]string{
+		"luban/secrets": "success", "luban/tests": "failure: 1 passed, 1 failed: test_app.py::test_greeting",
+		"luban/build": "error: not run: luban/tests failed", "luban/deploy": "error: not run: luban/tests failed",
+	})
 }
 
-// nodeRollout is luban-gitops as the node runs it: the rollout check reaches the API server on
-// 127.0.0.1, as the executor does (workflow pods use the host's network; nothing routes the
-// `kubernetes` Service's ClusterIP here).
-func (b *argoBench) nodeRollout(t *testing.T, template *wfv1.WorkflowTemplate) *wfv1.WorkflowTemplate {
+// onNode is a WorkflowTemplate as the node runs it: the steps that talk to the API server (the
+// rollout check, the commit statuses) reach it on 127.0.0.1, as the executor does (workflow
+// pods use the host's network; nothing routes the `kubernetes` Service's ClusterIP here).
+func (b *argoBench) onNode(t *testing.T, template *wfv1.WorkflowTemplate) *wfv1.WorkflowTemplate {
 	t.Helper()
 	apiServer, err := url.Parse(b.config.Host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range template.Spec.Templates {
-		if c := template.Spec.Templates[i].Container; template.Spec.Templates[i].Name == "rollout" && c != nil {
+		if c := template.Spec.Templates[i].Container; (template.Spec.Templates[i].Name == "rollout" || template.Spec.Templates[i].Name == "commit-status") && c != nil {
 			c.Env = append(c.Env, corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: "127.0.0.1"},
 				corev1.EnvVar{Name: "KUBERNETES_SERVICE_PORT", Value: apiServer.Port()})
 		}

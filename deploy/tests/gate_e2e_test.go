@@ -351,3 +351,128 @@ func TestE2ESecretScanStopsACommitWithACredential(t *testing.T) {
 		t.Errorf("findings in .gitleaksignore must pass: %v\n%s", err, out)
 	}
 }
+
+// webFlaskTest is a test module for test-fixtures/web_flask: a test that passes whatever the
+// greeting, and one that expects `greeting` (none when it is empty).
+func webFlaskTest(greeting string) string {
+	module := "from app import app\n\n\ndef test_answers():\n    assert app.test_client().get(\"/\").status_code == 200\n"
+	if greeting != "" {
+		module += fmt.Sprintf("\n\ndef test_greeting():\n    assert app.test_client().get(\"/\").get_json()[\"message\"] == %q\n", greeting)
+	}
+	return module
+}
+
+// The tests step of the WorkflowTemplate, with its real command, in a container: uv installs
+// the locked dev group (pytest) with a Python from the testbed mirror and runs the app's
+// tests on a copy of the commit; a failing test fails the step naming it, the commit's files
+// stay as they were, and `[tool.luban] tests = false` turns it off.
+func TestE2ETestsStepRunsTheProjectsTestsAndNamesTheFailures(t *testing.T) {
+	requireE2E(t)
+	app := t.TempDir()
+	copyTree(t, filepath.Join(repoRoot(t), "test-fixtures/web_flask"), app)
+	run := sandboxStep(t, "tests", app)
+	writeFile(t, filepath.Join(app, "test_app.py"), webFlaskTest("Hello from Luban"))
+	out, result, err := run()
+	if err != nil || strings.TrimSpace(result) != "2 passed" {
+		t.Fatalf("the app's passing tests must pass the step: %v\n%s\nresult %q", err, out, result)
+	}
+
+	writeFile(t, filepath.Join(app, "test_app.py"), webFlaskTest("Hello from the tests"))
+	before := treeListing(t, app)
+	out, result, err = run()
+	if err == nil {
+		t.Fatalf("a failing test must fail the step:\n%s", out)
+	}
+	if strings.TrimSpace(result) != "1 passed, 1 failed: test_app.py::test_greeting" || !strings.Contains(out, "nothing was built") {
+		t.Errorf("the result should name the failing test: %q\n%s", result, out)
+	}
+	if after := treeListing(t, app); after != before {
+		t.Errorf("the tests must run on a copy: the commit's files changed\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// A dependency added without `uv lock`: the lock can't install, and the result says why.
+	pyproject, err := os.ReadFile(filepath.Join(app, "pyproject.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(app, "pyproject.toml"), strings.Replace(string(pyproject), "dependencies = [", `dependencies = ["six>=1.16", `, 1))
+	if out, result, err := run(); err == nil || strings.TrimSpace(result) != "`uv.lock` is out of date: run `uv lock` and commit it" {
+		t.Errorf("a stale lock must fail the step saying so: %v %q\n%s", err, result, out)
+	}
+
+	writeFile(t, filepath.Join(app, "pyproject.toml"), string(pyproject)+"\n[tool.luban]\ntests = false\n")
+	if out, result, err := run(); err != nil || strings.TrimSpace(result) != "turned off ([tool.luban] tests = false)" {
+		t.Errorf("[tool.luban] tests = false must skip the tests: %v %q\n%s", err, result, out)
+	}
+}
+
+// sandboxStep runs a step of luban-build that runs the app's own tools with uv (tests, lint)
+// in a container, on `app` as the commit, with the gate built here, the testbed's uv, the CAs
+// as the ca-configmap gives them (this network's proxy's among them) and Pythons from the
+// testbed mirror. It returns the output, the `result` and the error.
+func sandboxStep(t *testing.T, template, app string) func() (string, string, error) {
+	t.Helper()
+	bin := t.TempDir()
+	buildGate(t, bin)
+	uv := lookTool(t, "uv")
+	caDir, _ := caConfigMap(t)
+	return func() (string, string, error) {
+		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", template, map[string]string{
+			"gate-image": gitImage, "tests-timeout": "5m",
+			"build-env": "UV_PYTHON_DOWNLOADS_JSON_URL=" + mirrorURL + "/python/downloads.json",
+		})
+		chownToBuildUser(t, app)
+		return s.runReading(t, gitImage, "1001:1000", "/tmp/luban-"+template, app+":/workspace/source:ro", caDir+":/luban/ca:ro",
+			filepath.Join(bin, "luban-osv-gate")+":/usr/local/bin/luban-osv-gate:ro", uv+":/usr/local/bin/uv:ro")
+	}
+}
+
+// The lint step with its real command, in a container: the ruff the app locked (added to its
+// dev group with uv) checks a copy of the commit; an unused import and then a file ruff would
+// reformat fail it, named; clean code passes.
+func TestE2ELintStepRunsTheRuffTheProjectLocked(t *testing.T) {
+	requireE2E(t)
+	app := t.TempDir()
+	copyTree(t, filepath.Join(repoRoot(t), "test-fixtures/web_flask"), app)
+	run := sandboxStep(t, "lint", app)
+	if out, result, err := run(); err != nil || strings.TrimSpace(result) != "no linter configured" {
+		t.Fatalf("an app without ruff has nothing to lint: %v %q\n%s", err, result, out)
+	}
+	if out, err := exec.Command(filepath.Join(repoRoot(t), "scripts/uv.sh"), app, "add", "--quiet", "--dev", "--no-sync", "ruff").CombinedOutput(); err != nil {
+		t.Fatalf("uv add --dev ruff: %v\n%s", err, out)
+	}
+	source, err := os.ReadFile(filepath.Join(app, "app.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, result, err := run(); err != nil || strings.TrimSpace(result) != "ruff check and ruff format: clean" {
+		t.Fatalf("the fixture is clean: %v %q\n%s", err, result, out)
+	}
+	writeFile(t, filepath.Join(app, "app.py"), "import json\n"+string(source))
+	out, result, err := run()
+	if err == nil || !strings.HasPrefix(strings.TrimSpace(result), "1 ruff check problem; the first: app.py:1:8 F401") {
+		t.Errorf("an unused import must fail the step, named: %v %q\n%s", err, result, out)
+	}
+	writeFile(t, filepath.Join(app, "app.py"), strings.Replace(string(source), "app = Flask(__name__)", "app = Flask( __name__ )", 1))
+	out, result, err = run()
+	if err == nil || strings.TrimSpace(result) != "1 file to reformat (app.py)" {
+		t.Errorf("a file ruff would reformat must fail the step, named: %v %q\n%s", err, result, out)
+	}
+}
+
+// treeListing is every path under dir with its size, one per line.
+func treeListing(t *testing.T, dir string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		lines = append(lines, fmt.Sprintf("%s %d", strings.TrimPrefix(path, dir), info.Size()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
+}
