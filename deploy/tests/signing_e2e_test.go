@@ -8,27 +8,6 @@ import (
 	"testing"
 )
 
-// cosignKeyPair makes cosign.key (encrypted with password) and cosign.pub in dir.
-func cosignKeyPair(t *testing.T, dir, password string) {
-	t.Helper()
-	generate := exec.Command(lookTool(t, "cosign"), "generate-key-pair")
-	generate.Dir = dir
-	generate.Env = append(os.Environ(), "COSIGN_PASSWORD="+password)
-	if out, err := generate.CombinedOutput(); err != nil {
-		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
-	}
-}
-
-// lookTool is the path of a tool scripts/install-tools.sh builds.
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not on PATH (scripts/install-tools.sh builds it): %v", name, err)
-	}
-	return path
-}
-
 // The `sign` and `attest-sbom` steps of luban-build and the `verify-signature` step of
 // luban-gitops, with their real commands and arguments, in containers: cosign (built from the
 // Go module proxy at the pinned version) against the testbed's TLS registry, with key pairs
