@@ -64,7 +64,7 @@ func PlanLint(pyproject []byte, ruffToml bool) (LintPlan, error) {
 }
 
 var (
-	ruffProblem  = regexp.MustCompile(`^(.+?):(\d+):(\d+): ([A-Z]+[0-9]*) (.*)$`)
+	ruffProblem = regexp.MustCompile(`^(.+?):(\d+):(\d+): ([A-Z]+[0-9]*) (.*)$`)
 	// "Would reformat: app.py" (older ruff), or "unformatted: …" then "--> app.py:6:13".
 	ruffReformat = regexp.MustCompile(`^Would reformat: (.+)$`)
 	ruffLocation = regexp.MustCompile(`^-->\s*(.+?):\d+:\d+$`)
@@ -163,7 +163,7 @@ func runLint(args []string) error {
 		return err
 	}
 	defer box.close()
-	if problem := box.sync(plan.Groups, true); problem != "" {
+	if problem := box.sync(plan.Groups, false, true); problem != "" {
 		return fail(problem)
 	}
 	output := func(args ...string) (string, error) {

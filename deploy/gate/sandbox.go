@@ -70,9 +70,13 @@ func (b *sandbox) uv(args ...string) *exec.Cmd {
 }
 
 // sync installs the locked dependencies with `groups` (only them, without the project, when
-// `only`); it returns what went wrong in one line, or "".
-func (b *sandbox) sync(groups []string, only bool) string {
+// `only`; every workspace member's with `allPackages`); it returns what went wrong in one line,
+// or "".
+func (b *sandbox) sync(groups []string, allPackages, only bool) string {
 	args := []string{"sync", "--locked"}
+	if allPackages {
+		args = append(args, "--all-packages")
+	}
 	flag := "--group"
 	if only {
 		flag = "--only-group"

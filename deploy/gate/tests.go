@@ -32,6 +32,8 @@ type TestPlan struct {
 	Reason string
 	// Groups are the dependency groups to install (those that hold pytest).
 	Groups []string
+	// Workspace: install every member (the tests may be any member's).
+	Workspace bool
 }
 
 // PlanTests decides from pyproject.toml whether and how the project's tests run.
@@ -46,7 +48,8 @@ func PlanTests(pyproject []byte) (TestPlan, error) {
 				Tests *bool `toml:"tests"`
 			} `toml:"luban"`
 			Uv struct {
-				DevDependencies []string `toml:"dev-dependencies"`
+				DevDependencies []string       `toml:"dev-dependencies"`
+				Workspace       map[string]any `toml:"workspace"`
 			} `toml:"uv"`
 		} `toml:"tool"`
 	}
@@ -71,12 +74,13 @@ func PlanTests(pyproject []byte) (TestPlan, error) {
 		legacy = legacy || isRequirement(s, "pytest")
 	}
 	sort.Strings(groups)
+	workspace := project.Tool.Uv.Workspace != nil
 	switch {
 	case len(groups) > 0:
-		return TestPlan{Run: true, Groups: groups}, nil
+		return TestPlan{Run: true, Groups: groups, Workspace: workspace}, nil
 	case legacy:
 		// uv installs [tool.uv] dev-dependencies as the `dev` group.
-		return TestPlan{Run: true, Groups: []string{"dev"}}, nil
+		return TestPlan{Run: true, Groups: []string{"dev"}, Workspace: workspace}, nil
 	case project.Tool.Pytest != nil:
 		return TestPlan{Reason: "[tool.pytest.ini_options] is set but no dependency group holds pytest: add it with `uv add --dev pytest`"}, nil
 	}
@@ -144,8 +148,8 @@ func ParseJUnit(raw []byte) (TestSummary, error) {
 // id ("tests/test_api.py::TestLogin::test_login").
 func pytestID(classname, name string) string {
 	if classname == "" {
-		// A module that failed to import: pytest names it alone ("test_app").
-		return name + ".py"
+		// A module that failed to import: pytest names it alone, dotted ("tests.test_app").
+		return strings.ReplaceAll(name, ".", "/") + ".py"
 	}
 	parts := strings.Split(classname, ".")
 	// The module is the last part that starts with "test"; what follows are classes.
@@ -246,11 +250,13 @@ func runTests(args []string) error {
 		return err
 	}
 	defer box.close()
-	if problem := box.sync(plan.Groups, false); problem != "" {
+	if problem := box.sync(plan.Groups, plan.Workspace, false); problem != "" {
 		return fail(problem)
 	}
 	report := filepath.Join(box.work, "junit.xml")
-	runErr := box.uv("run", "--no-sync", "pytest", "-p", "no:cacheprovider", "--junitxml="+report, "-q").Run()
+	// `python -m pytest`, which puts the project's directory on sys.path as most projects'
+	// own runs do (a top-level `app` package imports without being installed).
+	runErr := box.uv("run", "--no-sync", "python", "-m", "pytest", "-p", "no:cacheprovider", "--junitxml="+report, "-q").Run()
 	if ctx.Err() != nil {
 		return fail(fmt.Sprintf("the tests took longer than %s", *timeout))
 	}

@@ -16,6 +16,7 @@ func TestPlanTestsFindsTheGroupsThatHoldPytest(t *testing.T) {
 			TestPlan{Run: true, Groups: []string{"ci", "test"}}},
 		"pytest-cov alone is not pytest": {"[dependency-groups]\ndev = [\"pytest-cov\"]\n", TestPlan{Reason: "no tests: no dependency group holds pytest"}},
 		"uv's legacy dev-dependencies":   {"[tool.uv]\ndev-dependencies = [\"pytest\"]\n", TestPlan{Run: true, Groups: []string{"dev"}}},
+		"a workspace":                    {"[dependency-groups]\ndev = [\"pytest\"]\n[tool.uv.workspace]\nmembers = [\"apps/*\"]\n", TestPlan{Run: true, Groups: []string{"dev"}, Workspace: true}},
 		"ini options without pytest":     {"[tool.pytest.ini_options]\naddopts = \"-q\"\n", TestPlan{Reason: "[tool.pytest.ini_options] is set but no dependency group holds pytest: add it with `uv add --dev pytest`"}},
 		"turned off":                     {"[dependency-groups]\ndev = [\"pytest\"]\n[tool.luban]\ntests = false\n", TestPlan{Reason: "turned off ([tool.luban] tests = false)"}},
 		"nothing":                        {"[project]\nname = \"app\"\n", TestPlan{Reason: "no tests: no dependency group holds pytest"}},
@@ -46,8 +47,8 @@ func TestParseJUnitNamesTheFailuresAsPytestDoes(t *testing.T) {
 		t.Errorf("summary: %q", got.Line())
 	}
 	// A module that doesn't import: pytest's report has an error with no classname.
-	collection, err := ParseJUnit([]byte(`<testsuites><testsuite><testcase classname="" name="test_app"><error message="collection failure"/></testcase></testsuite></testsuites>`))
-	if err != nil || collection.Line() != "0 passed, 1 error: test_app.py" {
+	collection, err := ParseJUnit([]byte(`<testsuites><testsuite><testcase classname="" name="tests.test_app"><error message="collection failure"/></testcase></testsuite></testsuites>`))
+	if err != nil || collection.Line() != "0 passed, 1 error: tests/test_app.py" {
 		t.Errorf("a collection error: %q (%v)", collection.Line(), err)
 	}
 	many := TestSummary{Failed: 5, Failures: []string{"a.py::t1", "a.py::t2", "a.py::t3", "a.py::t4", "a.py::t5"}}
