@@ -1,0 +1,283 @@
+package tests
+
+// The site of the node's loop test (argo_cluster_e2e_test.go), and the moves its scenarios
+// make: commit, push, wait for the Sensor's Workflow, wait for the app to answer.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The statuses link each step's log in the Argo Workflows UI at this address.
+const loopArgoUI = "https://argo.luban.test"
+
+// pushLoop is what a site installs, on the node: both templates with their RBAC, Secrets,
+// ConfigMaps and OSV database, the EventSource and Sensor, the app's repository on the forge
+// (Gitea) with its webhook, the GitOps repository (on the tests' Git server, which Argo CD
+// reaches without TLS) and Argo CD's Application. Each app commit says what the app answers.
+type pushLoop struct {
+	b       *argoBench
+	forge   *forge
+	appRepo string // owner/name on the forge
+	app     string // the app's working copy
+	gitops  string // the GitOps repository (bare)
+	repo    string // the image's repository in the testbed registry
+	webhook string // the event source's address
+	secret  string // the webhook secret
+	port    int    // the app's NodePort on 127.0.0.1
+	ca      []byte // the registry's CA
+	seen    map[string]bool
+	started time.Time
+	// What the scenarios hand on.
+	published string // the digest the registry's `latest` names
+	live      string // the digest the app runs
+	deployed  string // the source commit the GitOps repository deploys
+}
+
+func newPushLoop(t *testing.T) *pushLoop {
+	t.Helper()
+	b := newArgoBench(t)
+	ctx := context.Background()
+	b.provisionVolumes(t)
+	tools := stepToolsImage(t)
+	builder := pushImage(t, builderImage, "luban-test/builder")
+	l := &pushLoop{b: b, forge: startForge(t), repo: "luban-test/cluster-loop", seen: map[string]bool{}, started: time.Now(),
+		secret: fmt.Sprintf("luban-e2e-webhook-%d", time.Now().UnixNano())}
+	l.appRepo = l.forge.repository(t, "app")
+	gitPassword := fmt.Sprintf("luban-e2e-git-%d", time.Now().UnixNano())
+	url, gitRoot := gitServer(t, gitPassword, nil)
+	l.app = gitRepo(t, "test-fixtures/web_flask", "first")
+	// The app's first commit on main before the webhook exists: Gitea makes the first branch
+	// pushed to an empty repository its default one (a push to `feature` must not be).
+	l.forge.git(t, l.app, "push", "-q", l.forge.pushURL(l.appRepo), "HEAD:main")
+	// The GitOps repository: the example, and this cluster's overlay of the app (nodeOverlay),
+	// which the Application deploys.
+	l.port = freeNodePort(t)
+	seed := gitRepo(t, "deploy/argo/cd/gitops-example", "seed")
+	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app", b.namespace, l.port))
+	git(t, seed, "add", "-A")
+	git(t, seed, "commit", "-q", "-m", "the luban-node cluster")
+	git(t, gitRoot, "clone", "-q", "--bare", seed, "gitops.git")
+	l.gitops = filepath.Join(gitRoot, "gitops.git")
+	git(t, l.gitops, "config", "http.receivepack", "true")
+
+	// Both templates (the site's images, mirrors and GitOps repository as defaults) with their
+	// RBAC; luban-gitops unchanged: luban-build's deploy step runs its update-digest with
+	// luban-build's parameters and volumes.
+	b.apply(t, "deploy/argo/workflows/rbac.yaml")
+	for _, template := range []*wfv1.WorkflowTemplate{
+		b.onNode(t, buildTemplate(t, tools, map[string]string{
+			"builder-image": builder, "run-image": registryRunImage, "gate-image": tools, "cosign-image": tools,
+			"build-env":   "UV_PYTHON_DOWNLOADS_JSON_URL=" + mirrorURL + "/python/downloads.json",
+			"gitops-repo": url + "/gitops.git", "gitops-image": tools, "rollout-image": tools,
+			"forge-api": l.forge.url + "/api/v1", "status-image": tools, "argo-ui-url": loopArgoUI,
+		})),
+		b.onNode(t, siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{})),
+	} {
+		if _, err := b.argo.ArgoprojV1alpha1().WorkflowTemplates(b.namespace).Create(ctx, template, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The push Secret (the testbed registry needs no login), the cosign key pair, the Git
+	// credentials, the status token, the CAs (the registry's and, as a company's, this
+	// network's proxy's) and the OSV database.
+	keys := t.TempDir()
+	password := "luban-e2e-cosign-password"
+	cosignKeyPair(t, keys, password)
+	for _, secret := range []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Name: "registry-credentials"}, Type: corev1.SecretTypeDockerConfigJson,
+			StringData: map[string]string{".dockerconfigjson": `{"auths":{}}`}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "luban-cosign"}, StringData: map[string]string{"cosign.key": readText(t, filepath.Join(keys, "cosign.key")), "cosign.password": password}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "gitops-credentials"}, StringData: map[string]string{"username": "luban", "password": gitPassword}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "forge-status-token"}, StringData: map[string]string{"token": l.forge.token(t, "write:repository")}},
+	} {
+		if _, err := b.client.CoreV1().Secrets(b.namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var caDir string
+	caDir, l.ca = caConfigMap(t)
+	for _, configMap := range []*corev1.ConfigMap{
+		{ObjectMeta: metav1.ObjectMeta{Name: "luban-ca-bundle"}, Data: map[string]string{
+			"registry.crt": readText(t, filepath.Join(caDir, "registry.crt")), "network.crt": readText(t, filepath.Join(caDir, "network.crt"))}},
+		// docs/signing.md: the public key, and a trusted root that names no public authority.
+		{ObjectMeta: metav1.ObjectMeta{Name: "luban-cosign-public-key"}, Data: map[string]string{
+			"cosign.pub": readText(t, filepath.Join(keys, "cosign.pub")), "trusted_root.json": `{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`}},
+	} {
+		if _, err := b.client.CoreV1().ConfigMaps(b.namespace).Create(ctx, configMap, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	database := t.TempDir()
+	writeOSVDatabase(t, database, gateAdvisory)
+	os.Chmod(database, 0o755)
+	b.hostPathVolume(t, "osv-database", database)
+	claim := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "osv-database"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
+	if _, err := b.client.CoreV1().PersistentVolumeClaims(b.namespace).Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("site set up in %s", time.Since(l.started).Round(100*time.Millisecond))
+
+	// Our EventSource and Sensor (publishing to the test's repository) on the node, and the
+	// forge's webhook to it.
+	l.webhook = b.installEvents(t, buildSensor(t, registry+"/"+l.repo, l.appRepo), l.secret)
+	l.forge.webhook(t, l.appRepo, l.webhook, l.secret)
+	t.Logf("site and event source set up in %s", time.Since(l.started).Round(100*time.Millisecond))
+	// Argo CD's Application, from the start: its first sync runs the example's image, which
+	// doesn't exist, so the first deploy replaces a version that never got ready.
+	b.createApplication(t, url+"/gitops.git", "clusters/luban-node")
+	return l
+}
+
+// readText is a file's contents.
+func readText(t *testing.T, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// payload is a push as GitHub delivers it for the app's repository (testdata/push-main.json)
+// with the forge's names, for deliveries the test makes itself.
+func (l *pushLoop) payload(t *testing.T, revision, ref string) []byte {
+	t.Helper()
+	return pushPayload(t, func(p map[string]any) {
+		p["after"], p["ref"] = revision, ref
+		p["repository"].(map[string]any)["clone_url"] = l.forge.cloneURL(l.appRepo)
+		p["repository"].(map[string]any)["full_name"] = l.appRepo
+	})
+}
+
+// commit makes `change` to the app and commits it (tracked files); it returns the commit.
+func (l *pushLoop) commit(t *testing.T, message string, change func()) string {
+	t.Helper()
+	change()
+	git(t, l.app, "commit", "-q", "-am", message)
+	return git(t, l.app, "rev-parse", "HEAD")
+}
+
+// push pushes the app's HEAD to `branch` on the forge, which then delivers its webhook.
+func (l *pushLoop) push(t *testing.T, branch string) time.Time {
+	t.Helper()
+	pushed := time.Now()
+	l.forge.git(t, l.app, "push", "-q", l.forge.pushURL(l.appRepo), "HEAD:"+branch)
+	return pushed
+}
+
+// greeting is a change of what the app answers.
+func (l *pushLoop) greeting(t *testing.T, text string) func() {
+	return func() {
+		t.Helper()
+		path := filepath.Join(l.app, "app.py")
+		writeFile(t, path, regexp.MustCompile(`"message": "[^"]*"`).ReplaceAllString(readText(t, path), fmt.Sprintf("%q: %q", "message", text)))
+	}
+}
+
+// workflow is the Workflow `name` as it is now.
+func (l *pushLoop) workflow(t *testing.T, name string) *wfv1.Workflow {
+	t.Helper()
+	workflow, err := l.b.argo.ArgoprojV1alpha1().Workflows(l.b.namespace).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return workflow
+}
+
+// submitted pushes the app's HEAD (`revision`) to main and returns the Sensor's Workflow, once
+// it appears, which must build that revision.
+func (l *pushLoop) submitted(t *testing.T, revision string) string {
+	t.Helper()
+	pushed := l.push(t, "main")
+	name := l.b.nextWorkflow(t, l.seen)
+	t.Logf("push → the Sensor submitted %s: %s", name, time.Since(pushed).Round(100*time.Millisecond))
+	if got := l.workflow(t, name).Spec.Arguments.GetParameterByName("revision"); got == nil || got.Value.String() != revision {
+		t.Fatalf("the Workflow builds revision %v, the push was %s", got, revision)
+	}
+	return name
+}
+
+// deploy pushes `revision` to main: the Sensor's Workflow builds it, commits its digest to the
+// GitOps repository and waits until Argo CD rolled it out on the node, where the app answers
+// with `greeting`. It returns the digest.
+func (l *pushLoop) deploy(t *testing.T, revision, greeting string) string {
+	t.Helper()
+	built := l.b.waitWorkflow(t, l.submitted(t, revision))
+	if built.Status.Phase != wfv1.WorkflowSucceeded {
+		t.Fatalf("the build workflow %s: %s\n%s", built.Status.Phase, built.Status.Message, l.b.failedStepLog(t, built))
+	}
+	digest := outputDigest(built)
+	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(digest) || registryDigest(t, l.ca, l.repo, "latest") != digest {
+		t.Fatalf("the workflow reported %q, the registry has %s", digest, registryDigest(t, l.ca, l.repo, "latest"))
+	}
+	// Its last step, deploy (luban-gitops' update-digest), verified the signature and committed
+	// the digest.
+	if message := git(t, l.gitops, "log", "-1", "--format=%s", "main"); message != "Deploy sample-app@"+digest {
+		t.Fatalf("the GitOps repository's last commit is %q", message)
+	}
+	// Argo CD syncs the GitOps repository's new commit to the node. Hops are timed from the
+	// commit's own time (whole seconds).
+	seconds, err := strconv.ParseInt(git(t, l.gitops, "log", "-1", "--format=%ct", "main"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := time.Unix(seconds, 0)
+	l.b.waitSynced(t, git(t, l.gitops, "rev-parse", "main"))
+	t.Logf("GitOps commit → Argo CD synced it: %s", time.Since(committed).Round(time.Second))
+	l.b.waitRunning(t, digest)
+	if body := answer(t, l.port); !strings.Contains(body, greeting) || !strings.Contains(body, `"uid":1002`) {
+		t.Fatalf("the app should answer with %q as uid 1002, answered %q", greeting, body)
+	}
+	t.Logf("GitOps commit → the app answers with it: %s", time.Since(committed).Round(time.Second))
+	l.published, l.live, l.deployed = digest, digest, revision
+	return digest
+}
+
+// stoppedBeforeTheBuild checks a push a gate stopped: the workflow failed, no build step ran,
+// nothing was published and the GitOps repository is as it was (`gitopsHead`).
+func (l *pushLoop) stoppedBeforeTheBuild(t *testing.T, done *wfv1.Workflow, gitopsHead, why string) {
+	t.Helper()
+	if done.Status.Phase != wfv1.WorkflowFailed {
+		t.Fatalf("%s must fail the workflow, it ended %s", why, done.Status.Phase)
+	}
+	for _, node := range done.Status.Nodes {
+		if node.Type == wfv1.NodeTypePod && (node.DisplayName == "build" || node.DisplayName == "export") {
+			t.Errorf("nothing may be built after %s; %s ran (%s)", why, node.DisplayName, node.Phase)
+		}
+	}
+	if outputDigest(done) != "" || registryDigest(t, l.ca, l.repo, "latest") != l.published {
+		t.Errorf("%s must publish nothing: output %q, registry %s (was %s)", why, outputDigest(done), registryDigest(t, l.ca, l.repo, "latest"), l.published)
+	}
+	if head := git(t, l.gitops, "rev-parse", "main"); head != gitopsHead {
+		t.Errorf("%s changed the GitOps repository (%s → %s)", why, gitopsHead, head)
+	}
+}
+
+// deliverForged posts a push of `revision` to the event source signed with `secret`.
+func (l *pushLoop) deliverForged(t *testing.T, revision, secret string) int {
+	t.Helper()
+	status, err := deliver(l.webhook, l.payload(t, revision, "refs/heads/main"), secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status
+}
