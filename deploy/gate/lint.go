@@ -7,10 +7,10 @@ package main
 // to, not checked with a ruff of our choosing. `[tool.luban] lint = false` turns it off.
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -122,30 +122,19 @@ func counted(n int, word string) string {
 
 func runLint(args []string) error {
 	flags := flag.NewFlagSet("lint", flag.ContinueOnError)
-	source := flags.String("source", "/workspace/source", "the commit's files (read only)")
-	uv := flags.String("uv", "uv", "the uv program")
-	result := flags.String("result", "", "a file to write the one-line outcome to (for the commit status)")
-	timeout := flags.Duration("timeout", 5*time.Minute, "how long installing and running ruff may take")
-	envDir := flags.String("env-dir", "", "a directory whose files are more env variables (the build's Secret)")
+	gate := newSandboxGate(flags, 5*time.Minute, "Lint", "lint failed", "Run `uv run ruff check --fix` and `uv run ruff format` in the project")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	outcome := outcomeWriter("Lint", *result)
-	fail := func(line string) error {
-		if err := outcome(line); err != nil {
-			return err
-		}
-		return fmt.Errorf("lint failed: %s; nothing was built.\nhint: Run `uv run ruff check --fix` and `uv run ruff format` in the project", line)
-	}
-	pyproject, err := readPyproject(*source)
+	pyproject, err := readPyproject(*gate.source)
 	if err != nil {
 		return err
 	} else if pyproject == nil {
-		return outcome("no linter configured (no pyproject.toml)")
+		return gate.outcome("no linter configured (no pyproject.toml)")
 	}
 	ruffToml := false
 	for _, name := range []string{"ruff.toml", ".ruff.toml"} {
-		if _, err := os.Lstat(*source + "/" + name); err == nil {
+		if _, err := os.Lstat(filepath.Join(*gate.source, name)); err == nil {
 			ruffToml = true
 		}
 	}
@@ -154,49 +143,32 @@ func runLint(args []string) error {
 		return err
 	}
 	if !plan.Run {
-		return outcome(plan.Reason)
+		return gate.outcome(plan.Reason)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	box, err := newSandbox(ctx, *source, *uv, *envDir)
+	box, cancel, err := gate.open()
 	if err != nil {
 		return err
 	}
+	defer cancel()
 	defer box.close()
 	if problem := box.sync(plan.Groups, false, true); problem != "" {
-		return fail(problem)
+		return gate.fail(problem)
 	}
-	output := func(args ...string) (string, error) {
-		var out strings.Builder
-		cmd := box.uv(append([]string{"run", "--no-sync", "ruff"}, args...)...)
-		cmd.Stdout = &teeWriter{&out}
-		cmd.Stderr = cmd.Stdout
-		err := cmd.Run()
-		return out.String(), err
-	}
-	check, checkErr := output("check", "--no-cache", "--output-format", "concise", ".")
-	format, formatErr := output("format", "--no-cache", "--check", ".")
-	if ctx.Err() != nil {
-		return fail(fmt.Sprintf("ruff took longer than %s", *timeout))
+	check, checkErr := box.output("run", "--no-sync", "ruff", "check", "--no-cache", "--output-format", "concise", ".")
+	format, formatErr := box.output("run", "--no-sync", "ruff", "format", "--no-cache", "--check", ".")
+	if box.ctx.Err() != nil {
+		return gate.fail(fmt.Sprintf("ruff took longer than %s", *gate.timeout))
 	}
 	summary := ParseRuff(check, format)
 	switch {
 	case len(summary.Problems) > 0 || len(summary.Reformats) > 0:
-		return fail(summary.Line())
+		return gate.fail(summary.Line())
 	case checkErr != nil:
-		return fail("ruff check failed: " + oneLine(check))
+		return gate.fail("ruff check failed: " + oneLine(check))
 	case formatErr != nil:
-		return fail("ruff format --check failed: " + oneLine(format))
+		return gate.fail("ruff format --check failed: " + oneLine(format))
 	}
-	return outcome(summary.Line())
-}
-
-// teeWriter keeps what it is given and prints it.
-type teeWriter struct{ keep *strings.Builder }
-
-func (w *teeWriter) Write(p []byte) (int, error) {
-	w.keep.Write(p)
-	return os.Stdout.Write(p)
+	return gate.outcome(summary.Line())
 }
 
 // oneLine is the last non-empty line of text.

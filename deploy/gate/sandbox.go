@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 type sandbox struct {
@@ -69,6 +71,16 @@ func (b *sandbox) uv(args ...string) *exec.Cmd {
 	return cmd
 }
 
+// output runs a uv command in the copy, printing its output and returning it.
+func (b *sandbox) output(args ...string) (string, error) {
+	cmd := b.uv(args...)
+	var said bytes.Buffer
+	cmd.Stdout = io.MultiWriter(os.Stdout, &said)
+	cmd.Stderr = cmd.Stdout
+	err := cmd.Run()
+	return said.String(), err
+}
+
 // sync installs the locked dependencies with `groups` (only them, without the project, when
 // `only`; every workspace member's with `allPackages`); it returns what went wrong in one line,
 // or "".
@@ -84,20 +96,66 @@ func (b *sandbox) sync(groups []string, allPackages, only bool) string {
 	for _, g := range groups {
 		args = append(args, flag, g)
 	}
-	cmd := b.uv(args...)
-	var said bytes.Buffer
-	cmd.Stdout = io.MultiWriter(os.Stdout, &said)
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Run(); err != nil {
+	if said, err := b.output(args...); err != nil {
 		switch {
 		case b.ctx.Err() != nil:
 			return "installing the dependencies took too long"
-		case strings.Contains(said.String(), "needs to be updated"):
+		case strings.Contains(said, "needs to be updated"):
 			return "`uv.lock` is out of date: run `uv lock` and commit it"
 		}
 		return "the dependencies could not be installed (uv sync --locked failed; its output is above)"
 	}
 	return ""
+}
+
+// sandboxGate is the command line the gates that run the app's tools share, and their outcome.
+type sandboxGate struct {
+	source, uv, result, envDir *string
+	timeout                    *time.Duration
+	// name ("Tests") prints before the outcome; failed ("the tests failed") and hint before and
+	// after a failure's.
+	name, failed, hint string
+}
+
+// newSandboxGate registers the shared flags on `flags`.
+func newSandboxGate(flags *flag.FlagSet, timeout time.Duration, name, failed, hint string) *sandboxGate {
+	return &sandboxGate{
+		source:  flags.String("source", "/workspace/source", "the commit's files (read only)"),
+		uv:      flags.String("uv", "uv", "the uv program"),
+		result:  flags.String("result", "", "a file to write the one-line outcome to (for the commit status)"),
+		timeout: flags.Duration("timeout", timeout, "how long installing and running may take"),
+		envDir:  flags.String("env-dir", "", "a directory whose files are more env variables (the build's Secret: a private index's credentials)"),
+		name:    name, failed: failed, hint: hint,
+	}
+}
+
+// outcome prints the one-line outcome and writes it to --result, if set (for the commit
+// status).
+func (g *sandboxGate) outcome(line string) error {
+	fmt.Println(g.name + ": " + line)
+	if *g.result == "" {
+		return nil
+	}
+	return os.WriteFile(*g.result, []byte(line+"\n"), 0o644)
+}
+
+// fail writes the outcome and fails the step with it.
+func (g *sandboxGate) fail(line string) error {
+	if err := g.outcome(line); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: %s; nothing was built.\nhint: %s", g.failed, line, g.hint)
+}
+
+// open makes the sandbox, with the time limit; close it, then cancel.
+func (g *sandboxGate) open() (*sandbox, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), *g.timeout)
+	box, err := newSandbox(ctx, *g.source, *g.uv, *g.envDir)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return box, cancel, nil
 }
 
 // readPyproject is the commit's pyproject.toml, or nil when it has none.
@@ -112,18 +170,6 @@ func readPyproject(source string) ([]byte, error) {
 		return nil, nil
 	}
 	return raw, err
-}
-
-// outcomeWriter prints a gate's one-line outcome and writes it to `result` (for the commit
-// status), if set.
-func outcomeWriter(gate, result string) func(string) error {
-	return func(line string) error {
-		fmt.Println(gate + ": " + line)
-		if result == "" {
-			return nil
-		}
-		return os.WriteFile(result, []byte(line+"\n"), 0o644)
-	}
 }
 
 // EnvDir reads a directory of env files (a mounted Secret: one file per variable), as the

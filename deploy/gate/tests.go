@@ -9,7 +9,6 @@ package main
 // it off. This step runs the app's code: it holds no credential.
 
 import (
-	"context"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -214,55 +213,43 @@ func BuildEnv(text string) ([]string, error) {
 
 func runTests(args []string) error {
 	flags := flag.NewFlagSet("tests", flag.ContinueOnError)
-	source := flags.String("source", "/workspace/source", "the commit's files (read only)")
-	uv := flags.String("uv", "uv", "the uv program")
-	result := flags.String("result", "", "a file to write the one-line outcome to (for the commit status)")
+	gate := newSandboxGate(flags, 10*time.Minute, "Tests", "the tests failed", "Run `uv run pytest` in the project to see the same")
 	junit := flags.String("junit", "", "where to keep pytest's JUnit XML (optional)")
-	timeout := flags.Duration("timeout", 10*time.Minute, "how long installing and running the tests may take")
-	envDir := flags.String("env-dir", "", "a directory whose files are more env variables (the build's Secret: a private index's credentials)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	outcome := outcomeWriter("Tests", *result)
-	fail := func(line string) error {
-		if err := outcome(line); err != nil {
-			return err
-		}
-		return fmt.Errorf("the tests failed: %s; nothing was built.\nhint: Run `uv run pytest` in the project to see the same", line)
-	}
-	pyproject, err := readPyproject(*source)
+	pyproject, err := readPyproject(*gate.source)
 	if err != nil {
 		return err
 	} else if pyproject == nil {
-		return outcome("no tests: no pyproject.toml")
+		return gate.outcome("no tests: no pyproject.toml")
 	}
 	plan, err := PlanTests(pyproject)
 	if err != nil {
 		return err
 	}
 	if !plan.Run {
-		return outcome(plan.Reason)
+		return gate.outcome(plan.Reason)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	box, err := newSandbox(ctx, *source, *uv, *envDir)
+	box, cancel, err := gate.open()
 	if err != nil {
 		return err
 	}
+	defer cancel()
 	defer box.close()
 	if problem := box.sync(plan.Groups, plan.Workspace, false); problem != "" {
-		return fail(problem)
+		return gate.fail(problem)
 	}
 	report := filepath.Join(box.work, "junit.xml")
 	// `python -m pytest`, which puts the project's directory on sys.path as most projects'
 	// own runs do (a top-level `app` package imports without being installed).
 	runErr := box.uv("run", "--no-sync", "python", "-m", "pytest", "-p", "no:cacheprovider", "--junitxml="+report, "-q").Run()
-	if ctx.Err() != nil {
-		return fail(fmt.Sprintf("the tests took longer than %s", *timeout))
+	if box.ctx.Err() != nil {
+		return gate.fail(fmt.Sprintf("the tests took longer than %s", *gate.timeout))
 	}
 	raw, err := os.ReadFile(report)
 	if err != nil {
-		return fail("pytest wrote no report (its output is above)")
+		return gate.fail("pytest wrote no report (its output is above)")
 	}
 	if *junit != "" {
 		if err := os.WriteFile(*junit, raw, 0o644); err != nil {
@@ -276,11 +263,11 @@ func runTests(args []string) error {
 	var exit *exec.ExitError
 	switch {
 	case summary.Failed > 0 || summary.Errors > 0:
-		return fail(summary.Line())
+		return gate.fail(summary.Line())
 	case runErr != nil && errors.As(runErr, &exit) && exit.ExitCode() == 5:
-		return outcome("no tests collected")
+		return gate.outcome("no tests collected")
 	case runErr != nil:
-		return fail("pytest failed: " + runErr.Error())
+		return gate.fail("pytest failed: " + runErr.Error())
 	}
-	return outcome(summary.Line())
+	return gate.outcome(summary.Line())
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -103,5 +106,29 @@ func TestParseRuffSumsUpProblemsAndReformats(t *testing.T) {
 	}
 	if got := ParseRuff("All checks passed!\n", "3 files already formatted\n").Line(); got != "ruff check and ruff format: clean" {
 		t.Errorf("clean: %q", got)
+	}
+}
+
+// The sandbox copies the commit with its links as links: a link to a file outside the commit
+// stays a link in the copy, never the file it names.
+func TestTheSandboxCopiesLinksAsLinks(t *testing.T) {
+	source := t.TempDir()
+	if err := os.WriteFile(filepath.Join(source, "app.py"), []byte("print()\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/hostname", filepath.Join(source, "outside")); err != nil {
+		t.Fatal(err)
+	}
+	box, err := newSandbox(context.Background(), source, "uv", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.close()
+	info, err := os.Lstat(filepath.Join(box.app, "outside"))
+	if err != nil || info.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link should be copied as a link: %v %v", info, err)
+	}
+	if target, _ := os.Readlink(filepath.Join(box.app, "outside")); target != "/etc/hostname" {
+		t.Errorf("the link names %q", target)
 	}
 }
