@@ -99,7 +99,13 @@ func githubEvent(t *testing.T, event string, payload []byte) *v1alpha1.Event {
 // written after GitHub's documented push event, with `change` applied to its decoded form.
 func pushPayload(t *testing.T, change func(map[string]any)) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "push-main.json"))
+	return testdataPayload(t, "push-main.json", change)
+}
+
+// testdataPayload is a payload of testdata/ with `change` applied to its decoded form.
+func testdataPayload(t *testing.T, file string, change func(map[string]any)) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,20 +175,5 @@ func triggeredWorkflow(t *testing.T, sensor *v1alpha1.Sensor, index int, event *
 // event, trimmed), with `change` applied.
 func pullRequestPayload(t *testing.T, change func(map[string]any)) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "pull-request-opened.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var payload map[string]any
-	if err := json.Unmarshal(raw, &payload); err != nil {
-		t.Fatal(err)
-	}
-	if change != nil {
-		change(payload)
-	}
-	out, err := json.Marshal(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testdataPayload(t, "pull-request-opened.json", change)
 }
