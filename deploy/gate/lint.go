@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -44,16 +43,7 @@ func PlanLint(pyproject []byte, ruffToml bool) (LintPlan, error) {
 	if l := project.Tool.Luban.Lint; l != nil && !*l {
 		return LintPlan{Reason: "turned off ([tool.luban] lint = false)"}, nil
 	}
-	var groups []string
-	for name, entries := range project.DependencyGroups {
-		for _, entry := range entries {
-			if s, ok := entry.(string); ok && isRequirement(s, "ruff") {
-				groups = append(groups, name)
-				break
-			}
-		}
-	}
-	sort.Strings(groups)
+	groups := groupsHolding(project.DependencyGroups, "ruff")
 	switch {
 	case len(groups) > 0:
 		return LintPlan{Run: true, Groups: groups}, nil

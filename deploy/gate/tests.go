@@ -58,21 +58,11 @@ func PlanTests(pyproject []byte) (TestPlan, error) {
 	if t := project.Tool.Luban.Tests; t != nil && !*t {
 		return TestPlan{Reason: "turned off ([tool.luban] tests = false)"}, nil
 	}
-	var groups []string
-	for name, entries := range project.DependencyGroups {
-		for _, entry := range entries {
-			// An entry is a requirement string, or a table such as {include-group = "..."}.
-			if s, ok := entry.(string); ok && isRequirement(s, "pytest") {
-				groups = append(groups, name)
-				break
-			}
-		}
-	}
+	groups := groupsHolding(project.DependencyGroups, "pytest")
 	legacy := false
 	for _, s := range project.Tool.Uv.DevDependencies {
 		legacy = legacy || isRequirement(s, "pytest")
 	}
-	sort.Strings(groups)
 	workspace := project.Tool.Uv.Workspace != nil
 	switch {
 	case len(groups) > 0:
@@ -84,6 +74,22 @@ func PlanTests(pyproject []byte) (TestPlan, error) {
 		return TestPlan{Reason: "[tool.pytest.ini_options] is set but no dependency group holds pytest: add it with `uv add --dev pytest`"}, nil
 	}
 	return TestPlan{Reason: "no tests: no dependency group holds pytest"}, nil
+}
+
+// groupsHolding names the dependency groups that require `name`, sorted.
+func groupsHolding(dependencyGroups map[string][]any, name string) []string {
+	var groups []string
+	for group, entries := range dependencyGroups {
+		for _, entry := range entries {
+			// An entry is a requirement string, or a table such as {include-group = "..."}.
+			if s, ok := entry.(string); ok && isRequirement(s, name) {
+				groups = append(groups, group)
+				break
+			}
+		}
+	}
+	sort.Strings(groups)
+	return groups
 }
 
 // isRequirement says whether a requirement string names the distribution `name`.
