@@ -317,8 +317,13 @@ argo_cd_up() {
   local redis_password
   redis_password=$(sed -n 's/^requirepass //p' "$pki/redis.conf")
   start redis redis-server "$pki/redis.conf" --port "${redis##*:}" --save "" --appendonly no
+  # The certificates Argo CD trusts per Git server, one file named after each host, as its
+  # argocd-tls-certs-cm ConfigMap is mounted in a cluster: the testbed's forge (Gitea, on
+  # 127.0.0.1) serves the registry's certificate. A link, so a registry made later is read.
+  mkdir -p "$LUBAN_TESTBED/argocd-tls"
+  ln -sfn ../registry/ca.crt "$LUBAN_TESTBED/argocd-tls/127.0.0.1"
   REDIS_PASSWORD=$redis_password ARGOCD_BINARY_NAME=argocd-repo-server ARGOCD_GPG_ENABLED=false \
-    start argocd-repo-server "$argocd" --address 127.0.0.1 --port "${repo##*:}" --disable-tls \
+    ARGOCD_TLS_DATA_PATH=$LUBAN_TESTBED/argocd-tls start argocd-repo-server "$argocd" --address 127.0.0.1 --port "${repo##*:}" --disable-tls \
     --redis "$redis" --metrics-address 127.0.0.1 --metrics-port $((CLUSTER_API_PORT + 12)) \
     --revision-cache-expiration 5s
   # Isolated: its metrics port listens on every address, with no setting.

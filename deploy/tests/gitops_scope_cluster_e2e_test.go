@@ -16,15 +16,16 @@ import (
 	kustomize "sigs.k8s.io/kustomize/api/types"
 )
 
-// A hostile commit to the GitOps repository, synced by the real Argo CD on the node with
-// application.yaml's Application and AppProject: a cluster-wide Namespace and a pod that
-// shares the host's PIDs with added capabilities next to the app's manifests. Argo CD refuses both (the project allows neither), and the
-// namespace never exists. The app's namespace labels, applied to the bench's namespace, make
+// A hostile commit to the GitOps repository (on the testbed's forge), synced by the real Argo
+// CD on the node with application.yaml's Application and AppProject: a cluster-wide Namespace
+// and a pod that shares the host's PIDs with added capabilities next to the app's manifests.
+// Argo CD refuses both (the project allows neither), and the namespace never exists. The app's namespace labels, applied to the bench's namespace, make
 // the node's own Pod Security admission refuse the same pod sent straight to the API.
 func TestE2EClusterAGitOpsCommitCannotReachBeyondItsApp(t *testing.T) {
 	b := newArgoBench(t)
 	ctx := context.Background()
-	url, gitRoot := gitServer(t, "unused", nil)
+	forge := startForge(t)
+	gitops := forge.repository(t, "gitops")
 	hostileNamespace := fmt.Sprintf("luban-hostile-%d", time.Now().UnixNano())
 	seed := gitRepo(t, "deploy/argo/cd/gitops-example", "seed")
 	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app", b.namespace, freeNodePort(t)))
@@ -52,8 +53,8 @@ spec:
 	writeYAML(t, path, kustomization)
 	git(t, seed, "add", "-A")
 	git(t, seed, "commit", "-q", "-m", "a hostile commit")
-	git(t, gitRoot, "clone", "-q", "--bare", seed, "gitops.git")
-	b.createApplication(t, url+"/gitops.git", "clusters/luban-node")
+	forge.git(t, seed, "push", "-q", forge.pushURL(gitops), "HEAD:main")
+	b.createApplication(t, forge.cloneURL(gitops), "clusters/luban-node")
 
 	applications := b.dynamic.Resource(cdv1.SchemeGroupVersion.WithResource("applications")).Namespace("argocd")
 	var status string
