@@ -77,14 +77,21 @@ var Stages = []Stage{
 	{Context: "luban/vulnerabilities", Steps: []string{"vulnerability-gate"}, Success: func(nodes map[string]Node) string {
 		return orDefault(nodes["vulnerability-gate"].output("result"), "no vulnerability at or above the threshold")
 	}},
-	{Context: "luban/build", Steps: []string{"analyze", "detect", "restore", "build", "export", "sbom"}, Success: func(nodes map[string]Node) string {
+	// `reuse` found an image of the same inputs: the build's steps are skipped.
+	{Context: "luban/build", Steps: []string{"reuse", "publish-reused", "analyze", "detect", "restore", "build", "export", "sbom"}, Success: func(nodes map[string]Node) string {
+		if digest := nodes["reuse"].output("digest"); digest != "" {
+			return "reused " + shortDigest(digest) + ": its inputs were built before"
+		}
 		if digest := nodes["export"].output("digest"); digest != "" {
 			return "built " + shortDigest(digest)
 		}
 		return "built"
 	}},
 	{Context: "luban/sign", Steps: []string{"sign", "attest-sbom"}, Success: func(nodes map[string]Node) string {
-		if nodes["attest-sbom"].Phase == "Succeeded" {
+		switch {
+		case nodes["sign"].Phase == "Skipped":
+			return "signed when it was built (reused)"
+		case nodes["attest-sbom"].Phase == "Succeeded":
 			return "signed, with a signed SBOM"
 		}
 		return "signed"
@@ -180,7 +187,9 @@ func Statuses(all map[string]Node, done bool) []Status {
 		case complete:
 			status.State, status.Description = "success", stage.Success(nodes)
 			status.NodeID = nodes[stage.Steps[len(stage.Steps)-1]].ID
-		case len(nodes) == 0 && done:
+		case done && (len(nodes) == 0 || firstFailure != ""):
+			// Never started, or stopped when an earlier stage failed (the build's `reuse` runs
+			// beside the gates, and the rest of its steps never start when one fails).
 			status.State = "error"
 			status.Description = "not run"
 			if firstFailure != "" {

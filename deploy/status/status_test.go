@@ -66,6 +66,7 @@ func TestAGoodBuildIsSuccessEverywhere(t *testing.T) {
 		node("v", "vulnerability-gate", "Pod", "Succeeded", 2, nil),
 		node("p", "tests", "Pod", "Succeeded", 2, map[string]string{"result": "3 passed"}),
 		node("l", "lint", "Pod", "Succeeded", 2, nil),
+		node("u", "reuse", "Pod", "Succeeded", 2, nil), node("q", "publish-reused", "Skipped", "Skipped", 3, nil),
 		node("a", "analyze", "Pod", "Succeeded", 3, nil), node("d", "detect", "Pod", "Succeeded", 4, nil),
 		node("r", "restore", "Pod", "Succeeded", 5, nil), node("b", "build", "Pod", "Succeeded", 6, nil),
 		node("e", "export", "Pod", "Succeeded", 7, map[string]string{"digest": digest}),
@@ -87,6 +88,44 @@ func TestAGoodBuildIsSuccessEverywhere(t *testing.T) {
 	}
 	if got["luban/build"].NodeID != "o" {
 		t.Errorf("the build's status should link its last step, links %q", got["luban/build"].NodeID)
+	}
+}
+
+// An image of the same inputs, reused: the build's and signing's steps were skipped, and their
+// statuses say so as successes.
+func TestAReusedImageIsBuiltAndSignedAlready(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("cd", 32)
+	all := nodes(node("u", "reuse", "Pod", "Succeeded", 2, map[string]string{"digest": digest}))
+	all["p"] = node("p", "publish-reused", "Pod", "Succeeded", 3, nil)
+	for i, step := range []string{"analyze", "detect", "restore", "build", "export", "sbom", "sign", "attest-sbom"} {
+		all[step] = node(step, step, "Skipped", "Skipped", 3+i, nil)
+	}
+	got := byContext(Statuses(all, true))
+	if s := got["luban/build"]; s.State != "success" || s.Description != "reused sha256:cdcdcdcdcdcd: its inputs were built before" {
+		t.Errorf("luban/build of a reused image: %+v", s)
+	}
+	if s := got["luban/sign"]; s.State != "success" || s.Description != "signed when it was built (reused)" {
+		t.Errorf("luban/sign of a reused image: %+v", s)
+	}
+	// The registry could not be asked: the build stage failed, saying so.
+	failed := nodes(node("u", "reuse", "Pod", "Failed", 2, nil))
+	failed["u"] = Node{ID: "u", DisplayName: "reuse", Type: "Pod", Phase: "Failed", Message: "Error: can't ask the registry for registry.example/app:inputs-…"}
+	if s := byContext(Statuses(failed, true))["luban/build"]; s.State != "failure" || !strings.Contains(s.Description, "can't ask the registry") {
+		t.Errorf("luban/build when reuse failed: %+v", s)
+	}
+}
+
+// A gate failed while `reuse` ran beside it: the build's other steps never started, and its
+// status says which stage stopped it.
+func TestABuildStoppedByAGateIsNotRunThoughReuseRan(t *testing.T) {
+	all := nodes(
+		node("s", "secret-scan", "Pod", "Succeeded", 2, nil),
+		node("p", "tests", "Pod", "Failed", 2, map[string]string{"result": "`uv.lock` is out of date"}),
+		node("u", "reuse", "Pod", "Succeeded", 2, nil),
+	)
+	got := byContext(Statuses(all, true))
+	if s := got["luban/build"]; s.State != "error" || s.Description != "not run: luban/tests failed" {
+		t.Errorf("luban/build after a failed gate: %+v", s)
 	}
 }
 
