@@ -15,7 +15,7 @@ import (
 const allowListHelp = "`.luban/vulnerability-allowlist.toml`"
 
 func main() {
-	subcommands := map[string]func([]string) error{"sbom": runSBOM, "secrets": runSecrets, "tests": runTests, "lint": runLint}
+	subcommands := map[string]func([]string) error{"sbom": runSBOM, "project-files": runProjectFiles, "reuse": runReuse, "secrets": runSecrets, "tests": runTests, "lint": runLint}
 	if len(os.Args) > 1 && subcommands[os.Args[1]] != nil {
 		run := subcommands[os.Args[1]]
 		if err := run(os.Args[2:]); err != nil {

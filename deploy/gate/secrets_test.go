@@ -41,3 +41,40 @@ func TestTheGateNeverPassesGitleaksAnotherConfiguration(t *testing.T) {
 		t.Errorf("env: %v", env)
 	}
 }
+
+// A secret a pushed commit added and the commit still holds is one finding, named with its
+// commit, carrying both fingerprints; one only in the history, or only in the files, stays.
+func TestHistoryAndFilesFindingsMergeOncePerSecret(t *testing.T) {
+	commit := "de9689d3736b24a537bf12935076e2213b69420b"
+	history := []Leak{
+		{RuleID: "aws-access-token", File: "settings.py", StartLine: 4, Commit: commit, Fingerprint: commit + ":settings.py:aws-access-token:4"},
+		{RuleID: "private-key", File: "old.pem", StartLine: 1, Commit: commit, Fingerprint: commit + ":old.pem:private-key:1"},
+	}
+	files := []Leak{
+		{RuleID: "aws-access-token", File: "settings.py", StartLine: 4, Fingerprint: "settings.py:aws-access-token:4"},
+		{RuleID: "github-pat", File: "ci.sh", StartLine: 2, Fingerprint: "ci.sh:github-pat:2"},
+	}
+	merged := MergeFindings(files, history)
+	if len(merged) != 3 {
+		t.Fatalf("three secrets, each once: %+v", merged)
+	}
+	if merged[0].File != "ci.sh" || merged[0].Commit != "" || merged[1].File != "old.pem" || merged[2].FilesFingerprint != "settings.py:aws-access-token:4" {
+		t.Errorf("merged, by file, the settings' key with both fingerprints: %+v", merged)
+	}
+	if got := SecretsSummary(merged[2:]); got != "AWS access token in settings.py:4 (commit de9689d3736b)" {
+		t.Errorf("a pushed commit's finding names its commit: %q", got)
+	}
+}
+
+func TestOnlyFullCommitSHAsReachGit(t *testing.T) {
+	for _, good := range []string{strings.Repeat("a", 40), strings.Repeat("0f", 32)} {
+		if !isCommitSHA(good) {
+			t.Errorf("%q is a commit SHA", good)
+		}
+	}
+	for _, bad := range []string{"", "main", "HEAD~1", strings.Repeat("A", 40), strings.Repeat("a", 39), "--all" + strings.Repeat("a", 35), strings.Repeat("a", 40) + "\n"} {
+		if isCommitSHA(bad) {
+			t.Errorf("%q must not pass as a commit SHA", bad)
+		}
+	}
+}
