@@ -6,7 +6,7 @@ package tests
 // our Sensor's pod submits luban-build; the workflow controller's pods clone, gate, build with
 // the lifecycle's phases, push to the TLS registry and sign, and its deploy step (luban-gitops'
 // update-digest) verifies the signature and commits the digest to the GitOps repository (on
-// the tests' Git server); Argo CD syncs our Application to the node; the app answers with what
+// Gitea too); Argo CD syncs our Application to the node; the app answers with what
 // the app's commit says, and every stage's status is on the commit in Gitea. The manifests are
 // applied unchanged but for the overlays each use names. The site is loop_fixtures_test.go's.
 
@@ -25,31 +25,46 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// Each scenario is a test of its own, run in this order: each starts where the one before left
+// the site (the digest live, the GitOps repository's head), so the first that fails ends the
+// run rather than leave the next to start from a site it left half-way.
 func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 	l := newPushLoop(t)
-	l.firstPushesDeployAndReport(t)
-	l.pullRequestIsBuiltNotDeployed(t)
-	l.burstDeploysInCommitOrder(t)
-	l.crashAtStartRollsBackWhileTheOldVersionServes(t)
-	l.staleLockStopsAtTheTests(t)
-	l.plantedKeyStopsAtTheSecretScan(t)
-	l.failingTestStopsTheBuild(t)
+	for _, scenario := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"FirstPushesDeployAndReport", l.firstPushesDeployAndReport},
+		{"DocsOnlyPushBuildsNothing", l.docsOnlyPushBuildsNothing},
+		{"BranchAndPullRequestAreBuiltNotDeployed", l.branchAndPullRequestAreBuiltNotDeployed},
+		{"BurstDeploysInCommitOrder", l.burstDeploysInCommitOrder},
+		{"CrashAtStartRollsBackWhileTheOldVersionServes", l.crashAtStartRollsBackWhileTheOldVersionServes},
+		{"StaleLockStopsAtTheTests", l.staleLockStopsAtTheTests},
+		{"PlantedKeyStopsAtTheSecretScan", l.plantedKeyStopsAtTheSecretScan},
+		{"FailingTestStopsTheBuild", l.failingTestStopsTheBuild},
+	} {
+		if !t.Run(scenario.name, scenario.run) {
+			return
+		}
+	}
 }
 
 // Deliveries that must start nothing come first: one signed with another secret (refused by
-// the event source), the push to another branch (accepted, dropped by the Sensor's filter).
+// the event source), the push of a tag (accepted, dropped by the Sensor's filters).
 // Then the first push to main, the only Workflow, deploys; every stage reported on the commit,
 // read back through the forge, each linking its log. A code change: a second digest, deployed.
 func (l *pushLoop) firstPushesDeployAndReport(t *testing.T) {
-	first := l.commit(t, "first greeting, and a test", func() {
+	first := l.commit(t, "first greeting, a test, and docs the build leaves out", func() {
 		l.greeting(t, "Hello from the first commit")()
 		writeFile(t, filepath.Join(l.app, "test_app.py"), webFlaskTest(""))
-		git(t, l.app, "add", "test_app.py")
+		writeFile(t, filepath.Join(l.app, "project.toml"), "[_]\nschema-version = \"0.2\"\n[io.buildpacks]\nexclude = [\"docs\"]\n")
+		writeFile(t, filepath.Join(l.app, "docs/operations.md"), "# Operations\n")
+		git(t, l.app, "add", "test_app.py", "project.toml", "docs")
 	})
 	if status := l.deliverForged(t, first, "not-the-webhook-secret"); status == http.StatusOK {
 		t.Fatalf("a delivery signed with another secret must be refused: %d", status)
 	}
-	l.push(t, "feature")
+	l.push(t, "refs/tags/v0.1.0")
 	// Gitea delivers a push's webhook after the push returns: let this one reach the event
 	// source before the push to main, so the Sensor sees them in that order.
 	time.Sleep(3 * time.Second)
@@ -60,7 +75,7 @@ func (l *pushLoop) firstPushesDeployAndReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(workflows.Items) != 1 {
-		t.Fatalf("one Workflow expected (the push to main), found %d", len(workflows.Items))
+		t.Fatalf("one Workflow expected (the push to main, not the tag's), found %d", len(workflows.Items))
 	}
 	t.Logf("first push → the app answers with it: %s", time.Since(l.started).Round(time.Second))
 	statuses := l.forge.wantStatuses(t, l.appRepo, first, map[string]string{
@@ -79,31 +94,57 @@ func (l *pushLoop) firstPushesDeployAndReport(t *testing.T) {
 	t.Logf("second push → the app answers with it: %s", time.Since(changed).Round(time.Second))
 }
 
-// A pull request from a branch: its head commit is built, tested, signed and published as
-// :pr-<number>, its statuses are on that commit, and nothing is deployed. (The push of the
-// branch itself starts nothing.)
-func (l *pushLoop) pullRequestIsBuiltNotDeployed(t *testing.T) {
-	gitopsHead := git(t, l.gitops, "rev-parse", "main")
+// A push that changes only what project.toml leaves out (docs/): the clone's digest of the
+// build's inputs is the live image's, so `reuse` finds that image, nothing is built or signed
+// again, and the deploy records the commit without restarting a pod.
+func (l *pushLoop) docsOnlyPushBuildsNothing(t *testing.T) {
+	pods := l.b.appPods(t)
+	docs := l.commit(t, "docs only", func() {
+		writeFile(t, filepath.Join(l.app, "docs/operations.md"), "# Operations\n\nRestart with `kubectl rollout restart`.\n")
+	})
+	pushed := time.Now()
+	done := l.b.waitWorkflow(t, l.submitted(t, docs))
+	if done.Status.Phase != wfv1.WorkflowSucceeded || outputDigest(done) != l.live {
+		t.Fatalf("a docs-only push should reuse %s: %s, %q\n%s", l.live, done.Status.Phase, outputDigest(done), l.b.failedStepLog(t, done))
+	}
+	t.Logf("docs-only push → its workflow done, nothing built: %s", done.Status.FinishedAt.Sub(pushed).Round(time.Second))
+	for _, node := range done.Status.Nodes {
+		if slices.Contains([]string{"analyze", "detect", "restore", "build", "export", "sign"}, node.DisplayName) && node.Phase != wfv1.NodeSkipped {
+			t.Errorf("%s ran (%s): an image of these inputs exists", node.DisplayName, node.Phase)
+		}
+	}
+	if deployed := l.gitopsGit(t, "show", "main:apps/sample-app/source-commit"); deployed != docs {
+		t.Errorf("the GitOps repository should record %s as deployed, records %s", docs, deployed)
+	}
+	if now := l.b.appPods(t); !slices.Equal(now, pods) {
+		t.Errorf("nothing may be redeployed: the app's pods were %v, are %v", pods, now)
+	}
+	l.forge.wantStatuses(t, l.appRepo, docs, map[string]string{
+		"luban/tests": "success", "luban/build": "success: reused " + l.live[:19] + ": its inputs were built before",
+		"luban/sign": "success: signed when it was built", "luban/deploy": "success",
+	})
+	l.deployed = docs
+}
+
+// The push of another branch, then a pull request from it: the branch's commit is built, tested
+// and signed as :commit-<sha>; the pull request's workflow tests the same commit again and
+// reuses that image (the same inputs) as :pr-<number>; the statuses are on that commit, and
+// nothing is deployed.
+func (l *pushLoop) branchAndPullRequestAreBuiltNotDeployed(t *testing.T) {
+	gitopsHead := l.gitopsGit(t, "rev-parse", "main")
 	proposal := l.commit(t, "bonjour", l.greeting(t, "Bonjour from a pull request"))
 	l.push(t, "bonjour")
 	git(t, l.app, "reset", "-q", "--hard", "HEAD~1")
+	branch := l.builtNotDeployed(t, proposal, "commit-"+proposal, gitopsHead)
 	number, head := l.forge.pullRequest(t, l.appRepo, "bonjour", "main", "Greet in French")
 	if head != proposal {
 		t.Fatalf("the pull request's head is %s, the branch's commit %s", head, proposal)
 	}
-	reviewed := l.b.waitWorkflow(t, l.b.nextWorkflow(t, l.seen))
-	if got := reviewed.Spec.Arguments.GetParameterByName("revision"); reviewed.Status.Phase != wfv1.WorkflowSucceeded || got == nil || got.Value.String() != proposal {
-		t.Fatalf("the pull request's workflow should build %s and succeed: %s, builds %v\n%s", proposal, reviewed.Status.Phase, got, l.b.failedStepLog(t, reviewed))
-	}
-	tag := fmt.Sprintf("pr-%d", number)
-	if digest := outputDigest(reviewed); digest == "" || registryDigest(t, l.ca, l.repo, tag) != digest {
-		t.Errorf("the pull request's image should be %s:%s, the workflow built %q, the registry has %q", l.repo, tag, digest, registryDigest(t, l.ca, l.repo, tag))
-	}
-	if git(t, l.gitops, "rev-parse", "main") != gitopsHead {
-		t.Errorf("a pull request must not change the GitOps repository")
+	if reviewed := l.builtNotDeployed(t, proposal, fmt.Sprintf("pr-%d", number), gitopsHead); reviewed != branch {
+		t.Errorf("the pull request should reuse the branch's image %s, published %s", branch, reviewed)
 	}
 	l.forge.wantStatuses(t, l.appRepo, proposal, map[string]string{
-		"luban/tests": "success: 1 passed", "luban/build": "success: built sha256:", "luban/sign": "success",
+		"luban/tests": "success: 1 passed", "luban/build": "success: reused " + branch[:19], "luban/sign": "success: signed when it was built",
 		"luban/deploy": "success: not deployed (no GitOps repository)",
 	})
 }
@@ -113,7 +154,7 @@ func (l *pushLoop) pullRequestIsBuiltNotDeployed(t *testing.T) {
 // was deployed before it or superseded, and the GitOps history of source commits never goes
 // backwards.
 func (l *pushLoop) burstDeploysInCommitOrder(t *testing.T) {
-	gitopsBefore := git(t, l.gitops, "rev-parse", "main")
+	gitopsBefore := l.gitopsGit(t, "rev-parse", "main")
 	burst := time.Now()
 	var revisions []string
 	for i := 1; i <= 3; i++ {
@@ -156,8 +197,8 @@ func (l *pushLoop) burstDeploysInCommitOrder(t *testing.T) {
 	// The GitOps history since the burst: each deploy's source commit descends from the one
 	// before it, and the last is the newest push.
 	previous := revisions[0] + "^"
-	for _, gitopsCommit := range strings.Fields(git(t, l.gitops, "rev-list", "--reverse", gitopsBefore+"..main")) {
-		source := git(t, l.gitops, "show", gitopsCommit+":apps/sample-app/source-commit")
+	for _, gitopsCommit := range strings.Fields(l.gitopsGit(t, "rev-list", "--reverse", gitopsBefore+"..main")) {
+		source := l.gitopsGit(t, "show", gitopsCommit+":apps/sample-app/source-commit")
 		if out, err := exec.Command("git", "-C", l.app, "merge-base", "--is-ancestor", previous, source).CombinedOutput(); err != nil {
 			t.Errorf("the GitOps history went backwards: %s deploys %s after %s (%v %s)", gitopsCommit[:12], source[:12], previous, err, out)
 		}
@@ -166,7 +207,7 @@ func (l *pushLoop) burstDeploysInCommitOrder(t *testing.T) {
 	if previous != revisions[2] {
 		t.Errorf("the GitOps repository should end at the newest push %s, ends at %s", revisions[2], previous)
 	}
-	l.b.waitSynced(t, git(t, l.gitops, "rev-parse", "main"))
+	l.b.waitSynced(t, l.gitopsGit(t, "rev-parse", "main"))
 	l.b.waitRunning(t, l.live)
 	if body := answer(t, l.port); !strings.Contains(body, "Hello from burst push 3") {
 		t.Fatalf("after the burst the app should answer with the newest push, answered %q", body)
@@ -182,7 +223,7 @@ func (l *pushLoop) burstDeploysInCommitOrder(t *testing.T) {
 // (The commit drops its tests: they would import the app and stop it before the build.)
 func (l *pushLoop) crashAtStartRollsBackWhileTheOldVersionServes(t *testing.T) {
 	stopLoop, served := requestLoop(t, l.port, "Hello from burst push 3")
-	gitopsHead := git(t, l.gitops, "rev-parse", "main")
+	gitopsHead := l.gitopsGit(t, "rev-parse", "main")
 	source := readText(t, filepath.Join(l.app, "app.py"))
 	crashing := l.commit(t, "an import that fails at start", func() {
 		writeFile(t, filepath.Join(l.app, "app.py"), "import luban_no_such_module  # noqa: F401\n"+source)
@@ -204,11 +245,11 @@ func (l *pushLoop) crashAtStartRollsBackWhileTheOldVersionServes(t *testing.T) {
 	if log := l.b.stepLog(t, crashed, "rollout-failed"); !strings.Contains(log, "rolled back; the previous version serves again") {
 		t.Errorf("the deploy should end saying it rolled back:\n%s", log)
 	}
-	messages := strings.Split(git(t, l.gitops, "log", "--format=%s", gitopsHead+"..main"), "\n")
+	messages := strings.Split(l.gitopsGit(t, "log", "--format=%s", gitopsHead+"..main"), "\n")
 	if len(messages) != 2 || !strings.HasPrefix(messages[0], "Roll back sample-app") || !strings.HasPrefix(messages[1], "Deploy sample-app@") {
 		t.Errorf("the GitOps repository should hold the deploy and its rollback, holds %q", messages)
 	}
-	if deployed := git(t, l.gitops, "show", "main:apps/sample-app/source-commit"); deployed != l.deployed {
+	if deployed := l.gitopsGit(t, "show", "main:apps/sample-app/source-commit"); deployed != l.deployed {
 		t.Errorf("after the rollback the deployed source commit should be the previous one %s, is %s", l.deployed, deployed)
 	}
 	if answered == 0 || len(failures) > 0 {
@@ -226,7 +267,7 @@ func (l *pushLoop) crashAtStartRollsBackWhileTheOldVersionServes(t *testing.T) {
 // stops the workflow before the build, saying so. (The build's own message for it is the
 // buildpack end-to-end tests'.) The app's crashing import goes with this commit.
 func (l *pushLoop) staleLockStopsAtTheTests(t *testing.T) {
-	gitopsHead := git(t, l.gitops, "rev-parse", "main")
+	gitopsHead := l.gitopsGit(t, "rev-parse", "main")
 	pyproject := readText(t, filepath.Join(l.app, "pyproject.toml"))
 	stale := l.commit(t, "a dependency without `uv lock`", func() {
 		writeFile(t, filepath.Join(l.app, "pyproject.toml"), strings.Replace(pyproject, "dependencies = [", `dependencies = ["six>=1.16", `, 1))
@@ -243,34 +284,48 @@ func (l *pushLoop) staleLockStopsAtTheTests(t *testing.T) {
 	writeFile(t, filepath.Join(l.app, "pyproject.toml"), pyproject)
 }
 
-// A commit with an AWS key in it: the secret scan stops it before anything is built, and names
-// the file and line, never the key, in its log and its status. (The stale lock is fixed in it.)
+// A key committed in the docs and removed again in the same push: the image would never carry
+// it (project.toml leaves docs/ out) and the commit's files are clean, but the key is in the
+// forge's history now. The secret scan reads the pushed commits (the payload's
+// `before`..`after`), stops the workflow before the build and names the file, line and commit,
+// never the key, in its log and the commit's status. The app is otherwise as the live
+// version's inputs (the stale lock and the crash undone, the test back): `reuse` finds that
+// image, and the failed gate keeps it from being published again.
 func (l *pushLoop) plantedKeyStopsAtTheSecretScan(t *testing.T) {
-	gitopsHead := git(t, l.gitops, "rev-parse", "main")
+	gitopsHead := l.gitopsGit(t, "rev-parse", "main")
 	key := "AKIAZ7X2Q4M5N6P3RSTW"
-	leak := l.commit(t, "an AWS key in the settings", func() {
-		writeFile(t, filepath.Join(l.app, "settings.py"), "AWS_ACCESS_KEY_ID = \""+key+"\"\n")
-		git(t, l.app, "add", "settings.py")
+	planted := l.commit(t, "deploy notes, with an AWS key", func() {
+		writeFile(t, filepath.Join(l.app, "test_app.py"), webFlaskTest(""))
+		writeFile(t, filepath.Join(l.app, "docs/deploy-notes.md"), "AWS_ACCESS_KEY_ID = \""+key+"\"\n")
+		git(t, l.app, "add", "test_app.py", "docs")
 	})
-	leaked := l.b.waitWorkflow(t, l.submitted(t, leak))
-	l.stoppedBeforeTheBuild(t, leaked, gitopsHead, "a commit with a credential")
-	if log := l.b.stepLog(t, leaked, "secret-scan"); !strings.Contains(log, "AWS access token in settings.py:1") || strings.Contains(log, key) {
-		t.Errorf("the secret scan should name the finding and never the key:\n%s", log)
+	removed := l.commit(t, "the key, read from the environment", func() {
+		git(t, l.app, "rm", "-q", "docs/deploy-notes.md")
+	})
+	leaked := l.b.waitWorkflow(t, l.submitted(t, removed))
+	l.stoppedBeforeTheBuild(t, leaked, gitopsHead, "a push with a credential in its history")
+	for _, node := range leaked.Status.Nodes {
+		if node.DisplayName == "reuse" && nodeOutput(node, "digest") != l.live {
+			t.Errorf("reuse should have found the live image %s of the same inputs, found %q", l.live, nodeOutput(node, "digest"))
+		}
 	}
-	for context, s := range l.forge.wantStatuses(t, l.appRepo, leak, map[string]string{
-		"luban/secrets": "failure: settings.py:1", "luban/build": "error: not run: luban/secrets failed",
+	where := fmt.Sprintf("AWS access token in docs/deploy-notes.md:1 (commit %.12s)", planted)
+	if log := l.b.stepLog(t, leaked, "secret-scan"); !strings.Contains(log, where) || strings.Contains(log, key) {
+		t.Errorf("the secret scan should say %q and never show the key:\n%s", where, log)
+	}
+	for context, s := range l.forge.wantStatuses(t, l.appRepo, removed, map[string]string{
+		"luban/secrets": "failure: " + where, "luban/build": "error: not run: luban/secrets failed",
 	}) {
 		if strings.Contains(s.Description, key) {
 			t.Errorf("the %s status shows the key: %q", context, s.Description)
 		}
 	}
-	git(t, l.app, "rm", "-q", "settings.py")
 }
 
 // A commit whose test fails (the key gone): the tests step stops it before anything is built,
 // and luban/tests names the failing test.
 func (l *pushLoop) failingTestStopsTheBuild(t *testing.T) {
-	gitopsHead := git(t, l.gitops, "rev-parse", "main")
+	gitopsHead := l.gitopsGit(t, "rev-parse", "main")
 	failingTest := l.commit(t, "a test that expects another greeting", func() {
 		writeFile(t, filepath.Join(l.app, "test_app.py"), webFlaskTest("Hello from a greeting nobody wrote"))
 		git(t, l.app, "add", "test_app.py")

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -314,21 +315,6 @@ func siteTemplate(t *testing.T, file string, defaults map[string]string) *wfv1.W
 	return &template
 }
 
-// buildTemplate is luban-build as the site sets it, with the node test's one change: the clone
-// step runs `tools` (alpine/git is not in the testbed).
-func buildTemplate(t *testing.T, tools string, defaults map[string]string) *wfv1.WorkflowTemplate {
-	t.Helper()
-	template := siteTemplate(t, "deploy/argo/workflows/build-template.yaml", defaults)
-	for i := range template.Spec.Templates {
-		if template.Spec.Templates[i].Name == "clone" {
-			template.Spec.Templates[i].Container.Image = tools
-			return template
-		}
-	}
-	t.Fatal("luban-build has no clone template")
-	return nil
-}
-
 // buildSensor is deploy/argo/events/sensor.yaml with the node test's overlay, what a site
 // edits: its filter names `repository` (owner/name on the forge), and the Workflow it submits
 // publishes `image`.
@@ -341,10 +327,11 @@ func buildSensor(t *testing.T, image, repository string) *eventsv1.Sensor {
 			dep.Filters.Exprs[i].Expr = strings.ReplaceAll(dep.Filters.Exprs[i].Expr, example, fmt.Sprintf("repository == %q", repository))
 		}
 	}
-	// The pull request trigger's image: the same repository, tagged pr-<number>.
-	for i := range sensor.Spec.Triggers[1].Template.ArgoWorkflow.Parameters {
-		src := sensor.Spec.Triggers[1].Template.ArgoWorkflow.Parameters[i].Src
-		src.DataTemplate = strings.Replace(src.DataTemplate, "registry.example.com/luban/sample-app:", image+":", 1)
+	// The other triggers' images: the same repository, tagged commit-<sha> or pr-<number>.
+	for _, trigger := range sensor.Spec.Triggers {
+		for _, parameter := range trigger.Template.ArgoWorkflow.Parameters {
+			parameter.Src.DataTemplate = strings.Replace(parameter.Src.DataTemplate, "registry.example.com/luban/sample-app:", image+":", 1)
+		}
 	}
 	resource := sensor.Spec.Triggers[0].Template.ArgoWorkflow.Source.Resource
 	var workflow unstructured.Unstructured
@@ -659,9 +646,14 @@ func deployResult(workflow *wfv1.Workflow) string {
 }
 
 func outputDigest(workflow *wfv1.Workflow) string {
-	if outputs := workflow.Status.Nodes[workflow.Name].Outputs; outputs != nil {
-		for _, parameter := range outputs.Parameters {
-			if parameter.Name == "digest" && parameter.Value != nil {
+	return nodeOutput(workflow.Status.Nodes[workflow.Name], "digest")
+}
+
+// nodeOutput is a node's output parameter `name`, or empty.
+func nodeOutput(node wfv1.NodeStatus, name string) string {
+	if node.Outputs != nil {
+		for _, parameter := range node.Outputs.Parameters {
+			if parameter.Name == name && parameter.Value != nil {
 				return parameter.Value.String()
 			}
 		}
@@ -832,6 +824,21 @@ func (b *argoBench) waitSynced(t *testing.T, revision string) {
 }
 
 // waitRunning waits until the sample app's one ready pod runs `digest`.
+// appPods are the names of the sample app's pods, sorted.
+func (b *argoBench) appPods(t *testing.T) []string {
+	t.Helper()
+	pods, err := b.client.CoreV1().Pods(b.namespace).List(context.Background(), metav1.ListOptions{LabelSelector: "app=sample-app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, pod := range pods.Items {
+		names = append(names, pod.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 func (b *argoBench) waitRunning(t *testing.T, digest string) {
 	t.Helper()
 	waitAvailable(t, b.client, b.namespace, "sample-app", 3*time.Minute)

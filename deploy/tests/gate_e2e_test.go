@@ -179,56 +179,67 @@ func TestE2ESBOMStepPassesOnACheckedSBOMAndNeverFollowsALink(t *testing.T) {
 	}
 }
 
-// The secret scan step of the WorkflowTemplate, its real command, in a container: gitleaks
-// (built by install-tools.sh at the pinned version) and luban-osv-gate over a commit's files.
+// The clone and secret scan steps of the WorkflowTemplate, their real commands, in containers
+// as luban-build chains them: gitleaks (built by install-tools.sh at the pinned version) and
+// luban-osv-gate over a commit's files and the commits pushed since `since`.
 func TestE2ESecretScanStopsACommitWithACredential(t *testing.T) {
 	requireE2E(t)
-	bin := t.TempDir()
-	buildGate(t, bin)
-	gitleaks := lookTool(t, "gitleaks")
-	app := t.TempDir()
-	copyTree(t, filepath.Join(repoRoot(t), "test-fixtures/web_flask"), app)
-	scan := func() (string, string, error) {
-		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "secret-scan", map[string]string{"gate-image": gitImage})
-		chownToBuildUser(t, app)
-		return s.runReading(t, gitImage, "1001:1000", "/tmp/luban-secret-scan", app+":/workspace/source:ro",
-			filepath.Join(bin, "luban-osv-gate")+":/usr/local/bin/luban-osv-gate:ro", gitleaks+":/usr/local/bin/gitleaks:ro")
-	}
-	out, result, err := scan()
-	if err != nil || !strings.Contains(out, "no secrets found") || strings.TrimSpace(result) != "no secrets found" {
+	s := newSecretScanSite(t)
+	if out, result, err := s.scan(t, s.head(t), ""); err != nil || !strings.Contains(out, "no secrets found in the commit's files and its whole history") || result != "no secrets found" {
 		t.Fatalf("a clean app must pass: %v\n%s\nresult %q", err, out, result)
 	}
 
 	// A key and a secret in the settings, a private key beside them, and the app's own
 	// .gitleaks.toml that would switch the rules off: the gate doesn't read it.
+	before := s.head(t)
 	key, secret := "AKIAZ7X2Q4M5N6P3RSTW", "w9Jr2kXbQ8vN4mT6yP1sL3dF7gH0zA5cE8uB2nM4"
-	writeFile(t, filepath.Join(app, "settings.py"), "import os\n\nDEBUG = False\nAWS_ACCESS_KEY_ID = \""+key+"\"\nAWS_SECRET_ACCESS_KEY = \""+secret+"\"\n")
-	writeFile(t, filepath.Join(app, ".gitleaks.toml"), "[extend]\nuseDefault = false\n[[rules]]\nid = \"nothing\"\nregex = \"zzzzzzzzzzzz\"\n")
-	out, result, err = scan()
+	leak := s.commit(t, "settings", map[string]string{
+		"settings.py":    "import os\n\nDEBUG = False\nAWS_ACCESS_KEY_ID = \"" + key + "\"\nAWS_SECRET_ACCESS_KEY = \"" + secret + "\"\n",
+		".gitleaks.toml": "[extend]\nuseDefault = false\n[[rules]]\nid = \"nothing\"\nregex = \"zzzzzzzzzzzz\"\n",
+	})
+	out, result, err := s.scan(t, leak, before)
 	if err == nil {
 		t.Fatalf("a commit with a credential must fail the step:\n%s", out)
 	}
-	for _, text := range []string{"settings.py:4  AWS access token", "settings.py:5", "fingerprint: settings.py:aws-access-token:4",
-		"nothing was built", "rotate it", ".gitleaksignore"} {
+	where := fmt.Sprintf("AWS access token in settings.py:4 (commit %.12s)", leak)
+	for _, text := range []string{where, "settings.py:5", "fingerprint: " + leak + ":settings.py:aws-access-token:4",
+		"fingerprint: settings.py:aws-access-token:4", "nothing was built", "rotate it", ".gitleaksignore"} {
 		if !strings.Contains(out, text) {
 			t.Errorf("%q not in the step's output:\n%s", text, out)
 		}
 	}
-	if !strings.HasPrefix(result, "2 secrets found; the first: AWS access token in settings.py:4") {
+	if result != "2 secrets found; the first: "+where {
 		t.Errorf("the one-line result: %q", result)
 	}
 	if strings.Contains(out, key) || strings.Contains(out, secret) || strings.Contains(result, key) {
 		t.Errorf("the secret itself must never be printed:\n%s", out)
 	}
 
-	// Findings someone checked, by fingerprint in .gitleaksignore: the commit passes.
+	// Removed in the next commit: a push of both still fails (the key is in the forge's
+	// history), naming the commit; a later push, whose commits don't hold it, passes.
+	removed := s.commit(t, "no settings", map[string]string{"settings.py": ""})
+	if out, result, err := s.scan(t, removed, before); err == nil || result != "2 secrets found; the first: "+where {
+		t.Errorf("a key removed in the same push must still fail it: %v %q\n%s", err, result, out)
+	}
+	if out, _, err := s.scan(t, removed, leak); err != nil || !strings.Contains(out, fmt.Sprintf("no secrets found in the commit's files and the pushed commits (%.12s..%.12s)", leak, removed)) {
+		t.Errorf("a push after the key's must pass: %v\n%s", err, out)
+	}
+	// A `since` outside the history (a forced push) or all zeros (a new branch): the whole
+	// history, which holds the key.
+	for _, since := range []string{strings.Repeat("0", 40), strings.Repeat("e", 40)} {
+		if out, result, err := s.scan(t, removed, since); err == nil || result != "2 secrets found; the first: "+where {
+			t.Errorf("since %s must scan the whole history: %v %q\n%s", since, err, result, out)
+		}
+	}
+
+	// Findings someone checked, by fingerprint in .gitleaksignore: the push passes.
 	fingerprints := regexp.MustCompile(`fingerprint: (\S+)`).FindAllStringSubmatch(out, -1)
 	var ignore strings.Builder
 	for _, m := range fingerprints {
 		ignore.WriteString(m[1] + "\n")
 	}
-	writeFile(t, filepath.Join(app, ".gitleaksignore"), ignore.String())
-	if out, _, err := scan(); err != nil || !strings.Contains(out, "no secrets found") {
+	allowed := s.commit(t, "checked", map[string]string{".gitleaksignore": ignore.String()})
+	if out, _, err := s.scan(t, allowed, before); err != nil || !strings.Contains(out, "no secrets found") {
 		t.Errorf("findings in .gitleaksignore must pass: %v\n%s", err, out)
 	}
 }

@@ -178,3 +178,59 @@ func treeListing(t *testing.T, dir string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// secretScanSite is an app's repository and the tools the clone and secret scan steps run.
+type secretScanSite struct {
+	repo, bin, gitleaks string
+}
+
+func newSecretScanSite(t *testing.T) *secretScanSite {
+	t.Helper()
+	s := &secretScanSite{repo: gitRepo(t, "test-fixtures/web_flask", "first"), bin: t.TempDir(), gitleaks: lookTool(t, "gitleaks")}
+	buildGate(t, s.bin)
+	// As forges do: a fetch may name any commit, and leave files out.
+	git(t, s.repo, "config", "uploadpack.allowAnySHA1InWant", "true")
+	git(t, s.repo, "config", "uploadpack.allowFilter", "true")
+	return s
+}
+
+func (s *secretScanSite) head(t *testing.T) string {
+	t.Helper()
+	return git(t, s.repo, "rev-parse", "HEAD")
+}
+
+// commit writes files (an empty text removes the file) and commits them; it returns the commit.
+func (s *secretScanSite) commit(t *testing.T, message string, files map[string]string) string {
+	t.Helper()
+	for name, text := range files {
+		if text == "" {
+			git(t, s.repo, "rm", "-q", name)
+			continue
+		}
+		writeFile(t, filepath.Join(s.repo, name), text)
+		git(t, s.repo, "add", name)
+	}
+	git(t, s.repo, "commit", "-q", "-m", message)
+	return s.head(t)
+}
+
+// scan runs the clone step for `revision` (`since` the commit before the push) into a fresh
+// workspace, then the secret scan step with the clone's output; it returns the scan's output,
+// its one-line result and its error.
+func (s *secretScanSite) scan(t *testing.T, revision, since string) (string, string, error) {
+	t.Helper()
+	chownToBuildUser(t, s.repo)
+	ws := workspace(t)
+	clone := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
+		map[string]string{"gate-image": gitImage, "builder-image": builderImage, "run-image": "", "build-env": "", "repo-url": "file:///repo", "revision": revision, "since": since})
+	gate := filepath.Join(s.bin, "luban-osv-gate") + ":/usr/local/bin/luban-osv-gate:ro"
+	out, cloneSince, err := clone.runReading(t, gitImage, "1001:1000", "/tmp/luban-since", ws+":/workspace", s.repo+":/repo:ro", gate)
+	if err != nil {
+		t.Fatalf("the clone step failed: %v\n%s", err, out)
+	}
+	scan := loadStep(t, "deploy/argo/workflows/build-template.yaml", "secret-scan",
+		map[string]string{"gate-image": gitImage, "revision": revision, "since": cloneSince})
+	out, result, err := scan.runReading(t, gitImage, "1001:1000", "/tmp/luban-secret-scan", ws+":/workspace:ro",
+		gate, s.gitleaks+":/usr/local/bin/gitleaks:ro")
+	return out, strings.TrimSpace(result), err
+}

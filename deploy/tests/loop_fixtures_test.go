@@ -25,14 +25,15 @@ const loopArgoUI = "https://argo.luban.test"
 
 // pushLoop is what a site installs, on the node: both templates with their RBAC, Secrets,
 // ConfigMaps and OSV database, the EventSource and Sensor, the app's repository on the forge
-// (Gitea) with its webhook, the GitOps repository (on the tests' Git server, which Argo CD
-// reaches without TLS) and Argo CD's Application. Each app commit says what the app answers.
+// (Gitea) with its webhook, the GitOps repository (on the forge too, which Argo CD trusts by
+// its certificate, as argocd-tls-certs-cm would say) and Argo CD's Application. Each app
+// commit says what the app answers.
 type pushLoop struct {
 	b       *argoBench
 	forge   *forge
 	appRepo string // owner/name on the forge
 	app     string // the app's working copy
-	gitops  string // the GitOps repository (bare)
+	gitops  string // the test's copy of the GitOps repository (bare; read it with gitopsGit)
 	repo    string // the image's repository in the testbed registry
 	webhook string // the event source's address
 	secret  string // the webhook secret
@@ -56,8 +57,7 @@ func newPushLoop(t *testing.T) *pushLoop {
 	l := &pushLoop{b: b, forge: startForge(t), repo: "luban-test/cluster-loop", seen: map[string]bool{}, started: time.Now(),
 		secret: fmt.Sprintf("luban-e2e-webhook-%d", time.Now().UnixNano())}
 	l.appRepo = l.forge.repository(t, "app")
-	gitPassword := fmt.Sprintf("luban-e2e-git-%d", time.Now().UnixNano())
-	url, gitRoot := gitServer(t, gitPassword, nil)
+	gitopsRepo := l.forge.repository(t, "gitops")
 	l.app = gitRepo(t, "test-fixtures/web_flask", "first")
 	// The app's first commit on main before the webhook exists: Gitea makes the first branch
 	// pushed to an empty repository its default one (a push to `feature` must not be).
@@ -69,19 +69,19 @@ func newPushLoop(t *testing.T) *pushLoop {
 	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app", b.namespace, l.port))
 	git(t, seed, "add", "-A")
 	git(t, seed, "commit", "-q", "-m", "the luban-node cluster")
-	git(t, gitRoot, "clone", "-q", "--bare", seed, "gitops.git")
-	l.gitops = filepath.Join(gitRoot, "gitops.git")
-	git(t, l.gitops, "config", "http.receivepack", "true")
+	l.forge.git(t, seed, "push", "-q", l.forge.pushURL(gitopsRepo), "HEAD:main")
+	l.gitops = filepath.Join(t.TempDir(), "gitops.git")
+	l.forge.git(t, filepath.Dir(l.gitops), "clone", "-q", "--bare", l.forge.cloneURL(gitopsRepo), l.gitops)
 
 	// Both templates (the site's images, mirrors and GitOps repository as defaults) with their
 	// RBAC; luban-gitops unchanged: luban-build's deploy step runs its update-digest with
 	// luban-build's parameters and volumes.
 	b.apply(t, "deploy/argo/workflows/rbac.yaml")
 	for _, template := range []*wfv1.WorkflowTemplate{
-		b.onNode(t, buildTemplate(t, tools, map[string]string{
+		b.onNode(t, siteTemplate(t, "deploy/argo/workflows/build-template.yaml", map[string]string{
 			"builder-image": builder, "run-image": registryRunImage, "gate-image": tools, "cosign-image": tools,
 			"build-env":   "UV_PYTHON_DOWNLOADS_JSON_URL=" + mirrorURL + "/python/downloads.json",
-			"gitops-repo": url + "/gitops.git", "gitops-image": tools, "rollout-image": tools,
+			"gitops-repo": l.forge.cloneURL(gitopsRepo), "gitops-image": tools, "rollout-image": tools,
 			"forge-api": l.forge.url + "/api/v1", "status-image": tools, "argo-ui-url": loopArgoUI,
 		})),
 		b.onNode(t, siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{})),
@@ -100,7 +100,7 @@ func newPushLoop(t *testing.T) *pushLoop {
 		{ObjectMeta: metav1.ObjectMeta{Name: "registry-credentials"}, Type: corev1.SecretTypeDockerConfigJson,
 			StringData: map[string]string{".dockerconfigjson": `{"auths":{}}`}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "luban-cosign"}, StringData: map[string]string{"cosign.key": readText(t, filepath.Join(keys, "cosign.key")), "cosign.password": password}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "gitops-credentials"}, StringData: map[string]string{"username": "luban", "password": gitPassword}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "gitops-credentials"}, StringData: map[string]string{"username": "luban", "password": l.forge.token(t, "write:repository")}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "forge-status-token"}, StringData: map[string]string{"token": l.forge.token(t, "write:repository")}},
 	} {
 		if _, err := b.client.CoreV1().Secrets(b.namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
@@ -143,8 +143,16 @@ func newPushLoop(t *testing.T) *pushLoop {
 	t.Logf("site and event source set up in %s", time.Since(l.started).Round(100*time.Millisecond))
 	// Argo CD's Application, from the start: its first sync runs the example's image, which
 	// doesn't exist, so the first deploy replaces a version that never got ready.
-	b.createApplication(t, url+"/gitops.git", "clusters/luban-node")
+	b.createApplication(t, l.forge.cloneURL(gitopsRepo), "clusters/luban-node")
 	return l
+}
+
+// gitopsGit runs git in the test's copy of the GitOps repository, first fetched from the forge:
+// what the deploy step pushed, as Argo CD reads it.
+func (l *pushLoop) gitopsGit(t *testing.T, args ...string) string {
+	t.Helper()
+	l.forge.git(t, l.gitops, "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")
+	return git(t, l.gitops, args...)
 }
 
 // readText is a file's contents.
@@ -231,17 +239,17 @@ func (l *pushLoop) deploy(t *testing.T, revision, greeting string) string {
 	}
 	// Its last step, deploy (luban-gitops' update-digest), verified the signature and committed
 	// the digest.
-	if message := git(t, l.gitops, "log", "-1", "--format=%s", "main"); message != "Deploy sample-app@"+digest {
+	if message := l.gitopsGit(t, "log", "-1", "--format=%s", "main"); message != "Deploy sample-app@"+digest {
 		t.Fatalf("the GitOps repository's last commit is %q", message)
 	}
 	// Argo CD syncs the GitOps repository's new commit to the node. Hops are timed from the
 	// commit's own time (whole seconds).
-	seconds, err := strconv.ParseInt(git(t, l.gitops, "log", "-1", "--format=%ct", "main"), 10, 64)
+	seconds, err := strconv.ParseInt(l.gitopsGit(t, "log", "-1", "--format=%ct", "main"), 10, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
 	committed := time.Unix(seconds, 0)
-	l.b.waitSynced(t, git(t, l.gitops, "rev-parse", "main"))
+	l.b.waitSynced(t, l.gitopsGit(t, "rev-parse", "main"))
 	t.Logf("GitOps commit → Argo CD synced it: %s", time.Since(committed).Round(time.Second))
 	l.b.waitRunning(t, digest)
 	if body := answer(t, l.port); !strings.Contains(body, greeting) || !strings.Contains(body, `"uid":1002`) {
@@ -267,9 +275,28 @@ func (l *pushLoop) stoppedBeforeTheBuild(t *testing.T, done *wfv1.Workflow, gito
 	if outputDigest(done) != "" || registryDigest(t, l.ca, l.repo, "latest") != l.published {
 		t.Errorf("%s must publish nothing: output %q, registry %s (was %s)", why, outputDigest(done), registryDigest(t, l.ca, l.repo, "latest"), l.published)
 	}
-	if head := git(t, l.gitops, "rev-parse", "main"); head != gitopsHead {
+	if head := l.gitopsGit(t, "rev-parse", "main"); head != gitopsHead {
 		t.Errorf("%s changed the GitOps repository (%s → %s)", why, gitopsHead, head)
 	}
+}
+
+// builtNotDeployed waits for the next Workflow: it built (or reused) `revision` and published
+// it as `tag`, and the GitOps repository is still at `gitopsHead`. It returns the digest.
+func (l *pushLoop) builtNotDeployed(t *testing.T, revision, tag, gitopsHead string) string {
+	t.Helper()
+	done := l.b.waitWorkflow(t, l.b.nextWorkflow(t, l.seen))
+	if got := done.Spec.Arguments.GetParameterByName("revision"); done.Status.Phase != wfv1.WorkflowSucceeded || got == nil || got.Value.String() != revision {
+		t.Fatalf("%s should build %s and succeed: %s, builds %v\n%s", done.Name, revision, done.Status.Phase, got, l.b.failedStepLog(t, done))
+	}
+	digest := outputDigest(done)
+	if digest == "" || registryDigest(t, l.ca, l.repo, tag) != digest {
+		t.Errorf("%s's image should be %s:%s, it built %q, the registry has %q", done.Name, l.repo, tag, digest, registryDigest(t, l.ca, l.repo, tag))
+	}
+	if l.gitopsGit(t, "rev-parse", "main") != gitopsHead {
+		t.Errorf("%s must not change the GitOps repository", done.Name)
+	}
+	t.Logf("%s built %.12s as :%.20s in %s", done.Name, revision, tag, done.Status.FinishedAt.Sub(done.Status.StartedAt.Time).Round(time.Second))
+	return digest
 }
 
 // deliverForged posts a push of `revision` to the event source signed with `secret`.

@@ -87,11 +87,12 @@ func TestBuildWorkflowsHaveADeadline(t *testing.T) {
 
 // Nothing is built, pushed or deployed before the gates have passed: in both build
 // WorkflowTemplates the clone runs alone, then the gates side by side (the vulnerability gate,
-// the secret scan and, in luban-build, the tests and the linter), and only then any step that runs the
-// lifecycle.
+// the secret scan and, in luban-build, the tests and the linter, with `reuse`, which asks the
+// registry for an image of the same inputs and reads no file), and only then any step that
+// runs the lifecycle.
 func TestTheGatesRunBeforeAnythingIsBuilt(t *testing.T) {
 	for file, gates := range map[string]string{
-		"deploy/argo/workflows/build-template.yaml":      "vulnerability-gate secret-scan tests lint",
+		"deploy/argo/workflows/build-template.yaml":      "vulnerability-gate secret-scan tests lint reuse",
 		"deploy/argo/workflows/build-template-pack.yaml": "vulnerability-gate secret-scan",
 	} {
 		groups := stepGroups(t, file, "build")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,13 +149,17 @@ func passesAs(t *testing.T, sensor *v1alpha1.Sensor, name, event string, payload
 // in by Argo Events' own code.
 func sensorWorkflow(t *testing.T, sensor *v1alpha1.Sensor, payload []byte) *unstructured.Unstructured {
 	t.Helper()
-	return triggeredWorkflow(t, sensor, 0, pushEvent(t, payload))
+	return triggeredWorkflow(t, sensor, "build", pushEvent(t, payload))
 }
 
-// triggeredWorkflow is the Workflow the Sensor's trigger `index` submits for `event` (its
+// triggeredWorkflow is the Workflow the Sensor's trigger `name` submits for `event` (its
 // condition's one dependency).
-func triggeredWorkflow(t *testing.T, sensor *v1alpha1.Sensor, index int, event *v1alpha1.Event) *unstructured.Unstructured {
+func triggeredWorkflow(t *testing.T, sensor *v1alpha1.Sensor, name string, event *v1alpha1.Event) *unstructured.Unstructured {
 	t.Helper()
+	index := slices.IndexFunc(sensor.Spec.Triggers, func(trigger v1alpha1.Trigger) bool { return trigger.Template.Name == name })
+	if index < 0 {
+		t.Fatalf("the Sensor has no trigger %q", name)
+	}
 	trigger := sensor.Spec.Triggers[index].Template.ArgoWorkflow
 	resource, err := json.Marshal(trigger.Source.Resource)
 	if err != nil {
@@ -169,6 +174,17 @@ func triggeredWorkflow(t *testing.T, sensor *v1alpha1.Sensor, index int, event *
 		t.Fatal(err)
 	}
 	return workflow
+}
+
+// workflowArguments are a submitted Workflow's parameters, by name.
+func workflowArguments(workflow *unstructured.Unstructured) map[string]string {
+	params, _, _ := unstructured.NestedSlice(workflow.Object, "spec", "arguments", "parameters")
+	got := map[string]string{}
+	for _, p := range params {
+		m := p.(map[string]any)
+		got[m["name"].(string)], _ = m["value"].(string)
+	}
+	return got
 }
 
 // pullRequestPayload is testdata/pull-request-opened.json (GitHub's documented pull_request

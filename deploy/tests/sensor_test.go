@@ -77,17 +77,15 @@ func TestSensorAndEventSourceNameTheSameRepository(t *testing.T) {
 
 func TestSensorSubmitsTheBuildWithCloneURLAndPushedCommit(t *testing.T) {
 	workflow := sensorWorkflow(t, loadSensor(t), pushPayload(t, nil))
-	params, _, _ := unstructured.NestedSlice(workflow.Object, "spec", "arguments", "parameters")
-	got := map[string]string{}
-	for _, p := range params {
-		m := p.(map[string]any)
-		got[m["name"].(string)], _ = m["value"].(string)
-	}
+	got := workflowArguments(workflow)
 	if got["repo-url"] != "https://github.com/luban-buildpacks/sample-app.git" {
 		t.Errorf("repo-url = %q", got["repo-url"])
 	}
 	if got["revision"] != "4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70" {
 		t.Errorf("revision = %q, want the payload's `after`", got["revision"])
+	}
+	if got["since"] != "9a0b1c2d3e4f5061728394a5b6c7d8e9f0a1b2c3" {
+		t.Errorf("since = %q, want the payload's `before` (the secret scan reads the commits since)", got["since"])
 	}
 
 	// Every parameter the Sensor passes is one the WorkflowTemplate declares.
@@ -139,12 +137,8 @@ func TestSensorPassesGiteasPushAndFiltersOutItsDeletion(t *testing.T) {
 	if passes(t, sensor, gitea(func(p map[string]any) { p["after"] = strings.Repeat("0", 40) })) {
 		t.Error("Gitea's deletion of the default branch must be filtered out")
 	}
-	workflow := sensorWorkflow(t, sensor, gitea(nil))
-	params, _, _ := unstructured.NestedSlice(workflow.Object, "spec", "arguments", "parameters")
-	for _, p := range params {
-		if m := p.(map[string]any); m["name"] == "forge-repository" && m["value"] != "luban-buildpacks/sample-app" {
-			t.Errorf("forge-repository = %v, want the payload's repository.full_name", m["value"])
-		}
+	if got := workflowArguments(sensorWorkflow(t, sensor, gitea(nil)))["forge-repository"]; got != "luban-buildpacks/sample-app" {
+		t.Errorf("forge-repository = %v, want the payload's repository.full_name", got)
 	}
 }
 
@@ -181,18 +175,58 @@ func TestSensorBuildsPullRequestsFromTheRepositoryOnly(t *testing.T) {
 // The pull request's Workflow builds its head commit from its head repository, publishes
 // under :pr-<number>, reports on the head commit and deploys nothing.
 func TestSensorSubmitsAPullRequestsHeadUnderItsOwnTagWithoutDeploy(t *testing.T) {
-	workflow := triggeredWorkflow(t, loadSensor(t), 1, githubEvent(t, "pull_request", pullRequestPayload(t, nil)))
-	params, _, _ := unstructured.NestedSlice(workflow.Object, "spec", "arguments", "parameters")
-	got := map[string]string{}
-	for _, p := range params {
-		m := p.(map[string]any)
-		got[m["name"].(string)], _ = m["value"].(string)
-	}
+	workflow := triggeredWorkflow(t, loadSensor(t), "build-pull-request", githubEvent(t, "pull_request", pullRequestPayload(t, nil)))
+	got := workflowArguments(workflow)
 	want := map[string]string{
 		"repo-url": "https://github.com/luban-buildpacks/sample-app.git", "revision": "9a8b7c6d5e4f30211f2e3d4c5b6a79808f7e6d5c",
 		"image": "registry.example.com/luban/sample-app:pr-7", "forge-repository": "luban-buildpacks/sample-app", "gitops-repo": "",
+		"since": "4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70", // the base's commit
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("the pull request's Workflow parameters are %v, want %v", got, want)
+	}
+}
+
+// A push to another branch of the repository is built, tested and signed, published under
+// :commit-<sha>, and deploys nothing; the default branch, tags, deletions, other repositories
+// and pull requests never pass its dependency.
+func TestSensorBuildsOtherBranchesWithoutDeploy(t *testing.T) {
+	sensor := loadSensor(t)
+	feature := func(p map[string]any) { p["ref"] = "refs/heads/feature/login" }
+	if !passesAs(t, sensor, "branch-push", "push", pushPayload(t, feature)) {
+		t.Fatal("a push to another branch must be built")
+	}
+	for name, change := range map[string]func(map[string]any){
+		"the default branch": nil,
+		"a tag":              func(p map[string]any) { p["ref"] = "refs/tags/v1.0.0" },
+		"a branch's deletion": func(p map[string]any) {
+			feature(p)
+			p["after"] = strings.Repeat("0", 40)
+		},
+		// `after` goes into the image's tag.
+		"a push whose after is not a commit SHA": func(p map[string]any) {
+			feature(p)
+			p["after"] = "latest"
+		},
+		"another repository's branch": func(p map[string]any) {
+			feature(p)
+			p["repository"].(map[string]any)["full_name"] = "someone-else/sample-app"
+		},
+	} {
+		if passesAs(t, sensor, "branch-push", "push", pushPayload(t, change)) {
+			t.Errorf("%s must not pass as another branch's push", name)
+		}
+	}
+	if passesAs(t, sensor, "branch-push", "pull_request", pullRequestPayload(t, nil)) {
+		t.Error("a pull request must not pass as a push")
+	}
+	got := workflowArguments(triggeredWorkflow(t, sensor, "build-branch", pushEvent(t, pushPayload(t, feature))))
+	want := map[string]string{
+		"repo-url": "https://github.com/luban-buildpacks/sample-app.git", "revision": "4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70",
+		"image":            "registry.example.com/luban/sample-app:commit-4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70",
+		"forge-repository": "luban-buildpacks/sample-app", "gitops-repo": "", "since": "9a0b1c2d3e4f5061728394a5b6c7d8e9f0a1b2c3",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("another branch's Workflow parameters are %v, want %v", got, want)
 	}
 }

@@ -14,6 +14,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 func TestE2ECloneStepChecksOutTheExactCommit(t *testing.T) {
@@ -26,11 +30,14 @@ func TestE2ECloneStepChecksOutTheExactCommit(t *testing.T) {
 	git(t, repo, "commit", "-q", "-am", "second")
 	git(t, repo, "config", "uploadpack.allowAnySHA1InWant", "true")
 	chownToBuildUser(t, repo)
+	bin := t.TempDir()
+	buildGate(t, bin)
+	gate := filepath.Join(bin, "luban-osv-gate") + ":/usr/local/bin/luban-osv-gate:ro"
 
 	ws := workspace(t)
 	clone := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
-		map[string]string{"repo-url": "file:///repo", "revision": first})
-	out, err := clone.run(t, gitImage, "1001:1000", ws+":/workspace", repo+":/repo:ro")
+		map[string]string{"gate-image": gitImage, "builder-image": builderImage, "run-image": "", "build-env": "", "since": "", "repo-url": "file:///repo", "revision": first})
+	out, err := clone.run(t, gitImage, "1001:1000", gate, ws+":/workspace", repo+":/repo:ro")
 	if err != nil {
 		t.Fatalf("clone step failed: %v\n%s", err, out)
 	}
@@ -42,29 +49,53 @@ func TestE2ECloneStepChecksOutTheExactCommit(t *testing.T) {
 		t.Error("the clone step must not leave .git in the build source")
 	}
 	created := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
-		map[string]string{"repo-url": "file:///repo", "revision": first})
-	_, createdOut, err := created.runReading(t, gitImage, "1001:1000", "/tmp/luban-created", workspace(t)+":/workspace", repo+":/repo:ro")
+		map[string]string{"gate-image": gitImage, "builder-image": builderImage, "run-image": "", "build-env": "", "since": "", "repo-url": "file:///repo", "revision": first})
+	_, createdOut, err := created.runReading(t, gitImage, "1001:1000", "/tmp/luban-created", gate, workspace(t)+":/workspace", repo+":/repo:ro")
 	if want := git(t, repo, "show", "-s", "--format=%cI", first); err != nil || strings.TrimSpace(createdOut) != want {
 		t.Errorf("the clone step's output `created` is %q, want the commit's time %q (%v)", createdOut, want, err)
 	}
 
 	wrong := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
-		map[string]string{"repo-url": "file:///repo", "revision": strings.Repeat("0", 40)})
-	if out, err := wrong.run(t, gitImage, "1001:1000", workspace(t)+":/workspace", repo+":/repo:ro"); err == nil {
+		map[string]string{"gate-image": gitImage, "builder-image": builderImage, "run-image": "", "build-env": "", "since": "", "repo-url": "file:///repo", "revision": strings.Repeat("0", 40)})
+	if out, err := wrong.run(t, gitImage, "1001:1000", gate, workspace(t)+":/workspace", repo+":/repo:ro"); err == nil {
 		t.Errorf("a revision that doesn't exist must fail the step:\n%s", out)
 	}
 	// A URL with a password would be published as the image's source: refused.
 	withPassword := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
-		map[string]string{"repo-url": "https://user:token@git.example/app.git", "revision": first})
-	if out, err := withPassword.run(t, gitImage, "1001:1000", workspace(t)+":/workspace"); err == nil || !strings.Contains(out, "must not carry credentials") {
+		map[string]string{"gate-image": gitImage, "builder-image": builderImage, "run-image": "", "build-env": "", "since": "", "repo-url": "https://user:token@git.example/app.git", "revision": first})
+	if out, err := withPassword.run(t, gitImage, "1001:1000", gate, workspace(t)+":/workspace"); err == nil || !strings.Contains(out, "must not carry credentials") {
 		t.Errorf("a repo-url with credentials must be refused: %v\n%s", err, out)
 	}
 	// Not a full SHA: refused before git sees it.
 	for _, revision := range []string{"main", first[:12], "--upload-pack=touch /tmp/x", first + "\n"} {
 		bad := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
-			map[string]string{"repo-url": "file:///repo", "revision": revision})
-		if out, err := bad.run(t, gitImage, "1001:1000", workspace(t)+":/workspace", repo+":/repo:ro"); err == nil || !strings.Contains(out, "full commit SHA") {
+			map[string]string{"gate-image": gitImage, "builder-image": builderImage, "run-image": "", "build-env": "", "since": "", "repo-url": "file:///repo", "revision": revision})
+		if out, err := bad.run(t, gitImage, "1001:1000", gate, workspace(t)+":/workspace", repo+":/repo:ro"); err == nil || !strings.Contains(out, "full commit SHA") {
 			t.Errorf("revision %q must be refused: %v\n%s", revision, err, out)
+		}
+	}
+	badSince := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
+		map[string]string{"gate-image": gitImage, "builder-image": builderImage, "run-image": "", "build-env": "", "since": "--all", "repo-url": "file:///repo", "revision": first})
+	if out, err := badSince.run(t, gitImage, "1001:1000", gate, workspace(t)+":/workspace", repo+":/repo:ro"); err == nil || !strings.Contains(out, "since must be empty or a full commit SHA") {
+		t.Errorf("a `since` that isn't a commit SHA must be refused: %v\n%s", err, out)
+	}
+	// project.toml's exclude, as pack applies it: the files it names never reach the workspace.
+	writeFile(t, filepath.Join(repo, "project.toml"), "[_]\nschema-version = \"0.2\"\n[io.buildpacks]\nexclude = [\".env\", \"docs\"]\n")
+	writeFile(t, filepath.Join(repo, ".env"), "DATABASE_PASSWORD=luban-e2e-not-for-the-image\n")
+	writeFile(t, filepath.Join(repo, "docs/guide.md"), "# guide\n")
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-q", "-m", "a descriptor")
+	described := git(t, repo, "rev-parse", "HEAD")
+	chownToBuildUser(t, repo)
+	ws = workspace(t)
+	withDescriptor := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
+		map[string]string{"gate-image": gitImage, "builder-image": builderImage, "run-image": "", "build-env": "", "since": "", "repo-url": "file:///repo", "revision": described})
+	if out, err := withDescriptor.run(t, gitImage, "1001:1000", gate, ws+":/workspace", repo+":/repo:ro"); err != nil || !strings.Contains(out, "project.toml: exclude .env, docs: 3 path(s) left out of the build") {
+		t.Fatalf("the clone should apply project.toml's exclude: %v\n%s", err, out)
+	}
+	for name, want := range map[string]bool{".env": false, "docs": false, "main.py": true, "project.toml": true} {
+		if _, err := os.Lstat(filepath.Join(ws, "source", name)); (err == nil) != want {
+			t.Errorf("after project.toml's exclude, %s in the workspace: %v, want %v", name, err == nil, want)
 		}
 	}
 }
@@ -207,60 +238,31 @@ func TestE2EBuildEnvKeysMustBeVariableNames(t *testing.T) {
 }
 
 func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
-	requireE2E(t)
-	// A GitOps repository (bare, like the remote) with the example overlay.
-	seed := gitRepo(t, "deploy/argo/cd/gitops-example", "seed")
-	remote := workspace(t)
-	git(t, remote, "clone", "-q", "--bare", seed, "gitops.git")
-	bare := filepath.Join(remote, "gitops.git")
-	// The app's source repository: first ← second, and `other`, a commit on another line.
-	app := gitRepo(t, "test-fixtures/requirements_without_lock", "first")
-	first := git(t, app, "rev-parse", "HEAD")
-	git(t, app, "commit", "-q", "--allow-empty", "-m", "second")
-	second := git(t, app, "rev-parse", "HEAD")
-	git(t, app, "checkout", "-q", "-b", "other", first)
-	git(t, app, "commit", "-q", "--allow-empty", "-m", "other")
-	other := git(t, app, "rev-parse", "HEAD")
-	git(t, remote, "clone", "-q", "--bare", app, "app.git")
-	chownToBuildUser(t, remote)
-	before := git(t, bare, "rev-list", "--count", "main")
-
+	g := newGitOpsStepSite(t)
+	before := g.count(t)
 	digest := "sha256:" + strings.Repeat("ab", 32)
-	image := "registry.example.com/luban/sample-app"
-	params := map[string]string{
-		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main", "gitops-image": gitImage,
-		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "digest": digest, "image": image,
-		"repo-url": "file:///remote/app.git", "revision": first,
-	}
-	// The step's image (Argo CD's) has git and kustomize; here the build image has git, and
-	// kustomize (built by install-tools.sh) is mounted where Argo CD's image has it.
-	kustomize := lookTool(t, "kustomize")
-	tools := kustomize + ":/usr/local/bin/kustomize:ro"
-	update := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
-	out, err := update.run(t, gitImage, "1001:1000", remote+":/remote", tools)
-	if err != nil {
+	if out, err := g.commitDigest(t, digest, g.first); err != nil {
 		t.Fatalf("update-digest step failed: %v\n%s", err, out)
 	}
-	after := git(t, bare, "rev-list", "--count", "main")
-	if before == after || git(t, bare, "rev-list", "--count", "main", "^"+git(t, seed, "rev-parse", "HEAD")) != "1" {
-		t.Fatalf("expected exactly one new commit, history went from %s to %s\n%s", before, after, out)
+	if after := g.count(t); before == after || git(t, g.bare, "rev-list", "--count", "main", "^"+git(t, g.seed, "rev-parse", "HEAD")) != "1" {
+		t.Fatalf("expected exactly one new commit, history went from %s to %s", before, after)
 	}
-	kustomization := git(t, bare, "show", "main:apps/sample-app/kustomization.yaml")
-	if !strings.Contains(kustomization, "digest: "+digest) || !strings.Contains(kustomization, "newName: "+image) || strings.Contains(kustomization, "sha256:0000") {
+	kustomization := git(t, g.bare, "show", "main:apps/sample-app/kustomization.yaml")
+	if !strings.Contains(kustomization, "digest: "+digest) || !strings.Contains(kustomization, "newName: "+g.params["image"]) || strings.Contains(kustomization, "sha256:0000") {
 		t.Errorf("the kustomization should carry the image and the new digest:\n%s", kustomization)
 	}
-	if msg := git(t, bare, "log", "-1", "--format=%s", "main"); msg != "Deploy sample-app@"+digest {
+	if msg := git(t, g.bare, "log", "-1", "--format=%s", "main"); msg != "Deploy sample-app@"+digest {
 		t.Errorf("commit message %q", msg)
 	}
-	if deployed := git(t, bare, "show", "main:apps/sample-app/source-commit"); deployed != first {
-		t.Errorf("source-commit should record %s, holds %q", first, deployed)
+	if deployed := g.deployed(t); deployed != g.first {
+		t.Errorf("source-commit should record %s, holds %q", g.first, deployed)
 	}
 
 	// The same digest again is no new commit; a value that isn't a digest fails.
-	if out, err := update.run(t, gitImage, "1001:1000", remote+":/remote", tools); err != nil || !strings.Contains(out, "already at") {
+	if out, err := g.commitDigest(t, digest, g.first); err != nil || !strings.Contains(out, "already at") {
 		t.Errorf("re-running with the same digest should change nothing: %v\n%s", err, out)
 	}
-	head := git(t, bare, "rev-parse", "main")
+	head := g.head(t)
 	for _, digest := range []string{
 		"latest",
 		"sha256:" + strings.Repeat("ab", 31),
@@ -270,99 +272,166 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 		"sha256:" + strings.Repeat("ab", 32) + `\ncomponents:\n  - https://evil.example//evil`,
 		"sha256:" + strings.Repeat("ab", 32) + "\ncomponents:\n  - https://evil.example//evil",
 	} {
-		params["digest"] = digest
-		bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
-		if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote", tools); err == nil || !strings.Contains(out, "not an image digest") {
+		if out, err := g.commitDigest(t, digest, g.first); err == nil || !strings.Contains(out, "not an image digest") {
 			t.Errorf("digest %q must fail the step before any change: %v\n%s", digest, err, out)
 		}
-		if now := git(t, bare, "rev-parse", "main"); now != head {
+		if now := g.head(t); now != head {
 			t.Fatalf("digest %q changed the GitOps repository (%s → %s)", digest, head, now)
 		}
 	}
-	// Deploys go forward only. `second` descends from `first`: deployed.
-	params["digest"], params["revision"] = "sha256:"+strings.Repeat("cd", 32), second
-	forward := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
-	if out, err := forward.run(t, gitImage, "1001:1000", remote+":/remote", tools); err != nil || !strings.Contains(out, "Committed sample-app@") {
-		t.Fatalf("a descendant of the deployed commit should deploy: %v\n%s", err, out)
-	}
-	head = git(t, bare, "rev-parse", "main")
-	// `first` again, built later (an older push whose workflow finished last), and `other`,
-	// which doesn't descend from `second`: superseded, nothing committed.
-	for _, revision := range []string{first, other} {
-		params["digest"], params["revision"] = "sha256:"+strings.Repeat("ef", 32), revision
-		stale := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
-		if out, err := stale.run(t, gitImage, "1001:1000", remote+":/remote", tools); err != nil || !strings.Contains(out, "Superseded: "+revision+" does not descend from "+second) {
-			t.Errorf("%s must be superseded by the deployed %s: %v\n%s", revision, second, err, out)
+}
+
+// Deploys go forward only: `second` descends from the deployed `first` and is deployed;
+// `first` again (an older push whose workflow finished last) and `other` (on another line)
+// are superseded, and nothing is committed.
+func TestE2EGitOpsStepDeploysDescendantsOnly(t *testing.T) {
+	g := newGitOpsStepSite(t)
+	g.mustCommitDigest(t, "sha256:"+strings.Repeat("ab", 32), g.first)
+	g.mustCommitDigest(t, "sha256:"+strings.Repeat("cd", 32), g.second)
+	head := g.head(t)
+	for _, revision := range []string{g.first, g.other} {
+		if out, err := g.commitDigest(t, "sha256:"+strings.Repeat("ef", 32), revision); err != nil || !strings.Contains(out, "Superseded: "+revision+" does not descend from "+g.second) {
+			t.Errorf("%s must be superseded by the deployed %s: %v\n%s", revision, g.second, err, out)
 		}
-		if now := git(t, bare, "rev-parse", "main"); now != head {
+		if now := g.head(t); now != head {
 			t.Fatalf("a superseded commit changed the GitOps repository (%s → %s)", head, now)
 		}
 	}
-	// A rejected push (another deploy landed first) is tried again on the new tip: a hook
-	// rejects the first push only.
-	hook := filepath.Join(bare, "hooks", "pre-receive")
+}
+
+// A rejected push (another deploy landed first) is tried again on the new tip: a hook rejects
+// the first push only.
+func TestE2EGitOpsStepTriesARejectedPushAgain(t *testing.T) {
+	g := newGitOpsStepSite(t)
+	hook := filepath.Join(g.bare, "hooks", "pre-receive")
 	if err := os.WriteFile(hook, []byte("#!/bin/sh\n[ -e rejected-once ] && exit 0\ntouch rejected-once\necho 'another deploy landed first' >&2\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	chownToBuildUser(t, remote)
-	git(t, app, "checkout", "-q", "main")
-	git(t, app, "commit", "-q", "--allow-empty", "-m", "third")
-	third := git(t, app, "rev-parse", "HEAD")
-	git(t, filepath.Join(remote, "app.git"), "fetch", "-q", app, "main:main")
-	chownToBuildUser(t, remote)
-	params["digest"], params["revision"] = "sha256:"+strings.Repeat("12", 32), third
-	retried := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
-	if out, err := retried.run(t, gitImage, "1001:1000", remote+":/remote", tools); err != nil || !strings.Contains(out, "trying again on the new tip") || !strings.Contains(out, "Committed sample-app@") {
+	chownToBuildUser(t, g.remote)
+	if out, err := g.commitDigest(t, "sha256:"+strings.Repeat("12", 32), g.second); err != nil || !strings.Contains(out, "trying again on the new tip") || !strings.Contains(out, "Committed sample-app@") {
 		t.Errorf("a rejected push should be tried again and land: %v\n%s", err, out)
 	}
-	if deployed := git(t, bare, "show", "main:apps/sample-app/source-commit"); deployed != third {
-		t.Errorf("after the retry source-commit should be %s, is %q", third, deployed)
+	if deployed := g.deployed(t); deployed != g.second {
+		t.Errorf("after the retry source-commit should be %s, is %q", g.second, deployed)
 	}
-	head = git(t, bare, "rev-parse", "main")
+}
 
-	params["digest"], params["revision"] = digest, third
-	params["image-name"] = "sample-app\nx"
-	bad := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
-	if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote", tools); err == nil {
+// An image name with a newline, or one no container uses (which would commit a change that
+// deploys nothing): refused, nothing committed.
+func TestE2EGitOpsStepRefusesAnImageNameTheManifestsDontUse(t *testing.T) {
+	g := newGitOpsStepSite(t)
+	head := g.head(t)
+	g.params["image-name"] = "sample-app\nx"
+	if out, err := g.commitDigest(t, "sha256:"+strings.Repeat("ab", 32), g.first); err == nil {
 		t.Errorf("an image name with a newline must fail:\n%s", out)
 	}
-	// A name no container uses would commit a change that deploys nothing: refused.
-	params["image-name"], params["digest"] = "sampel-app", "sha256:"+strings.Repeat("cd", 32)
-	bad = loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params)
-	if out, err := bad.run(t, gitImage, "1001:1000", remote+":/remote", tools); err == nil || !strings.Contains(out, "no container in apps/sample-app uses the image 'sampel-app'") {
+	g.params["image-name"] = "sampel-app"
+	if out, err := g.commitDigest(t, "sha256:"+strings.Repeat("cd", 32), g.first); err == nil || !strings.Contains(out, "no container in apps/sample-app uses the image 'sampel-app'") {
 		t.Errorf("an image name no container uses must fail: %v\n%s", err, out)
 	}
-	if now := git(t, bare, "rev-parse", "main"); now != head {
+	if now := g.head(t); now != head {
 		t.Fatalf("a failed step changed the GitOps repository (%s → %s)", head, now)
 	}
+}
 
-	// `third` didn't become ready: roll-back restores the directory as the commit before had
-	// it (second's digest and source-commit) in one commit that says why, the reason passed as
-	// data.
+// `second` didn't become ready: roll-back restores the directory as the commit before had it
+// (first's digest and source-commit) in one commit that says why, the reason passed as data;
+// run again, it leaves alone a commit that is no longer deployed.
+func TestE2EGitOpsRollBackRestoresThePreviousDeploy(t *testing.T) {
+	g := newGitOpsStepSite(t)
+	g.mustCommitDigest(t, "sha256:"+strings.Repeat("ab", 32), g.first)
+	g.mustCommitDigest(t, "sha256:"+strings.Repeat("cd", 32), g.second)
+	head := g.head(t)
 	reason := `pod sample-app-x, container web: exited with code 3; last output: $(touch /tmp/pwned) "quoted"`
 	rollBack := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "roll-back", map[string]string{
 		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main", "gitops-image": gitImage,
-		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "revision": third, "gitops-commit": head, "reason": reason,
+		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "revision": g.second, "gitops-commit": head, "reason": reason,
 	})
-	out, err = rollBack.run(t, gitImage, "1001:1000", remote+":/remote")
+	out, err := rollBack.run(t, gitImage, "1001:1000", g.remote+":/remote")
 	if err != nil || !strings.Contains(out, "Rolled back apps/sample-app to its state before "+head) {
 		t.Fatalf("roll-back should restore the previous deploy: %v\n%s", err, out)
 	}
-	if deployed := git(t, bare, "show", "main:apps/sample-app/source-commit"); deployed != second {
-		t.Errorf("after the rollback source-commit should be %s again, is %q", second, deployed)
+	if deployed := g.deployed(t); deployed != g.first {
+		t.Errorf("after the rollback source-commit should be %s again, is %q", g.first, deployed)
 	}
-	if k := git(t, bare, "show", "main:apps/sample-app/kustomization.yaml"); !strings.Contains(k, "digest: sha256:"+strings.Repeat("cd", 32)) {
-		t.Errorf("after the rollback the kustomization should carry second's digest:\n%s", k)
+	if k := git(t, g.bare, "show", "main:apps/sample-app/kustomization.yaml"); !strings.Contains(k, "digest: sha256:"+strings.Repeat("ab", 32)) {
+		t.Errorf("after the rollback the kustomization should carry first's digest:\n%s", k)
 	}
-	if message := git(t, bare, "log", "-1", "--format=%B", "main"); !strings.HasPrefix(message, "Roll back sample-app: source commit "+third+" did not become ready") || !strings.Contains(message, reason) {
+	if message := git(t, g.bare, "log", "-1", "--format=%B", "main"); !strings.HasPrefix(message, "Roll back sample-app: source commit "+g.second+" did not become ready") || !strings.Contains(message, reason) {
 		t.Errorf("the rollback commit's message: %q", message)
 	}
-	// Run again: `third` is no longer the deployed commit, so it is left alone.
-	rolledBack := git(t, bare, "rev-parse", "main")
-	if out, err := rollBack.run(t, gitImage, "1001:1000", remote+":/remote"); err != nil || !strings.Contains(out, "A newer deploy replaced "+third) {
+	rolledBack := g.head(t)
+	if out, err := rollBack.run(t, gitImage, "1001:1000", g.remote+":/remote"); err != nil || !strings.Contains(out, "A newer deploy replaced "+g.second) {
 		t.Errorf("a rollback of a commit no longer deployed must do nothing: %v\n%s", err, out)
 	}
-	if now := git(t, bare, "rev-parse", "main"); now != rolledBack {
+	if now := g.head(t); now != rolledBack {
 		t.Errorf("a second rollback changed the GitOps repository (%s → %s)", rolledBack, now)
+	}
+}
+
+// The reuse step of the WorkflowTemplate, its real command in a container, against the testbed
+// registry (TLS with its CA, as the ca-configmap gives it): no image of these inputs yet → it
+// says so; one exists → it outputs that digest and tags nothing; as publish-reused (after the
+// gates) it tags that digest with the workflow's image name (a pull request's tag here), and
+// refuses a digest the inputs' tag no longer names. Values that aren't what they claim are
+// refused before the registry is asked.
+func TestE2EReuseStepFindsAnImageOfTheSameInputs(t *testing.T) {
+	requireE2E(t)
+	bin := t.TempDir()
+	buildGate(t, bin)
+	caDir, ca := caConfigMap(t)
+	auth := t.TempDir()
+	writeFile(t, filepath.Join(auth, "config.json"), `{"auths":{}}`)
+	inputs := fmt.Sprintf("%064x", time.Now().UnixNano())
+	repo := "luban-test/reuse"
+	reuse := func(image, inputs string, publish ...string) (string, string, error) {
+		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "reuse",
+			map[string]string{"gate-image": gitImage, "image": image, "inputs": inputs, "insecure-registry": "", "publish": strings.Join(publish, "")})
+		return s.runReading(t, gitImage, "1001:1000", "/tmp/luban-reused", filepath.Join(bin, "luban-osv-gate")+":/usr/local/bin/luban-osv-gate:ro",
+			auth+":/luban/registry-auth:ro", caDir+":/luban/ca:ro")
+	}
+	out, reused, err := reuse(registry+"/"+repo+":pr-9", inputs)
+	if err != nil || reused != "" || !strings.Contains(out, "no image of these inputs yet ("+registry+"/"+repo+":inputs-"+inputs+")") {
+		t.Fatalf("with no image of these inputs the step must build: %v %q\n%s", err, reused, out)
+	}
+
+	// An image the export tagged with these inputs.
+	image, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(registry + "/" + repo + ":inputs-" + inputs)
+	if err := remote.Write(ref, image, remote.WithTransport(registryClient(ca).Transport)); err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := image.Digest()
+	forgetImage(t, ca, repo, "pr-9")
+	out, reused, err = reuse(registry+"/"+repo+":pr-9", inputs)
+	if err != nil || reused != digest.String() || !strings.Contains(out, "Reuse "+digest.String()) {
+		t.Fatalf("an image of these inputs must be reused: %v %q\n%s", err, reused, out)
+	}
+	if got := registryDigest(t, ca, repo, "pr-9"); got != "" {
+		t.Errorf("nothing may be tagged before the gates passed, pr-9 is %q", got)
+	}
+	if out, _, err := reuse(registry+"/"+repo+":pr-9", inputs, digest.String()); err != nil || !strings.Contains(out, "Published "+digest.String()) {
+		t.Fatalf("publish-reused must tag the image: %v\n%s", err, out)
+	}
+	if got := registryDigest(t, ca, repo, "pr-9"); got != digest.String() {
+		t.Errorf("the reused image should be tagged pr-9, the registry has %q", got)
+	}
+	other := "sha256:" + strings.Repeat("0", 64)
+	if out, _, err := reuse(registry+"/"+repo+":pr-9", inputs, other); err == nil || !strings.Contains(out, "now names "+digest.String()) {
+		t.Errorf("publishing a digest the inputs' tag doesn't name must fail: %v\n%s", err, out)
+	}
+
+	for _, bad := range [][2]string{
+		{registry + "/" + repo, "latest"},
+		{registry + "/" + repo, inputs + "\n"},
+		{registry + "/" + repo + "@" + digest.String(), inputs},
+		{"Not An Image", inputs},
+	} {
+		if out, _, err := reuse(bad[0], bad[1]); err == nil {
+			t.Errorf("image %q with inputs %q must be refused:\n%s", bad[0], bad[1], out)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -295,4 +296,72 @@ func registryDigest(t *testing.T, ca []byte, repo, tag string) string {
 	}
 	resp.Body.Close()
 	return resp.Header.Get("Docker-Content-Digest")
+}
+
+// gitOpsStepSite is what luban-gitops' steps work on, in directories (file:// URLs): the GitOps
+// repository (bare, like the remote) with the example overlay, and the app's source
+// repository: first ← second, and `other`, a commit on another line.
+type gitOpsStepSite struct {
+	seed, remote, bare   string
+	first, second, other string
+	params               map[string]string // commit-digest's, but for digest and revision
+	tools                string            // kustomize, where Argo CD's image has it
+}
+
+func newGitOpsStepSite(t *testing.T) *gitOpsStepSite {
+	t.Helper()
+	requireE2E(t)
+	g := &gitOpsStepSite{seed: gitRepo(t, "deploy/argo/cd/gitops-example", "seed"), remote: workspace(t)}
+	git(t, g.remote, "clone", "-q", "--bare", g.seed, "gitops.git")
+	g.bare = filepath.Join(g.remote, "gitops.git")
+	app := gitRepo(t, "test-fixtures/requirements_without_lock", "first")
+	g.first = git(t, app, "rev-parse", "HEAD")
+	git(t, app, "commit", "-q", "--allow-empty", "-m", "second")
+	g.second = git(t, app, "rev-parse", "HEAD")
+	git(t, app, "checkout", "-q", "-b", "other", g.first)
+	git(t, app, "commit", "-q", "--allow-empty", "-m", "other")
+	g.other = git(t, app, "rev-parse", "HEAD")
+	git(t, g.remote, "clone", "-q", "--bare", app, "app.git")
+	chownToBuildUser(t, g.remote)
+	g.params = map[string]string{
+		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main", "gitops-image": gitImage,
+		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "image": "registry.example.com/luban/sample-app",
+		"repo-url": "file:///remote/app.git",
+	}
+	// The step's image (Argo CD's) has git and kustomize; here the build image has git, and
+	// kustomize (built by install-tools.sh) is mounted where Argo CD's image has it.
+	g.tools = lookTool(t, "kustomize") + ":/usr/local/bin/kustomize:ro"
+	return g
+}
+
+// commitDigest runs the commit-digest step for `digest`, built from `revision`.
+func (g *gitOpsStepSite) commitDigest(t *testing.T, digest, revision string) (string, error) {
+	t.Helper()
+	params := maps.Clone(g.params)
+	params["digest"], params["revision"] = digest, revision
+	return loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params).
+		run(t, gitImage, "1001:1000", g.remote+":/remote", g.tools)
+}
+
+func (g *gitOpsStepSite) mustCommitDigest(t *testing.T, digest, revision string) {
+	t.Helper()
+	if out, err := g.commitDigest(t, digest, revision); err != nil || !strings.Contains(out, "Committed sample-app@") {
+		t.Fatalf("%s of %.12s should be deployed: %v\n%s", digest, revision, err, out)
+	}
+}
+
+func (g *gitOpsStepSite) head(t *testing.T) string {
+	t.Helper()
+	return git(t, g.bare, "rev-parse", "main")
+}
+
+func (g *gitOpsStepSite) count(t *testing.T) string {
+	t.Helper()
+	return git(t, g.bare, "rev-list", "--count", "main")
+}
+
+// deployed is the source commit the GitOps repository deploys.
+func (g *gitOpsStepSite) deployed(t *testing.T) string {
+	t.Helper()
+	return git(t, g.bare, "show", "main:apps/sample-app/source-commit")
 }
