@@ -138,6 +138,8 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 		"revision": strings.Repeat("5a", 20),
 		"repo-url": "https://git.example/acme/probe.git",
 		"created":  "2026-11-20T10:00:00Z",
+		// reuse's name for an image of these inputs, which the export adds.
+		"inputs-tag": image + ":inputs-" + fmt.Sprintf("%064x", time.Now().UnixNano()),
 	}
 	registryMounts := []string{ws + ":/workspace", auth + ":/luban/registry-auth:ro", caDir + ":/luban/ca:ro"}
 	buildMounts := []string{ws + ":/workspace", secrets + ":/luban/build-secrets:ro", caDir + ":/luban/ca:ro"}
@@ -190,6 +192,9 @@ func TestE2EPhaseStepsPublishWithCredentialsBuildTimeCodeNeverSees(t *testing.T)
 	}
 	if got := registryDigest(t, ca, "luban-test/argo-phases", "latest"); got != digest {
 		t.Errorf("the registry has %s, the step reported %s", got, digest)
+	}
+	if tag := strings.TrimPrefix(params["inputs-tag"], image+":"); registryDigest(t, ca, "luban-test/argo-phases", tag) != digest {
+		t.Errorf("the export should also tag the image %s", tag)
 	}
 	if _, err := os.Stat(filepath.Join(ws, "digest")); !os.IsNotExist(err) {
 		t.Error("the digest must not be kept on the shared volume, where build-time code can write")
