@@ -116,7 +116,7 @@ func runLint(args []string) error {
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	pyproject, err := readPyproject(*gate.source)
+	pyproject, err := readAppFile(*gate.source, "pyproject.toml")
 	if err != nil {
 		return err
 	} else if pyproject == nil {

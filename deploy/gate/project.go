@@ -237,17 +237,11 @@ func runProjectFiles(args []string) error {
 
 // applyProjectDescriptor reads project.toml, if any, and removes what it leaves out.
 func applyProjectDescriptor(source string) error {
-	root, err := os.OpenRoot(source)
+	raw, err := readAppFile(source, "project.toml")
 	if err != nil {
-		return err
-	}
-	defer root.Close()
-	// Read through the root: a project.toml that is a link leading out of the app is an error.
-	raw, err := fs.ReadFile(root.FS(), "project.toml")
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	} else if err != nil {
 		return fmt.Errorf("project.toml can't be read (%v): a link must stay inside the repository", err)
+	} else if raw == nil {
+		return nil
 	}
 	filter, err := ParseProjectDescriptor(raw)
 	if err != nil || filter == nil {

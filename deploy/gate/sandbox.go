@@ -158,14 +158,15 @@ func (g *sandboxGate) open() (*sandbox, context.CancelFunc, error) {
 	return box, cancel, nil
 }
 
-// readPyproject is the commit's pyproject.toml, or nil when it has none.
-func readPyproject(source string) ([]byte, error) {
+// readAppFile is the commit's file `name`, read through an os.Root (a link that leads out of
+// the commit is an error), or nil when it has none.
+func readAppFile(source, name string) ([]byte, error) {
 	root, err := os.OpenRoot(source)
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
-	raw, err := fs.ReadFile(root.FS(), "pyproject.toml")
+	raw, err := fs.ReadFile(root.FS(), name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

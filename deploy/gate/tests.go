@@ -224,7 +224,7 @@ func runTests(args []string) error {
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	pyproject, err := readPyproject(*gate.source)
+	pyproject, err := readAppFile(*gate.source, "pyproject.toml")
 	if err != nil {
 		return err
 	} else if pyproject == nil {

@@ -633,12 +633,9 @@ func (b *argoBench) failedStepLog(t *testing.T, workflow *wfv1.Workflow) string 
 // unchanged or superseded.
 func deployResult(workflow *wfv1.Workflow) string {
 	for _, node := range workflow.Status.Nodes {
-		if node.DisplayName != "deploy" || node.Outputs == nil {
-			continue
-		}
-		for _, parameter := range node.Outputs.Parameters {
-			if parameter.Name == "result" && parameter.Value != nil {
-				return parameter.Value.String()
+		if node.DisplayName == "deploy" {
+			if result := nodeOutput(node, "result"); result != "" {
+				return result
 			}
 		}
 	}

@@ -39,7 +39,7 @@ func TestE2EVulnerabilityGateStopsAdvisoriesAtTheThreshold(t *testing.T) {
 		s.Args = append(s.Args, "--report=/tmp/vulnerability-report.json")
 		return s.runReading(t, gitImage, "1001:1000", "/tmp/vulnerability-report.json",
 			app+":/workspace/source:ro", database+":/osv:ro",
-			filepath.Join(bin, "luban-osv-gate")+":/usr/local/bin/luban-osv-gate:ro",
+			gateMount(bin),
 			scanner+":/usr/local/bin/osv-scanner:ro")
 	}
 	expect := func(what string, out string, err error, failed bool, texts ...string) {
@@ -140,7 +140,7 @@ func TestE2ESBOMStepPassesOnACheckedSBOMAndNeverFollowsALink(t *testing.T) {
 
 	sbomStep := func(ws string) (string, string, string, error) {
 		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "sbom", map[string]string{"gate-image": gitImage})
-		mounts := []string{ws + ":/workspace:ro", filepath.Join(bin, "luban-osv-gate") + ":/usr/local/bin/luban-osv-gate:ro",
+		mounts := []string{ws + ":/workspace:ro", gateMount(bin),
 			// Where the signing step mounts the registry's Docker config.
 			secret + ":/luban/registry-auth/config.json:ro"}
 		out, sbom, err := s.runReading(t, gitImage, "1001:1000", "/tmp/luban-sbom.json", mounts...)

@@ -35,6 +35,11 @@ func buildGate(t *testing.T, dir string) {
 	buildDeployProgram(t, "deploy/gate", "luban-osv-gate", dir)
 }
 
+// gateMount mounts the luban-osv-gate that buildGate built in dir where the gate image has it.
+func gateMount(dir string) string {
+	return filepath.Join(dir, "luban-osv-gate") + ":/usr/local/bin/luban-osv-gate:ro"
+}
+
 // buildDeployProgram builds the Go program in the repository's `module` directory, static, as
 // dir/name.
 func buildDeployProgram(t *testing.T, module, name, dir string) {
@@ -158,7 +163,7 @@ func sandboxStep(t *testing.T, template, app string) func() (string, string, err
 		})
 		chownToBuildUser(t, app)
 		return s.runReading(t, gitImage, "1001:1000", "/tmp/luban-"+template, app+":/workspace/source:ro", caDir+":/luban/ca:ro",
-			filepath.Join(bin, "luban-osv-gate")+":/usr/local/bin/luban-osv-gate:ro", uv+":/usr/local/bin/uv:ro")
+			gateMount(bin), uv+":/usr/local/bin/uv:ro")
 	}
 }
 
@@ -223,7 +228,7 @@ func (s *secretScanSite) scan(t *testing.T, revision, since string) (string, str
 	ws := workspace(t)
 	clone := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
 		map[string]string{"gate-image": gitImage, "builder-image": builderImage, "run-image": "", "build-env": "", "repo-url": "file:///repo", "revision": revision, "since": since})
-	gate := filepath.Join(s.bin, "luban-osv-gate") + ":/usr/local/bin/luban-osv-gate:ro"
+	gate := gateMount(s.bin)
 	out, cloneSince, err := clone.runReading(t, gitImage, "1001:1000", "/tmp/luban-since", ws+":/workspace", s.repo+":/repo:ro", gate)
 	if err != nil {
 		t.Fatalf("the clone step failed: %v\n%s", err, out)

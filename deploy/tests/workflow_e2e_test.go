@@ -32,7 +32,7 @@ func TestE2ECloneStepChecksOutTheExactCommit(t *testing.T) {
 	chownToBuildUser(t, repo)
 	bin := t.TempDir()
 	buildGate(t, bin)
-	gate := filepath.Join(bin, "luban-osv-gate") + ":/usr/local/bin/luban-osv-gate:ro"
+	gate := gateMount(bin)
 
 	ws := workspace(t)
 	clone := loadStep(t, "deploy/argo/workflows/build-template.yaml", "clone",
@@ -392,7 +392,7 @@ func TestE2EReuseStepFindsAnImageOfTheSameInputs(t *testing.T) {
 	reuse := func(image, inputs string, publish ...string) (string, string, error) {
 		s := loadStep(t, "deploy/argo/workflows/build-template.yaml", "reuse",
 			map[string]string{"gate-image": gitImage, "image": image, "inputs": inputs, "insecure-registry": "", "publish": strings.Join(publish, "")})
-		return s.runReading(t, gitImage, "1001:1000", "/tmp/luban-reused", filepath.Join(bin, "luban-osv-gate")+":/usr/local/bin/luban-osv-gate:ro",
+		return s.runReading(t, gitImage, "1001:1000", "/tmp/luban-reused", gateMount(bin),
 			auth+":/luban/registry-auth:ro", caDir+":/luban/ca:ro")
 	}
 	out, reused, err := reuse(registry+"/"+repo+":pr-9", inputs)
