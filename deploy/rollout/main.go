@@ -8,6 +8,18 @@
 //
 // It runs in a pod with the luban-rollout service account's token (read Applications and ask
 // them to refresh; read Deployments, pods and events), and reads nothing else.
+//
+// Before the GitOps commit, its preflight checks that what the new version's pods need from
+// their namespace is there (Secrets, ConfigMaps, service accounts, image pull Secrets), with
+// the luban-preflight service account's token, which may read those objects' metadata in the
+// app's namespace and the Application; it asks for metadata only, never a Secret's data:
+//
+//	luban-rollout preflight --application sample-app --manifests "$(kustomize build …)" --result /tmp/result
+//
+// A promotion (luban-promote) asks which digest the environment it promotes from runs, synced
+// and healthy, with the luban-rollout service account's token:
+//
+//	luban-rollout staged --application sample-app --image registry.example.com/team/app --digest-file /tmp/digest --gitops-commit-file /tmp/commit
 package main
 
 import (
@@ -20,12 +32,16 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 )
 
@@ -37,6 +53,14 @@ var (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "preflight" {
+		preflightMain(os.Args[2:])
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "staged" {
+		stagedMain(os.Args[2:])
+		return
+	}
 	application := flag.String("application", "", "the Argo CD Application that deploys the GitOps path")
 	namespace := flag.String("argocd-namespace", "argocd", "the namespace of Argo CD's Applications")
 	revision := flag.String("revision", "", "the GitOps commit (full SHA) to wait for")
@@ -47,14 +71,19 @@ func main() {
 	if err == nil {
 		err = run(*application, *namespace, *revision, *timeout)
 	}
-	line := "live"
+	finish("Rollout", "live", *result, err)
+}
+
+// finish writes the outcome's one line to `result` (for the commit status) and exits 1 on err.
+func finish(what, success, result string, err error) {
+	line := success
 	if err != nil {
 		line = oneLine(err.Error())
-		fmt.Fprintf(os.Stderr, "Rollout failed: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%s failed: %v\n", what, err)
 	}
-	if *result != "" {
-		if werr := os.WriteFile(*result, []byte(line+"\n"), 0o644); werr != nil {
-			fmt.Fprintf(os.Stderr, "can't write %s: %v\n", *result, werr)
+	if result != "" {
+		if werr := os.WriteFile(result, []byte(line+"\n"), 0o644); werr != nil {
+			fmt.Fprintf(os.Stderr, "can't write %s: %v\n", result, werr)
 		}
 	}
 	if err != nil {
@@ -231,4 +260,145 @@ func deadline(ctx context.Context, err error, last string) error {
 		return fmt.Errorf("%w (last seen: %s)", err, strings.TrimSpace(last))
 	}
 	return err
+}
+
+// preflightMain checks the rendered manifests' references in the cluster; the deploy commits
+// nothing when one is missing.
+func preflightMain(args []string) {
+	flags := flag.NewFlagSet("preflight", flag.ExitOnError)
+	application := flags.String("application", "", "the Argo CD Application that deploys the manifests (its destination namespace)")
+	namespace := flags.String("argocd-namespace", "argocd", "the namespace of Argo CD's Applications")
+	manifests := flags.String("manifests", "", "the rendered manifests (kustomize build's output)")
+	result := flags.String("result", "", "a file to write the outcome to, one line (for the commit status)")
+	flags.Parse(args)
+	var err error
+	switch {
+	case !validName.MatchString(*application):
+		err = fmt.Errorf("--application %q is not a Kubernetes object name", *application)
+	case !validName.MatchString(*namespace):
+		err = fmt.Errorf("--argocd-namespace %q is not a namespace name", *namespace)
+	default:
+		err = preflight(*application, *namespace, []byte(*manifests))
+	}
+	finish("Preflight", "everything the new version needs is in the cluster", *result, err)
+}
+
+// The kinds a reference names, as API resources.
+var referenced = map[string]schema.GroupVersionResource{
+	"Secret":         {Version: "v1", Resource: "secrets"},
+	"ConfigMap":      {Version: "v1", Resource: "configmaps"},
+	"ServiceAccount": {Version: "v1", Resource: "serviceaccounts"},
+}
+
+func preflight(application, namespace string, manifests []byte) error {
+	config, err := rest.InClusterConfig()
+	if err != nil {
+		return fmt.Errorf("no Kubernetes API access in this pod: %w", err)
+	}
+	apps, err := dynamic.NewForConfig(config)
+	if err != nil {
+		return err
+	}
+	objects, err := metadata.NewForConfig(config)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	app, err := apps.Resource(applications).Namespace(namespace).Get(ctx, application, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("can't read Application %s/%s: %w", namespace, application, err)
+	}
+	destination, _, _ := unstructured.NestedString(app.Object, "spec", "destination", "namespace")
+	if destination == "" {
+		return fmt.Errorf("Application %s/%s has no destination namespace", namespace, application)
+	}
+	refs, err := References(manifests, destination)
+	if err != nil {
+		return err
+	}
+	var missing []Reference
+	for _, ref := range refs {
+		// Metadata only: the check never receives a Secret's data.
+		_, err := objects.Resource(referenced[ref.Kind]).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			fmt.Printf("missing: %s\n", ref)
+			missing = append(missing, ref)
+		case err != nil:
+			return fmt.Errorf("can't check %s: %w", ref, err)
+		default:
+			fmt.Printf("found:   %s\n", ref)
+		}
+	}
+	if len(missing) > 0 {
+		return errors.New(MissingText(missing))
+	}
+	fmt.Printf("%d reference(s) checked in namespace %s: all there\n", len(refs), destination)
+	return nil
+}
+
+// stagedMain writes the digest the Application runs, healthy, and the GitOps commit it is
+// synced to, to --digest-file and --gitops-commit-file.
+func stagedMain(args []string) {
+	flags := flag.NewFlagSet("staged", flag.ExitOnError)
+	application := flags.String("application", "", "the Argo CD Application of the environment promoted from")
+	namespace := flags.String("argocd-namespace", "argocd", "the namespace of Argo CD's Applications")
+	image := flags.String("image", "", "the image repository whose digest is promoted")
+	digestFile := flags.String("digest-file", "", "a file to write the digest to")
+	commitFile := flags.String("gitops-commit-file", "", "a file to write the GitOps commit to")
+	result := flags.String("result", "", "a file to write the outcome to, one line (for the commit status)")
+	flags.Parse(args)
+	var err error
+	var staged Staged
+	switch {
+	case !validName.MatchString(*application):
+		err = fmt.Errorf("--application %q is not a Kubernetes object name", *application)
+	case !validName.MatchString(*namespace):
+		err = fmt.Errorf("--argocd-namespace %q is not a namespace name", *namespace)
+	case *image == "" || strings.ContainsAny(*image, "@ \n"):
+		err = fmt.Errorf("--image %q is not an image repository", *image)
+	default:
+		staged, err = readStaged(*application, *namespace, *image)
+	}
+	for file, value := range map[string]string{*digestFile: staged.Digest, *commitFile: staged.GitOpsCommit} {
+		if err == nil && file != "" {
+			err = os.WriteFile(file, []byte(value+"\n"), 0o644)
+		}
+	}
+	if err == nil {
+		fmt.Printf("%s runs %s@%s, synced to GitOps commit %s, healthy\n", *application, *image, staged.Digest, short(staged.GitOpsCommit))
+	}
+	finish("Reading the staged version", "staged "+staged.Digest, *result, err)
+}
+
+func readStaged(application, namespace, image string) (Staged, error) {
+	config, err := rest.InClusterConfig()
+	if err != nil {
+		return Staged{}, fmt.Errorf("no Kubernetes API access in this pod: %w", err)
+	}
+	apps, err := dynamic.NewForConfig(config)
+	if err != nil {
+		return Staged{}, err
+	}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return Staged{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	app, err := apps.Resource(applications).Namespace(namespace).Get(ctx, application, metav1.GetOptions{})
+	if err != nil {
+		return Staged{}, fmt.Errorf("can't read Application %s/%s: %w", namespace, application, err)
+	}
+	revision, _, _ := unstructured.NestedString(app.Object, "status", "sync", "revision")
+	var deployments []*appsv1.Deployment
+	for _, r := range ApplicationSync(app, revision).Deployments {
+		d, err := client.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		if err != nil {
+			return Staged{}, fmt.Errorf("can't read Deployment %s/%s: %w", r.Namespace, r.Name, err)
+		}
+		deployments = append(deployments, d)
+	}
+	return StagedDigest(app, deployments, image)
 }
