@@ -22,7 +22,10 @@ import (
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // Each scenario is a test of its own, run in this order: each starts where the one before left
@@ -42,6 +45,8 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		{"StaleLockStopsAtTheTests", l.staleLockStopsAtTheTests},
 		{"PlantedKeyStopsAtTheSecretScan", l.plantedKeyStopsAtTheSecretScan},
 		{"FailingTestStopsTheBuild", l.failingTestStopsTheBuild},
+		{"PromotionRunsTheStagingDigest", l.promotionRunsTheStagingDigest},
+		{"MissingSecretStopsTheDeploy", l.missingSecretStopsTheDeploy},
 	} {
 		if !t.Run(scenario.name, scenario.run) {
 			return
@@ -113,7 +118,7 @@ func (l *pushLoop) docsOnlyPushBuildsNothing(t *testing.T) {
 			t.Errorf("%s ran (%s): an image of these inputs exists", node.DisplayName, node.Phase)
 		}
 	}
-	if deployed := l.gitopsGit(t, "show", "main:apps/sample-app/source-commit"); deployed != docs {
+	if deployed := l.gitopsGit(t, "show", "main:apps/sample-app/staging/source-commit"); deployed != docs {
 		t.Errorf("the GitOps repository should record %s as deployed, records %s", docs, deployed)
 	}
 	if now := l.b.appPods(t); !slices.Equal(now, pods) {
@@ -198,7 +203,7 @@ func (l *pushLoop) burstDeploysInCommitOrder(t *testing.T) {
 	// before it, and the last is the newest push.
 	previous := revisions[0] + "^"
 	for _, gitopsCommit := range strings.Fields(l.gitopsGit(t, "rev-list", "--reverse", gitopsBefore+"..main")) {
-		source := l.gitopsGit(t, "show", gitopsCommit+":apps/sample-app/source-commit")
+		source := l.gitopsGit(t, "show", gitopsCommit+":apps/sample-app/staging/source-commit")
 		if out, err := exec.Command("git", "-C", l.app, "merge-base", "--is-ancestor", previous, source).CombinedOutput(); err != nil {
 			t.Errorf("the GitOps history went backwards: %s deploys %s after %s (%v %s)", gitopsCommit[:12], source[:12], previous, err, out)
 		}
@@ -249,7 +254,7 @@ func (l *pushLoop) crashAtStartRollsBackWhileTheOldVersionServes(t *testing.T) {
 	if len(messages) != 2 || !strings.HasPrefix(messages[0], "Roll back sample-app") || !strings.HasPrefix(messages[1], "Deploy sample-app@") {
 		t.Errorf("the GitOps repository should hold the deploy and its rollback, holds %q", messages)
 	}
-	if deployed := l.gitopsGit(t, "show", "main:apps/sample-app/source-commit"); deployed != l.deployed {
+	if deployed := l.gitopsGit(t, "show", "main:apps/sample-app/staging/source-commit"); deployed != l.deployed {
 		t.Errorf("after the rollback the deployed source commit should be the previous one %s, is %s", l.deployed, deployed)
 	}
 	if answered == 0 || len(failures) > 0 {
@@ -336,4 +341,115 @@ func (l *pushLoop) failingTestStopsTheBuild(t *testing.T) {
 		"luban/secrets": "success", "luban/tests": "failure: 1 passed, 1 failed: test_app.py::test_greeting",
 		"luban/build": "error: not run: luban/tests failed", "luban/deploy": "error: not run: luban/tests failed",
 	})
+}
+
+// The site's own GitOps commit makes the app read DATABASE_URL from a Secret nobody created in
+// its namespace; then a code change is pushed. Built, tested and signed, its deploy stops at
+// the preflight, which names the Secret and where the manifests use it: nothing is committed,
+// and the version that serves keeps serving. (Argo CD syncs the site's commit itself; its new
+// pod can't start, and the rollout's maxUnavailable 0 keeps the old one.) The last scenario:
+// it leaves the GitOps repository needing the Secret.
+func (l *pushLoop) missingSecretStopsTheDeploy(t *testing.T) {
+	stopLoop, served := requestLoop(t, l.port, "Hello from burst push 3")
+	gitopsHead := l.gitopsChange(t, "sample-app reads its database URL from a Secret", func(dir string) {
+		path := filepath.Join(dir, "apps/sample-app/base/deployment.yaml")
+		var deployment appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(readText(t, path)), &deployment); err != nil {
+			t.Fatal(err)
+		}
+		web := &deployment.Spec.Template.Spec.Containers[0]
+		web.Env = append(web.Env, corev1.EnvVar{Name: "DATABASE_URL", ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "sample-app-database"}, Key: "url"}}})
+		writeYAML(t, path, deployment)
+	})
+	needsDatabase := l.commit(t, "a greeting for the database release", func() {
+		writeFile(t, filepath.Join(l.app, "test_app.py"), webFlaskTest(""))
+		l.greeting(t, "Hello from the database release")()
+	})
+	stopped := l.b.waitWorkflow(t, l.submitted(t, needsDatabase))
+	answered, failures := stopLoop()
+	if stopped.Status.Phase != wfv1.WorkflowFailed {
+		t.Fatalf("a deploy whose Secret is missing must fail the workflow, it ended %s", stopped.Status.Phase)
+	}
+	secret := fmt.Sprintf("missing Secret %s/sample-app-database", l.b.namespace)
+	missing := secret + " (env DATABASE_URL of container web, Deployment sample-app)"
+	if log := l.b.stepLog(t, stopped, "preflight"); !strings.Contains(log, missing) {
+		t.Errorf("the preflight should name the Secret and where it is used, %q:\n%s", missing, log)
+	}
+	for _, node := range stopped.Status.Nodes {
+		if node.DisplayName == "commit-digest" && node.Phase != "" && node.Phase != wfv1.NodeOmitted && node.Phase != wfv1.NodeSkipped {
+			t.Errorf("nothing may be committed after the preflight failed; commit-digest %s", node.Phase)
+		}
+	}
+	if head := l.gitopsGit(t, "rev-parse", "main"); head != gitopsHead {
+		t.Errorf("the GitOps repository moved from the site's commit %s to %s", gitopsHead, head)
+	}
+	if answered == 0 || len(failures) > 0 {
+		t.Errorf("the live version must keep answering: %d answered, failures %v", answered, failures)
+	}
+	served()
+	l.forge.wantStatuses(t, l.appRepo, needsDatabase, map[string]string{
+		"luban/tests": "success", "luban/sign": "success", "luban/deploy": "failure: preflight: " + secret,
+	})
+}
+
+// luban-promote, submitted as a person would: production gets exactly the digest staging runs,
+// healthy (the version the crash rolled back to), its signature verified and nothing built;
+// production's overlay records staging's source commit, and production answers as staging
+// does. Promoting again changes nothing.
+func (l *pushLoop) promotionRunsTheStagingDigest(t *testing.T) {
+	gitopsHead := l.gitopsGit(t, "rev-parse", "main")
+	promote := func() *wfv1.Workflow {
+		workflow := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{GenerateName: "luban-promote-"},
+			Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: "luban-promote"}}}
+		created, err := l.b.argo.ArgoprojV1alpha1().Workflows(l.b.namespace).Create(context.Background(), workflow, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.seen[created.Name] = true // not a push's
+		return l.b.waitWorkflow(t, created.Name)
+	}
+	started := time.Now()
+	promoted := promote()
+	t.Logf("promotion: %s in %s", promoted.Status.Phase, time.Since(started).Round(time.Second))
+	if promoted.Status.Phase != wfv1.WorkflowSucceeded {
+		t.Fatalf("the promotion ended %s: %s", promoted.Status.Phase, promoted.Status.Message)
+	}
+	ran := map[string]bool{}
+	for _, node := range promoted.Status.Nodes {
+		if node.Type == wfv1.NodeTypePod && node.Phase == wfv1.NodeSucceeded {
+			ran[node.DisplayName] = true
+		}
+	}
+	for _, step := range []string{"staged", "source-commit", "verify-signature", "preflight", "commit-digest", "rollout"} {
+		if !ran[step] {
+			t.Errorf("the promotion should have run %s; it ran %v", step, ran)
+		}
+	}
+	kustomization := l.gitopsGit(t, "show", "main:apps/sample-app/production/kustomization.yaml")
+	if !strings.Contains(kustomization, "digest: "+l.live) {
+		t.Errorf("production's overlay should name the staged digest %s:\n%s", l.live, kustomization)
+	}
+	if source := l.gitopsGit(t, "show", "main:apps/sample-app/production/source-commit"); source != l.deployed {
+		t.Errorf("production's source commit should be staging's %s, is %s", l.deployed, source)
+	}
+	if staged := l.gitopsGit(t, "diff", "--stat", gitopsHead, "main", "--", "apps/sample-app/staging"); staged != "" {
+		t.Errorf("the promotion changed staging: %s", staged)
+	}
+	deployment, err := l.b.client.AppsV1().Deployments(l.production).Get(context.Background(), "sample-app", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if image := deployment.Spec.Template.Spec.Containers[0].Image; image != registry+"/"+l.repo+"@"+l.live {
+		t.Errorf("production runs %s, not the staged digest %s", image, l.live)
+	}
+	if staging, production := answer(t, l.port), answer(t, l.productionPort); staging != production {
+		t.Errorf("production answers %q, staging %q", production, staging)
+	}
+	// Again: the same digest, nothing to commit.
+	head := l.gitopsGit(t, "rev-parse", "main")
+	again := promote()
+	if again.Status.Phase != wfv1.WorkflowSucceeded || l.gitopsGit(t, "rev-parse", "main") != head {
+		t.Errorf("promoting the same digest again should succeed and commit nothing: %s", again.Status.Phase)
+	}
 }

@@ -71,6 +71,15 @@ func newArgoBench(t *testing.T) *argoBench {
 	return b
 }
 
+// createNamespace makes another namespace for the test, deleted when it ends.
+func (b *argoBench) createNamespace(t *testing.T, name string) {
+	t.Helper()
+	if _, err := b.client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+}
+
 // apply creates every document of a manifest file of the repository, unchanged, in the
 // bench's namespace (as `kubectl apply -n` would, through the API's discovery).
 func (b *argoBench) apply(t *testing.T, file string) {
@@ -729,7 +738,7 @@ func requestLoop(t *testing.T, port int, want string) (stop func() (int, []strin
 }
 
 // onNode is a WorkflowTemplate as the node runs it: the steps that talk to the API server (the
-// rollout check, the commit statuses) reach it on 127.0.0.1, as the executor does (workflow
+// preflight, the rollout check, the commit statuses) reach it on 127.0.0.1, as the executor does (workflow
 // pods use the host's network; nothing routes the `kubernetes` Service's ClusterIP here).
 func (b *argoBench) onNode(t *testing.T, template *wfv1.WorkflowTemplate) *wfv1.WorkflowTemplate {
 	t.Helper()
@@ -738,7 +747,7 @@ func (b *argoBench) onNode(t *testing.T, template *wfv1.WorkflowTemplate) *wfv1.
 		t.Fatal(err)
 	}
 	for i := range template.Spec.Templates {
-		if c := template.Spec.Templates[i].Container; (template.Spec.Templates[i].Name == "rollout" || template.Spec.Templates[i].Name == "commit-status") && c != nil {
+		if c := template.Spec.Templates[i].Container; slices.Contains([]string{"rollout", "preflight", "staged", "commit-status"}, template.Spec.Templates[i].Name) && c != nil {
 			c.Env = append(c.Env, corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: "127.0.0.1"},
 				corev1.EnvVar{Name: "KUBERNETES_SERVICE_PORT", Value: apiServer.Port()})
 		}
@@ -746,54 +755,78 @@ func (b *argoBench) onNode(t *testing.T, template *wfv1.WorkflowTemplate) *wfv1.
 	return template
 }
 
-// createApplication makes deploy/argo/cd/application.yaml's Application and AppProject in Argo
-// CD's namespace with the node test's overlay: the GitOps repository and path, and the bench's
-// namespace as the destination; and its Roles for the rollout check, for the bench's namespace
-// (both the build's and the app's here).
-func (b *argoBench) createApplication(t *testing.T, repoURL, path string) {
+// appEnvironment is an environment of the sample app on the node: application.yaml's
+// Application of that name, the path it deploys in the GitOps repository (the node's overlay)
+// and the namespace that stands for its own.
+type appEnvironment struct{ application, path, namespace string }
+
+// createApplication makes deploy/argo/cd/application.yaml's AppProject and the Applications of
+// `environments` in Argo CD's namespace, each deploying its path of the GitOps repository into
+// its namespace; and their Roles for the rollout check and the preflight, in those namespaces
+// and Argo CD's. The other environments' objects are left out.
+func (b *argoBench) createApplication(t *testing.T, repoURL string, environments ...appEnvironment) {
 	t.Helper()
+	const file = "deploy/argo/cd/application.yaml"
+	// The namespaces of application.yaml's environments, and the test's for each.
+	namespaces := map[string]string{"argocd": "argocd"}
+	var apps []*cdv1.Application
+	for _, doc := range documents(t, filepath.Join(repoRoot(t), file), "Application") {
+		var app cdv1.Application
+		if err := yaml.UnmarshalStrict(doc, &app); err != nil {
+			t.Fatal(err)
+		}
+		for _, env := range environments {
+			if env.application == app.Name {
+				namespaces[app.Spec.Destination.Namespace] = env.namespace
+				app.Spec.Source.RepoURL, app.Spec.Source.Path = repoURL, env.path
+				app.Spec.Destination.Namespace = env.namespace
+				apps = append(apps, &app)
+			}
+		}
+	}
+	if len(apps) != len(environments) {
+		t.Fatalf("%s has no Application for some of %v", file, environments)
+	}
+	// Each object is deleted again when the test ends.
+	created := func(object *unstructured.Unstructured) {
+		mapping, err := b.mapper.RESTMapping(object.GroupVersionKind().GroupKind(), object.GroupVersionKind().Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			b.dynamic.Resource(mapping.Resource).Namespace(object.GetNamespace()).Delete(context.Background(), object.GetName(), metav1.DeleteOptions{})
+		})
+	}
 	for _, kind := range []string{"Role", "RoleBinding"} {
-		for _, doc := range documents(t, filepath.Join(repoRoot(t), "deploy/argo/cd/application.yaml"), kind) {
+		for _, doc := range documents(t, filepath.Join(repoRoot(t), file), kind) {
 			var object unstructured.Unstructured
 			if err := yaml.Unmarshal(doc, &object.Object); err != nil {
 				t.Fatal(err)
 			}
-			if object.GetNamespace() != "argocd" {
-				object.SetNamespace(b.namespace)
+			namespace, ok := namespaces[object.GetNamespace()]
+			if !ok {
+				continue
 			}
+			object.SetNamespace(namespace)
 			if subjects, ok, _ := unstructured.NestedSlice(object.Object, "subjects"); ok {
 				for _, subject := range subjects {
 					subject.(map[string]any)["namespace"] = b.namespace
 				}
 				unstructured.SetNestedSlice(object.Object, subjects, "subjects")
 			}
-			created := b.createUnstructured(t, &object)
-			mapping, err := b.mapper.RESTMapping(created.GroupVersionKind().GroupKind(), created.GroupVersionKind().Version)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				b.dynamic.Resource(mapping.Resource).Namespace(created.GetNamespace()).Delete(context.Background(), created.GetName(), metav1.DeleteOptions{})
-			})
+			created(b.createUnstructured(t, &object))
 		}
 	}
 	var project cdv1.AppProject
-	decodeDocument(t, "deploy/argo/cd/application.yaml", "AppProject", &project)
+	decodeDocument(t, file, "AppProject", &project)
 	project.Spec.SourceRepos = []string{repoURL}
-	project.Spec.Destinations[0].Namespace = b.namespace
-	var app cdv1.Application
-	decodeDocument(t, "deploy/argo/cd/application.yaml", "Application", &app)
-	app.Spec.Source.RepoURL, app.Spec.Source.Path = repoURL, path
-	app.Spec.Destination.Namespace = b.namespace
-	for _, object := range []any{&project, &app} {
-		created := b.createTyped(t, object)
-		mapping, err := b.mapper.RESTMapping(created.GroupVersionKind().GroupKind(), created.GroupVersionKind().Version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			b.dynamic.Resource(mapping.Resource).Namespace(created.GetNamespace()).Delete(context.Background(), created.GetName(), metav1.DeleteOptions{})
-		})
+	project.Spec.Destinations = nil
+	for _, env := range environments {
+		project.Spec.Destinations = append(project.Spec.Destinations, cdv1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: env.namespace})
+	}
+	created(b.createTyped(t, &project))
+	for _, app := range apps {
+		created(b.createTyped(t, app))
 	}
 }
 

@@ -69,31 +69,43 @@ func publish(t *testing.T, fixture, repo string) (string, string) {
 // that only adapts it to the node (nodeOverlay).
 func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) (appsv1.Deployment, corev1.Service) {
 	t.Helper()
-	base := filepath.Join(t.TempDir(), "sample-app")
-	copyTree(t, filepath.Join(repoRoot(t), "deploy/argo/cd/gitops-example/apps/sample-app"), base)
-	var app kustomize.Kustomization
-	raw, err := os.ReadFile(filepath.Join(base, "kustomization.yaml"))
+	app := filepath.Join(t.TempDir(), "sample-app")
+	copyTree(t, filepath.Join(repoRoot(t), "deploy/argo/cd/gitops-example/apps/sample-app"), app)
+	staging := filepath.Join(app, "staging")
+	var kustomization kustomize.Kustomization
+	raw, err := os.ReadFile(filepath.Join(staging, "kustomization.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(raw, &app); err != nil {
+	if err := yaml.Unmarshal(raw, &kustomization); err != nil {
 		t.Fatal(err)
 	}
-	if len(app.Images) != 1 {
-		t.Fatalf("the sample app's kustomization should set one image, sets %d", len(app.Images))
+	if len(kustomization.Images) != 1 {
+		t.Fatalf("the sample app's staging kustomization should set one image, sets %d", len(kustomization.Images))
 	}
-	app.Images[0].NewName, app.Images[0].Digest = image, digest
-	writeYAML(t, filepath.Join(base, "kustomization.yaml"), app)
-	return renderForTheNode(t, base, namespace, port)
+	kustomization.Images[0].NewName, kustomization.Images[0].Digest = image, digest
+	writeYAML(t, filepath.Join(staging, "kustomization.yaml"), kustomization)
+	return renderForTheNode(t, app, namespace, port)
 }
 
-// renderForTheNode renders the sample app's kustomization in `base` (a copy, or a checkout of
-// the GitOps repository) as Argo CD would, through the node overlay: its Deployment and Service.
-func renderForTheNode(t *testing.T, base, namespace string, port int) (appsv1.Deployment, corev1.Service) {
+// overlayNamespace sets the namespace of the kustomization in `dir`.
+func overlayNamespace(t *testing.T, dir, namespace string) {
+	t.Helper()
+	var kustomization kustomize.Kustomization
+	if err := yaml.UnmarshalStrict([]byte(readText(t, filepath.Join(dir, "kustomization.yaml"))), &kustomization); err != nil {
+		t.Fatal(err)
+	}
+	kustomization.Namespace = namespace
+	writeYAML(t, filepath.Join(dir, "kustomization.yaml"), kustomization)
+}
+
+// renderForTheNode renders the staging kustomization of the sample app in `app` (a copy of
+// apps/sample-app) as Argo CD would, through the node overlay: its Deployment and Service.
+func renderForTheNode(t *testing.T, app, namespace string, port int) (appsv1.Deployment, corev1.Service) {
 	t.Helper()
 	dir := t.TempDir()
-	copyTree(t, base, filepath.Join(dir, "base"))
-	overlay := nodeOverlay("../base", namespace, port)
+	copyTree(t, app, filepath.Join(dir, "sample-app"))
+	overlay := nodeOverlay("../sample-app/staging", namespace, port)
 	writeYAML(t, filepath.Join(dir, "node", "kustomization.yaml"), overlay)
 	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(dir, "node"))
 	if err != nil {

@@ -28,7 +28,7 @@ func TestE2EClusterAGitOpsCommitCannotReachBeyondItsApp(t *testing.T) {
 	gitops := forge.repository(t, "gitops")
 	hostileNamespace := fmt.Sprintf("luban-hostile-%d", time.Now().UnixNano())
 	seed := gitRepo(t, "deploy/argo/cd/gitops-example", "seed")
-	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app", b.namespace, freeNodePort(t)))
+	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app/staging", b.namespace, freeNodePort(t)))
 	hostilePod := fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata: {name: hostile, namespace: %s}
@@ -40,10 +40,10 @@ spec:
       # The API server refuses privileged pods outright; this one breaks Pod Security's levels.
       securityContext: {allowPrivilegeEscalation: true, capabilities: {add: [SYS_ADMIN]}}
 `, b.namespace, runImage)
-	writeFile(t, filepath.Join(seed, "apps/sample-app/hostile.yaml"),
+	writeFile(t, filepath.Join(seed, "apps/sample-app/staging/hostile.yaml"),
 		fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n%s", hostileNamespace, hostilePod))
 	var kustomization kustomize.Kustomization
-	path := filepath.Join(seed, "apps/sample-app/kustomization.yaml")
+	path := filepath.Join(seed, "apps/sample-app/staging/kustomization.yaml")
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ spec:
 	git(t, seed, "add", "-A")
 	git(t, seed, "commit", "-q", "-m", "a hostile commit")
 	forge.git(t, seed, "push", "-q", forge.pushURL(gitops), "HEAD:main")
-	b.createApplication(t, forge.cloneURL(gitops), "clusters/luban-node")
+	b.createApplication(t, forge.cloneURL(gitops), appEnvironment{"sample-app", "clusters/luban-node", b.namespace})
 
 	applications := b.dynamic.Resource(cdv1.SchemeGroupVersion.WithResource("applications")).Namespace("argocd")
 	var status string

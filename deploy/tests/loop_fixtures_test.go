@@ -29,18 +29,22 @@ const loopArgoUI = "https://argo.luban.test"
 // its certificate, as argocd-tls-certs-cm would say) and Argo CD's Application. Each app
 // commit says what the app answers.
 type pushLoop struct {
-	b       *argoBench
-	forge   *forge
-	appRepo string // owner/name on the forge
-	app     string // the app's working copy
-	gitops  string // the test's copy of the GitOps repository (bare; read it with gitopsGit)
-	repo    string // the image's repository in the testbed registry
-	webhook string // the event source's address
-	secret  string // the webhook secret
-	port    int    // the app's NodePort on 127.0.0.1
-	ca      []byte // the registry's CA
-	seen    map[string]bool
-	started time.Time
+	b          *argoBench
+	forge      *forge
+	appRepo    string // owner/name on the forge
+	gitopsRepo string // owner/name on the forge
+	app        string // the app's working copy
+	gitops     string // the test's copy of the GitOps repository (bare; read it with gitopsGit)
+	repo       string // the image's repository in the testbed registry
+	webhook    string // the event source's address
+	secret     string // the webhook secret
+	port       int    // the app's NodePort on 127.0.0.1
+	// Production: its namespace and NodePort; luban-promote deploys it.
+	production     string
+	productionPort int
+	ca             []byte // the registry's CA
+	seen           map[string]bool
+	started        time.Time
 	// What the scenarios hand on.
 	published string // the digest the registry's `latest` names
 	live      string // the digest the app runs
@@ -57,7 +61,8 @@ func newPushLoop(t *testing.T) *pushLoop {
 	l := &pushLoop{b: b, forge: startForge(t), repo: "luban-test/cluster-loop", seen: map[string]bool{}, started: time.Now(),
 		secret: fmt.Sprintf("luban-e2e-webhook-%d", time.Now().UnixNano())}
 	l.appRepo = l.forge.repository(t, "app")
-	gitopsRepo := l.forge.repository(t, "gitops")
+	l.gitopsRepo = l.forge.repository(t, "gitops")
+	gitopsRepo := l.gitopsRepo
 	l.app = gitRepo(t, "test-fixtures/web_flask", "first")
 	// The app's first commit on main before the webhook exists: Gitea makes the first branch
 	// pushed to an empty repository its default one (a push to `feature` must not be).
@@ -65,17 +70,23 @@ func newPushLoop(t *testing.T) *pushLoop {
 	// The GitOps repository: the example, and this cluster's overlay of the app (nodeOverlay),
 	// which the Application deploys.
 	l.port = freeNodePort(t)
+	l.production, l.productionPort = b.namespace+"-production", freeNodePort(t)
 	seed := gitRepo(t, "deploy/argo/cd/gitops-example", "seed")
-	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app", b.namespace, l.port))
+	// Each environment's overlay names its namespace, as a site's does (the deploy's preflight
+	// renders it and looks there).
+	overlayNamespace(t, filepath.Join(seed, "apps/sample-app/staging"), b.namespace)
+	overlayNamespace(t, filepath.Join(seed, "apps/sample-app/production"), l.production)
+	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app/staging", b.namespace, l.port))
+	writeYAML(t, filepath.Join(seed, "clusters/luban-node-production/kustomization.yaml"), nodeOverlay("../../apps/sample-app/production", l.production, l.productionPort))
 	git(t, seed, "add", "-A")
 	git(t, seed, "commit", "-q", "-m", "the luban-node cluster")
 	l.forge.git(t, seed, "push", "-q", l.forge.pushURL(gitopsRepo), "HEAD:main")
 	l.gitops = filepath.Join(t.TempDir(), "gitops.git")
 	l.forge.git(t, filepath.Dir(l.gitops), "clone", "-q", "--bare", l.forge.cloneURL(gitopsRepo), l.gitops)
 
-	// Both templates (the site's images, mirrors and GitOps repository as defaults) with their
-	// RBAC; luban-gitops unchanged: luban-build's deploy step runs its update-digest with
-	// luban-build's parameters and volumes.
+	// The templates (the site's images, mirrors and GitOps repository as defaults) with their
+	// RBAC; luban-gitops unchanged: luban-build's deploy step and luban-promote run its
+	// update-digest with their own parameters and volumes.
 	b.apply(t, "deploy/argo/workflows/rbac.yaml")
 	for _, template := range []*wfv1.WorkflowTemplate{
 		b.onNode(t, siteTemplate(t, "deploy/argo/workflows/build-template.yaml", map[string]string{
@@ -85,6 +96,10 @@ func newPushLoop(t *testing.T) *pushLoop {
 			"forge-api": l.forge.url + "/api/v1", "status-image": tools, "argo-ui-url": loopArgoUI,
 		})),
 		b.onNode(t, siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{})),
+		b.onNode(t, siteTemplate(t, "deploy/argo/cd/promote-template.yaml", map[string]string{
+			"image": registry + "/" + l.repo, "repo-url": l.forge.cloneURL(l.appRepo), "gitops-repo": l.forge.cloneURL(gitopsRepo),
+			"gitops-image": tools, "cosign-image": tools, "rollout-image": tools,
+		})),
 	} {
 		if _, err := b.argo.ArgoprojV1alpha1().WorkflowTemplates(b.namespace).Create(ctx, template, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -141,9 +156,12 @@ func newPushLoop(t *testing.T) *pushLoop {
 	l.webhook = b.installEvents(t, buildSensor(t, registry+"/"+l.repo, l.appRepo), l.secret)
 	l.forge.webhook(t, l.appRepo, l.webhook, l.secret)
 	t.Logf("site and event source set up in %s", time.Since(l.started).Round(100*time.Millisecond))
-	// Argo CD's Application, from the start: its first sync runs the example's image, which
-	// doesn't exist, so the first deploy replaces a version that never got ready.
-	b.createApplication(t, l.forge.cloneURL(gitopsRepo), "clusters/luban-node")
+	// Argo CD's Applications, staging and production, from the start: their first sync runs the
+	// example's image, which doesn't exist, so the first deploy (the first promotion) replaces a
+	// version that never got ready.
+	b.createNamespace(t, l.production)
+	b.createApplication(t, l.forge.cloneURL(gitopsRepo), appEnvironment{"sample-app", "clusters/luban-node", b.namespace},
+		appEnvironment{"sample-app-production", "clusters/luban-node-production", l.production})
 	return l
 }
 
@@ -153,6 +171,18 @@ func (l *pushLoop) gitopsGit(t *testing.T, args ...string) string {
 	t.Helper()
 	l.forge.git(t, l.gitops, "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")
 	return git(t, l.gitops, args...)
+}
+
+// gitopsChange is a commit of the site's own to the GitOps repository, pushed to the forge:
+// `change` edits a working copy of it. It returns the new head.
+func (l *pushLoop) gitopsChange(t *testing.T, message string, change func(dir string)) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "gitops")
+	l.forge.git(t, filepath.Dir(dir), "clone", "-q", l.forge.cloneURL(l.gitopsRepo), dir)
+	change(dir)
+	git(t, dir, "commit", "-q", "-am", message)
+	l.forge.git(t, dir, "push", "-q", l.forge.pushURL(l.gitopsRepo), "HEAD:main")
+	return git(t, dir, "rev-parse", "HEAD")
 }
 
 // readText is a file's contents.

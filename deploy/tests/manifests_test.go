@@ -117,7 +117,7 @@ func TestSigningFollowsThePushAndVerificationPrecedesTheCommit(t *testing.T) {
 		t.Errorf("luban-build's steps are %q; want export (with sbom), sign, attest-sbom, deploy last", build)
 	}
 	deploy := strings.Join(stepsOf("deploy/argo/cd/update-digest-template.yaml", "update-digest"), " ")
-	if deploy != "verify-signature commit-digest rollout roll-back rolled-back rollout-failed" {
-		t.Errorf("luban-gitops' update-digest runs %q; want verify-signature, then commit-digest, then the rollout check and its rollback", deploy)
+	if deploy != "verify-signature render preflight commit-digest rollout roll-back rolled-back rollout-failed" {
+		t.Errorf("luban-gitops' update-digest runs %q; want verify-signature (and render), the preflight, then commit-digest, then the rollout check and its rollback", deploy)
 	}
 }

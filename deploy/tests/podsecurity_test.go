@@ -28,13 +28,14 @@ func TestEveryPodInDeployPassesPodSecurityRestricted(t *testing.T) {
 		"deploy/argo/workflows/build-template.yaml",
 		"deploy/argo/workflows/build-template-pack.yaml",
 		"deploy/argo/cd/update-digest-template.yaml",
+		"deploy/argo/cd/promote-template.yaml",
 	} {
 		pods = append(pods, workflowPods(t, file)...)
 	}
 	pods = append(pods,
 		argoEventsPod(t, "deploy/argo/events/sensor.yaml", "Sensor"),
 		argoEventsPod(t, "deploy/argo/events/eventsource-github.yaml", "EventSource"),
-		deploymentPod(t, "deploy/argo/cd/gitops-example/apps/sample-app/deployment.yaml"),
+		deploymentPod(t, "deploy/argo/cd/gitops-example/apps/sample-app/base/deployment.yaml"),
 		deploymentPod(t, "deploy/admission/admission.yaml"),
 	)
 	// Every manifest with a pod in it is covered: a new one must be added above.
@@ -144,7 +145,7 @@ func TestAGitOpsCommitCannotReachBeyondItsApp(t *testing.T) {
 	if admitted(&hostile) {
 		t.Error("a privileged pod committed to the GitOps repository must be refused by the namespace")
 	}
-	sample := deploymentPod(t, "deploy/argo/cd/gitops-example/apps/sample-app/deployment.yaml")
+	sample := deploymentPod(t, "deploy/argo/cd/gitops-example/apps/sample-app/base/deployment.yaml")
 	if !admitted(&sample.spec) {
 		t.Error("the sample app must be admitted by its namespace")
 	}

@@ -246,13 +246,22 @@ func TestE2EGitOpsStepCommitsTheNewDigestOnce(t *testing.T) {
 	g := newGitOpsStepSite(t)
 	before := g.count(t)
 	digest := "sha256:" + strings.Repeat("ab", 32)
+	// Rendered for the preflight first: the manifests with the new digest, nothing committed.
+	out, manifests, err := g.render(t, digest, g.first)
+	if err != nil || !strings.Contains(out, "nothing committed") || !strings.Contains(manifests, "image: "+g.params["image"]+"@"+digest) ||
+		!strings.Contains(manifests, "kind: Deployment") {
+		t.Fatalf("render should give the manifests with the new image and commit nothing: %v\n%s\nmanifests:\n%s", err, out, manifests)
+	}
+	if after := g.count(t); after != before {
+		t.Fatalf("render committed: history went from %s to %s", before, after)
+	}
 	if out, err := g.commitDigest(t, digest, g.first); err != nil {
 		t.Fatalf("update-digest step failed: %v\n%s", err, out)
 	}
 	if after := g.count(t); before == after || git(t, g.bare, "rev-list", "--count", "main", "^"+git(t, g.seed, "rev-parse", "HEAD")) != "1" {
 		t.Fatalf("expected exactly one new commit, history went from %s to %s", before, after)
 	}
-	kustomization := git(t, g.bare, "show", "main:apps/sample-app/kustomization.yaml")
+	kustomization := git(t, g.bare, "show", "main:apps/sample-app/staging/kustomization.yaml")
 	if !strings.Contains(kustomization, "digest: "+digest) || !strings.Contains(kustomization, "newName: "+g.params["image"]) || strings.Contains(kustomization, "sha256:0000") {
 		t.Errorf("the kustomization should carry the image and the new digest:\n%s", kustomization)
 	}
@@ -331,7 +340,7 @@ func TestE2EGitOpsStepRefusesAnImageNameTheManifestsDontUse(t *testing.T) {
 		t.Errorf("an image name with a newline must fail:\n%s", out)
 	}
 	g.params["image-name"] = "sampel-app"
-	if out, err := g.commitDigest(t, "sha256:"+strings.Repeat("cd", 32), g.first); err == nil || !strings.Contains(out, "no container in apps/sample-app uses the image 'sampel-app'") {
+	if out, err := g.commitDigest(t, "sha256:"+strings.Repeat("cd", 32), g.first); err == nil || !strings.Contains(out, "no container in apps/sample-app/staging uses the image 'sampel-app'") {
 		t.Errorf("an image name no container uses must fail: %v\n%s", err, out)
 	}
 	if now := g.head(t); now != head {
@@ -350,16 +359,16 @@ func TestE2EGitOpsRollBackRestoresThePreviousDeploy(t *testing.T) {
 	reason := `pod sample-app-x, container web: exited with code 3; last output: $(touch /tmp/pwned) "quoted"`
 	rollBack := loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "roll-back", map[string]string{
 		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main", "gitops-image": gitImage,
-		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "revision": g.second, "gitops-commit": head, "reason": reason,
+		"kustomization-dir": "apps/sample-app/staging", "image-name": "sample-app", "revision": g.second, "gitops-commit": head, "reason": reason,
 	})
 	out, err := rollBack.run(t, gitImage, "1001:1000", g.remote+":/remote")
-	if err != nil || !strings.Contains(out, "Rolled back apps/sample-app to its state before "+head) {
+	if err != nil || !strings.Contains(out, "Rolled back apps/sample-app/staging to its state before "+head) {
 		t.Fatalf("roll-back should restore the previous deploy: %v\n%s", err, out)
 	}
 	if deployed := g.deployed(t); deployed != g.first {
 		t.Errorf("after the rollback source-commit should be %s again, is %q", g.first, deployed)
 	}
-	if k := git(t, g.bare, "show", "main:apps/sample-app/kustomization.yaml"); !strings.Contains(k, "digest: sha256:"+strings.Repeat("ab", 32)) {
+	if k := git(t, g.bare, "show", "main:apps/sample-app/staging/kustomization.yaml"); !strings.Contains(k, "digest: sha256:"+strings.Repeat("ab", 32)) {
 		t.Errorf("after the rollback the kustomization should carry first's digest:\n%s", k)
 	}
 	if message := git(t, g.bare, "log", "-1", "--format=%B", "main"); !strings.HasPrefix(message, "Roll back sample-app: source commit "+g.second+" did not become ready") || !strings.Contains(message, reason) {

@@ -325,8 +325,8 @@ func newGitOpsStepSite(t *testing.T) *gitOpsStepSite {
 	chownToBuildUser(t, g.remote)
 	g.params = map[string]string{
 		"gitops-repo": "file:///remote/gitops.git", "gitops-branch": "main", "gitops-image": gitImage,
-		"kustomization-dir": "apps/sample-app", "image-name": "sample-app", "image": "registry.example.com/luban/sample-app",
-		"repo-url": "file:///remote/app.git",
+		"kustomization-dir": "apps/sample-app/staging", "image-name": "sample-app", "image": "registry.example.com/luban/sample-app",
+		"repo-url": "file:///remote/app.git", "mode": "commit",
 	}
 	// The step's image (Argo CD's) has git and kustomize; here the build image has git, and
 	// kustomize (built by install-tools.sh) is mounted where Argo CD's image has it.
@@ -341,6 +341,16 @@ func (g *gitOpsStepSite) commitDigest(t *testing.T, digest, revision string) (st
 	params["digest"], params["revision"] = digest, revision
 	return loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params).
 		run(t, gitImage, "1001:1000", g.remote+":/remote", g.tools)
+}
+
+// render runs the commit-digest step in render mode: what it says, and the manifests it
+// rendered for the preflight.
+func (g *gitOpsStepSite) render(t *testing.T, digest, revision string) (string, string, error) {
+	t.Helper()
+	params := maps.Clone(g.params)
+	params["digest"], params["revision"], params["mode"] = digest, revision, "render"
+	return loadStep(t, "deploy/argo/cd/update-digest-template.yaml", "commit-digest", params).
+		runReading(t, gitImage, "1001:1000", "/tmp/luban-manifests.yaml", g.remote+":/remote", g.tools)
 }
 
 func (g *gitOpsStepSite) mustCommitDigest(t *testing.T, digest, revision string) {
@@ -363,5 +373,5 @@ func (g *gitOpsStepSite) count(t *testing.T) string {
 // deployed is the source commit the GitOps repository deploys.
 func (g *gitOpsStepSite) deployed(t *testing.T) string {
 	t.Helper()
-	return git(t, g.bare, "show", "main:apps/sample-app/source-commit")
+	return git(t, g.bare, "show", "main:apps/sample-app/staging/source-commit")
 }
