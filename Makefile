@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK ?= bookworm
 
-.PHONY: help tools stack mirror package builder demo test lint unit e2e bench cluster cluster-down clean-testbed
+.PHONY: help tools stack mirror package builder demo test lint unit e2e bench bench-loop cluster cluster-down clean-testbed
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ e2e: ## End-to-end tests only (T=<test name filter> runs one)
 
 bench: ## Benchmarks against the lifecycle and uv floors (not part of make test)
 	@scripts/bench.sh
+
+bench-loop: ## Push → live on the node, hop by hop, for LUBAN_BENCH_PUSHES (5) pushes (not part of make test)
+	@T=TestBenchLoop scripts/test.sh testbed e2e
 
 cluster: tools ## Bring up the single-node Kubernetes cluster on 127.0.0.1 (scripts/cluster.sh)
 	@scripts/cluster.sh up

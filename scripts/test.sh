@@ -81,14 +81,14 @@ e2e() {
   "$LUBAN_ROOT/scripts/gitea.sh" start
   local status=0
   case ${T:-} in
-    TestE2E*) ;;
+    TestE2E*|TestBench*) ;;
     *) cargo test --workspace --locked --no-fail-fast --test integration_test -- --ignored --test-threads "$E2E_THREADS" ${T:+"$T"} || status=$? ;;
   esac
   # The workflow steps' real commands, from the WorkflowTemplates, in containers
   # (T=TestE2E... picks one of these instead of a cargo test).
   # With the single-node cluster up for the tests that run on it (TestE2ECluster...).
   case ${T:-TestE2E} in
-    TestE2E*)
+    TestE2E*|TestBench*)
       "$LUBAN_ROOT/scripts/cluster.sh" up || status=$?
       # -timeout: the node's loop test alone takes about 3 minutes (Go's default is 10 for all).
       (cd deploy/tests && LUBAN_E2E=1 go test -count=1 -timeout 30m -v -run "${T:-TestE2E}" ./...) || status=$?
