@@ -61,17 +61,77 @@ func main() {
 		stagedMain(os.Args[2:])
 		return
 	}
-	application := flag.String("application", "", "the Argo CD Application that deploys the GitOps path")
-	namespace := flag.String("argocd-namespace", "argocd", "the namespace of Argo CD's Applications")
+	app := targetFlags(flag.CommandLine, "the Argo CD Application that deploys the GitOps path")
 	revision := flag.String("revision", "", "the GitOps commit (full SHA) to wait for")
 	timeout := flag.Duration("timeout", 3*time.Minute, "how long the sync and the rollout may take together")
-	result := flag.String("result", "", "a file to write the outcome to, one line (for the commit status)")
 	flag.Parse()
-	err := check(*application, *namespace, *revision, *timeout)
-	if err == nil {
-		err = run(*application, *namespace, *revision, *timeout)
+	err := app.check()
+	switch {
+	case err != nil:
+	case !validRevision.MatchString(*revision):
+		err = fmt.Errorf("--revision %q is not a full commit SHA", *revision)
+	case *timeout <= 0:
+		err = errors.New("--timeout must be positive")
+	default:
+		err = run(*app.application, *app.namespace, *revision, *timeout)
 	}
-	finish("Rollout", "live", *result, err)
+	finish("Rollout", "live", *app.result, err)
+}
+
+// target is what every mode of luban-rollout is given: the Argo CD Application it works on,
+// and a file for its one-line outcome.
+type target struct{ application, namespace, result *string }
+
+func targetFlags(flags *flag.FlagSet, application string) target {
+	return target{
+		application: flags.String("application", "", application),
+		namespace:   flags.String("argocd-namespace", "argocd", "the namespace of Argo CD's Applications"),
+		result:      flags.String("result", "", "a file to write the outcome to, one line (for the commit status)"),
+	}
+}
+
+func (t target) check() error {
+	switch {
+	case !validName.MatchString(*t.application):
+		return fmt.Errorf("--application %q is not a Kubernetes object name", *t.application)
+	case !validName.MatchString(*t.namespace):
+		return fmt.Errorf("--argocd-namespace %q is not a namespace name", *t.namespace)
+	}
+	return nil
+}
+
+// cluster holds the API clients, from the pod's service-account token.
+type cluster struct {
+	apps    dynamic.Interface
+	client  kubernetes.Interface
+	objects metadata.Interface
+}
+
+func connect() (*cluster, error) {
+	config, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no Kubernetes API access in this pod: %w", err)
+	}
+	var c cluster
+	if c.apps, err = dynamic.NewForConfig(config); err != nil {
+		return nil, err
+	}
+	if c.client, err = kubernetes.NewForConfig(config); err != nil {
+		return nil, err
+	}
+	if c.objects, err = metadata.NewForConfig(config); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// application reads the Argo CD Application `name` in `namespace`.
+func (c *cluster) application(ctx context.Context, namespace, name string) (*unstructured.Unstructured, error) {
+	app, err := c.apps.Resource(applications).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("can't read Application %s/%s: %w", namespace, name, err)
+	}
+	return app, nil
 }
 
 // finish writes the outcome's one line to `result` (for the commit status) and exits 1 on err.
@@ -91,37 +151,16 @@ func finish(what, success, result string, err error) {
 	}
 }
 
-func check(application, namespace, revision string, timeout time.Duration) error {
-	switch {
-	case !validName.MatchString(application):
-		return fmt.Errorf("--application %q is not a Kubernetes object name", application)
-	case !validName.MatchString(namespace):
-		return fmt.Errorf("--argocd-namespace %q is not a namespace name", namespace)
-	case !validRevision.MatchString(revision):
-		return fmt.Errorf("--revision %q is not a full commit SHA", revision)
-	case timeout <= 0:
-		return errors.New("--timeout must be positive")
-	}
-	return nil
-}
-
 func run(application, namespace, revision string, timeout time.Duration) error {
-	config, err := rest.InClusterConfig()
-	if err != nil {
-		return fmt.Errorf("no Kubernetes API access in this pod: %w", err)
-	}
-	apps, err := dynamic.NewForConfig(config)
+	c, err := connect()
 	if err != nil {
 		return err
 	}
-	client, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		return err
-	}
+	client := c.client
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	started := time.Now()
-	appClient := apps.Resource(applications).Namespace(namespace)
+	appClient := c.apps.Resource(applications).Namespace(namespace)
 
 	// Argo CD polls its repositories every few minutes; the annotation makes it look now.
 	refresh := []byte(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`)
@@ -266,21 +305,14 @@ func deadline(ctx context.Context, err error, last string) error {
 // nothing when one is missing.
 func preflightMain(args []string) {
 	flags := flag.NewFlagSet("preflight", flag.ExitOnError)
-	application := flags.String("application", "", "the Argo CD Application that deploys the manifests (its destination namespace)")
-	namespace := flags.String("argocd-namespace", "argocd", "the namespace of Argo CD's Applications")
+	app := targetFlags(flags, "the Argo CD Application that deploys the manifests (its destination namespace)")
 	manifests := flags.String("manifests", "", "the rendered manifests (kustomize build's output)")
-	result := flags.String("result", "", "a file to write the outcome to, one line (for the commit status)")
 	flags.Parse(args)
-	var err error
-	switch {
-	case !validName.MatchString(*application):
-		err = fmt.Errorf("--application %q is not a Kubernetes object name", *application)
-	case !validName.MatchString(*namespace):
-		err = fmt.Errorf("--argocd-namespace %q is not a namespace name", *namespace)
-	default:
-		err = preflight(*application, *namespace, []byte(*manifests))
+	err := app.check()
+	if err == nil {
+		err = preflight(*app.application, *app.namespace, []byte(*manifests))
 	}
-	finish("Preflight", "everything the new version needs is in the cluster", *result, err)
+	finish("Preflight", "everything the new version needs is in the cluster", *app.result, err)
 }
 
 // The kinds a reference names, as API resources.
@@ -291,23 +323,15 @@ var referenced = map[string]schema.GroupVersionResource{
 }
 
 func preflight(application, namespace string, manifests []byte) error {
-	config, err := rest.InClusterConfig()
-	if err != nil {
-		return fmt.Errorf("no Kubernetes API access in this pod: %w", err)
-	}
-	apps, err := dynamic.NewForConfig(config)
-	if err != nil {
-		return err
-	}
-	objects, err := metadata.NewForConfig(config)
+	c, err := connect()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	app, err := apps.Resource(applications).Namespace(namespace).Get(ctx, application, metav1.GetOptions{})
+	app, err := c.application(ctx, namespace, application)
 	if err != nil {
-		return fmt.Errorf("can't read Application %s/%s: %w", namespace, application, err)
+		return err
 	}
 	destination, _, _ := unstructured.NestedString(app.Object, "spec", "destination", "namespace")
 	if destination == "" {
@@ -320,7 +344,7 @@ func preflight(application, namespace string, manifests []byte) error {
 	var missing []Reference
 	for _, ref := range refs {
 		// Metadata only: the check never receives a Secret's data.
-		_, err := objects.Resource(referenced[ref.Kind]).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		_, err := c.objects.Resource(referenced[ref.Kind]).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			fmt.Printf("missing: %s\n", ref)
@@ -342,59 +366,47 @@ func preflight(application, namespace string, manifests []byte) error {
 // synced to, to --digest-file and --gitops-commit-file.
 func stagedMain(args []string) {
 	flags := flag.NewFlagSet("staged", flag.ExitOnError)
-	application := flags.String("application", "", "the Argo CD Application of the environment promoted from")
-	namespace := flags.String("argocd-namespace", "argocd", "the namespace of Argo CD's Applications")
+	app := targetFlags(flags, "the Argo CD Application of the environment promoted from")
 	image := flags.String("image", "", "the image repository whose digest is promoted")
 	digestFile := flags.String("digest-file", "", "a file to write the digest to")
 	commitFile := flags.String("gitops-commit-file", "", "a file to write the GitOps commit to")
-	result := flags.String("result", "", "a file to write the outcome to, one line (for the commit status)")
 	flags.Parse(args)
-	var err error
 	var staged Staged
+	err := app.check()
 	switch {
-	case !validName.MatchString(*application):
-		err = fmt.Errorf("--application %q is not a Kubernetes object name", *application)
-	case !validName.MatchString(*namespace):
-		err = fmt.Errorf("--argocd-namespace %q is not a namespace name", *namespace)
+	case err != nil:
 	case *image == "" || strings.ContainsAny(*image, "@ \n"):
 		err = fmt.Errorf("--image %q is not an image repository", *image)
 	default:
-		staged, err = readStaged(*application, *namespace, *image)
+		staged, err = readStaged(*app.application, *app.namespace, *image)
 	}
-	for file, value := range map[string]string{*digestFile: staged.Digest, *commitFile: staged.GitOpsCommit} {
-		if err == nil && file != "" {
-			err = os.WriteFile(file, []byte(value+"\n"), 0o644)
-		}
+	if err == nil && *digestFile != "" {
+		err = os.WriteFile(*digestFile, []byte(staged.Digest+"\n"), 0o644)
+	}
+	if err == nil && *commitFile != "" {
+		err = os.WriteFile(*commitFile, []byte(staged.GitOpsCommit+"\n"), 0o644)
 	}
 	if err == nil {
-		fmt.Printf("%s runs %s@%s, synced to GitOps commit %s, healthy\n", *application, *image, staged.Digest, short(staged.GitOpsCommit))
+		fmt.Printf("%s runs %s@%s, synced to GitOps commit %s, healthy\n", *app.application, *image, staged.Digest, short(staged.GitOpsCommit))
 	}
-	finish("Reading the staged version", "staged "+staged.Digest, *result, err)
+	finish("Reading the staged version", "staged "+staged.Digest, *app.result, err)
 }
 
 func readStaged(application, namespace, image string) (Staged, error) {
-	config, err := rest.InClusterConfig()
-	if err != nil {
-		return Staged{}, fmt.Errorf("no Kubernetes API access in this pod: %w", err)
-	}
-	apps, err := dynamic.NewForConfig(config)
-	if err != nil {
-		return Staged{}, err
-	}
-	client, err := kubernetes.NewForConfig(config)
+	c, err := connect()
 	if err != nil {
 		return Staged{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	app, err := apps.Resource(applications).Namespace(namespace).Get(ctx, application, metav1.GetOptions{})
+	app, err := c.application(ctx, namespace, application)
 	if err != nil {
-		return Staged{}, fmt.Errorf("can't read Application %s/%s: %w", namespace, application, err)
+		return Staged{}, err
 	}
 	revision, _, _ := unstructured.NestedString(app.Object, "status", "sync", "revision")
 	var deployments []*appsv1.Deployment
 	for _, r := range ApplicationSync(app, revision).Deployments {
-		d, err := client.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		d, err := c.client.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
 		if err != nil {
 			return Staged{}, fmt.Errorf("can't read Deployment %s/%s: %w", r.Namespace, r.Name, err)
 		}
