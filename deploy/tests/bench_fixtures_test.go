@@ -667,18 +667,23 @@ func nodeOutput(node wfv1.NodeStatus, name string) string {
 	return ""
 }
 
+// ask is one request to the app on 127.0.0.1:port: its status and body.
+func ask(client *http.Client, port int) (int, string, error) {
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw), nil
+}
+
 // answer is what the app on the host network answers on `port`, waiting for it to listen.
 func answer(t *testing.T, port int) string {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		if err != nil {
-			continue
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return string(raw)
+		if status, body, err := ask(http.DefaultClient, port); err == nil && status == http.StatusOK {
+			return body
 		}
 	}
 	t.Fatalf("nothing answered on 127.0.0.1:%d", port)
@@ -692,15 +697,13 @@ func answer(t *testing.T, port int) string {
 func requestLoop(t *testing.T, port int, want string) (stop func() (int, []string), served func()) {
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
-	ask := func() error {
-		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	check := func() error {
+		status, body, err := ask(client, port)
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), want) {
-			return fmt.Errorf("HTTP %d %q", resp.StatusCode, raw)
+		if status != http.StatusOK || !strings.Contains(body, want) {
+			return fmt.Errorf("HTTP %d %q", status, body)
 		}
 		return nil
 	}
@@ -717,7 +720,7 @@ func requestLoop(t *testing.T, port int, want string) (stop func() (int, []strin
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			if err := ask(); err != nil {
+			if err := check(); err != nil {
 				failures = append(failures, fmt.Sprintf("%s: %v", time.Now().Format("15:04:05.0"), err))
 			} else {
 				answered++
@@ -730,7 +733,7 @@ func requestLoop(t *testing.T, port int, want string) (stop func() (int, []strin
 		return answered, failures
 	}
 	served = func() {
-		if err := ask(); err != nil {
+		if err := check(); err != nil {
 			t.Errorf("after the rollback: %v", err)
 		}
 	}

@@ -9,7 +9,6 @@ package tests
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -117,13 +116,7 @@ func firstAnswer(port int, greeting string) <-chan time.Time {
 	go func() {
 		client := &http.Client{Timeout: time.Second}
 		for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-			if err != nil {
-				continue
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(body), greeting) {
+			if _, body, err := ask(client, port); err == nil && strings.Contains(body, greeting) {
 				answered <- time.Now()
 				return
 			}
