@@ -278,24 +278,39 @@ pub fn pack_build(image: &str, app: &Path, args: &[&str]) -> Build {
     run_pack_build(image, app, args, &[])
 }
 
+/// What pack says when the engine's container wait returned no exit code: podman's API service
+/// sometimes loses a container's state as it exits ("While waiting on condition: unexpected
+/// end of JSON input" in its log). No lifecycle phase exits with -1 (exit codes are 0–255), so
+/// this is never the build's own failure.
+const ENGINE_LOST_THE_EXIT_CODE: &str = "executing lifecycle: failed with status code: -1";
+
 fn run_pack_build(image: &str, app: &Path, args: &[&str], script_env: &[(&str, &str)]) -> Build {
     assert_builder_is_current();
-    let output = Command::new(repo_root().join("scripts/pack-build.sh"))
-        .arg(image)
-        .arg("--path")
-        .arg(app)
-        .args(args)
-        .envs(script_env.iter().copied())
-        .output()
-        .expect("run scripts/pack-build.sh");
-    Build {
-        success: output.status.success(),
-        log: format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
+    let attempt = || {
+        let output = Command::new(repo_root().join("scripts/pack-build.sh"))
+            .arg(image)
+            .arg("--path")
+            .arg(app)
+            .args(args)
+            .envs(script_env.iter().copied())
+            .output()
+            .expect("run scripts/pack-build.sh");
+        Build {
+            success: output.status.success(),
+            log: format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        }
+    };
+    let build = attempt();
+    if build.success || !build.log.contains(ENGINE_LOST_THE_EXIT_CODE) {
+        return build;
     }
+    // Once more, the same build: the engine, not the build, failed.
+    eprintln!("the engine lost the exit code of a phase of {image}'s build; building it again");
+    attempt()
 }
 
 /// The first build of a test: like [`pack_build`], but from nothing, so a test never depends
