@@ -143,7 +143,9 @@ authentication:
   webhook: {enabled: false}
   x509: {clientCAFile: $pki/ca.crt}
 authorization: {mode: AlwaysAllow}
-evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
+# Absolute thresholds: a percentage of a shared 250 GB disk (2.5 GB) tainted the node with disk
+# pressure while 1.5 GB were still free, and the eviction that followed removed images.
+evictionHard: {memory.available: "100Mi", nodefs.available: "256Mi", imagefs.available: "256Mi"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 EOF
@@ -453,6 +455,9 @@ up() {
     ctr -a "$sock" -n k8s.io images import "$tar" >/dev/null
     rm -f "$tar"
   fi
+  # Pinned, as the CRI plugin pins a sandbox image it pulls itself: the kubelet's image garbage
+  # collection (under disk pressure) then leaves it, where nothing could pull it back.
+  ctr -a "$sock" -n k8s.io images label "$pause_image" io.cri-containerd.pinned=pinned >/dev/null
   # --node-ip 127.0.0.1: the kubelet refuses it ("nodeIP can't be loopback") and leaves the node
   # without addresses, which is the point: otherwise it would publish the host's outside address
   # and the API server would dial that for logs and exec.
