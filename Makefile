@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK ?= bookworm
 
-.PHONY: help tools stack mirror package builder demo test lint unit e2e bench bench-loop cluster cluster-down clean-testbed
+.PHONY: help tools stack mirror package builder demo test lint unit e2e bench bench-loop cluster cluster-down clean-testbed apps apps-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,16 @@ bench: ## Benchmarks against the lifecycle and uv floors (not part of make test)
 
 bench-loop: ## Push → live on the node, hop by hop, for LUBAN_BENCH_PUSHES (5) pushes (not part of make test)
 	@T=TestBenchLoop scripts/test.sh testbed e2e
+
+# The apps of an install (docs/apps.md): CONFIG is its config.env, APPS the directory of app files.
+CONFIG ?= deploy/install/config.env
+APPS ?= deploy/install/apps
+
+apps: ## Render the apps' EventSource, Sensor and Applications for kubectl apply -f - (CONFIG=, APPS=)
+	@cd deploy/apps && go run ./cmd/luban-apps render --config "$(abspath $(CONFIG))" "$(abspath $(APPS))"
+
+apps-check: ## Check the app files (CONFIG=, APPS=): a mistake is refused naming the app
+	@cd deploy/apps && go run ./cmd/luban-apps check --config "$(abspath $(CONFIG))" "$(abspath $(APPS))"
 
 cluster: tools ## Bring up the single-node Kubernetes cluster on 127.0.0.1 (scripts/cluster.sh)
 	@scripts/cluster.sh up

@@ -37,8 +37,8 @@ stage() { # name command...
   return "$status"
 }
 
-# The Go modules under deploy/: the tests, and the programs the workflows' images run.
-GO_MODULES=(deploy/tests deploy/gate deploy/admission deploy/rollout deploy/status)
+# The Go modules under deploy/: the tests, luban-apps, and the programs the workflows' images run.
+GO_MODULES=(deploy/tests deploy/apps deploy/gate deploy/admission deploy/rollout deploy/status)
 
 lint() {
   set -e
