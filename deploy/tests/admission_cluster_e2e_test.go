@@ -37,9 +37,8 @@ func TestE2EClusterAnUnsignedImageIsRefusedAtDeployTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { webhooks.Delete(context.Background(), configuration.Name, metav1.DeleteOptions{}) })
-	// The bench's namespace gets the app namespace's label (application.yaml's).
-	var appNamespace corev1.Namespace
-	decodeDocument(t, "deploy/argo/cd/application.yaml", "Namespace", &appNamespace)
+	// The bench's namespace gets the app namespace's label (as luban-apps renders it).
+	appNamespace, _, _ := exampleDeploy(t)
 	namespace, err := b.client.CoreV1().Namespaces().Get(ctx, b.namespace, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -400,8 +400,13 @@ func (l *pushLoop) missingSecretStopsTheDeploy(t *testing.T) {
 func (l *pushLoop) promotionRunsTheStagingDigest(t *testing.T) {
 	gitopsHead := l.gitopsGit(t, "rev-parse", "main")
 	promote := func() *wfv1.Workflow {
+		// The app file's environments say what is promoted from where (luban-apps).
+		var arguments wfv1.Arguments
+		for key, value := range l.appFile.PromoteParameters(1) {
+			arguments.Parameters = append(arguments.Parameters, wfv1.Parameter{Name: key, Value: wfv1.AnyStringPtr(value)})
+		}
 		workflow := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{GenerateName: "luban-promote-"},
-			Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: "luban-promote"}}}
+			Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: "luban-promote"}, Arguments: arguments}}
 		created, err := l.b.argo.ArgoprojV1alpha1().Workflows(l.b.namespace).Create(context.Background(), workflow, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)

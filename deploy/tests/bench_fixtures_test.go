@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -31,6 +32,7 @@ import (
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	argo "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
+	"github.com/luban-buildpacks/luban/deploy/apps"
 	"github.com/nats-io/nats.go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -43,6 +45,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/kustomize/api/krusty"
+	kustomize "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
@@ -100,6 +105,50 @@ func (b *argoBench) apply(t *testing.T, file string) {
 			continue
 		}
 		b.createUnstructured(t, &object)
+	}
+}
+
+// install installs the pipeline from deploy/install with `config` as the site's config.env, as
+// `kubectl apply -k` of a site's own directory would: a kustomization with deploy/install as its
+// base and config.env replaced. The WorkflowTemplates as the node runs them (onNode).
+func (b *argoBench) install(t *testing.T, config map[string]string) {
+	t.Helper()
+	site := t.TempDir()
+	var env strings.Builder
+	for _, key := range slices.Sorted(maps.Keys(config)) {
+		fmt.Fprintf(&env, "%s=%s\n", key, config[key])
+	}
+	if err := os.WriteFile(filepath.Join(site, "config.env"), []byte(env.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeYAML(t, filepath.Join(site, "kustomization.yaml"), kustomize.Kustomization{
+		Resources: []string{filepath.Join(repoRoot(t), "deploy/install")},
+		ConfigMapGenerator: []kustomize.ConfigMapArgs{{GeneratorArgs: kustomize.GeneratorArgs{
+			Name: "luban-config", Behavior: "replace", KvPairSources: kustomize.KvPairSources{EnvSources: []string{"config.env"}},
+			Options: &kustomize.GeneratorOptions{DisableNameSuffixHash: true}}}},
+	})
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), site)
+	if err != nil {
+		t.Fatalf("kustomize build of the site's deploy/install: %v", err)
+	}
+	for _, resource := range resources.Resources() {
+		content, err := resource.Map()
+		if err != nil {
+			t.Fatal(err)
+		}
+		object := &unstructured.Unstructured{Object: content}
+		if object.GetNamespace() != b.namespace {
+			t.Fatalf("deploy/install put %s %s in %q, not the config's workflows-namespace", object.GetKind(), object.GetName(), object.GetNamespace())
+		}
+		if object.GetKind() == "WorkflowTemplate" {
+			var template wfv1.WorkflowTemplate
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(content, &template); err != nil {
+				t.Fatal(err)
+			}
+			b.createTyped(t, b.onNode(t, &template))
+			continue
+		}
+		b.createUnstructured(t, object)
 	}
 }
 
@@ -305,69 +354,6 @@ func buildImage(t *testing.T, context, containerfile, repo string) string {
 	return pushImage(t, local, repo)
 }
 
-// siteTemplate is a WorkflowTemplate of deploy/ whose parameters' values `defaults` replace, as
-// a site sets its own images, mirrors and repositories.
-func siteTemplate(t *testing.T, file string, defaults map[string]string) *wfv1.WorkflowTemplate {
-	t.Helper()
-	var template wfv1.WorkflowTemplate
-	decodeDocument(t, file, "WorkflowTemplate", &template)
-	set := 0
-	for i, parameter := range template.Spec.Arguments.Parameters {
-		if value, ok := defaults[parameter.Name]; ok {
-			template.Spec.Arguments.Parameters[i].Value = wfv1.AnyStringPtr(value)
-			set++
-		}
-	}
-	if set != len(defaults) {
-		t.Fatalf("%s has %d of the parameters %v", file, set, defaults)
-	}
-	return &template
-}
-
-// buildSensor is deploy/argo/events/sensor.yaml with the node test's overlay, what a site
-// edits: its filter names `repository` (owner/name on the forge), and the Workflow it submits
-// publishes `image`.
-func buildSensor(t *testing.T, image, repository string) *eventsv1.Sensor {
-	t.Helper()
-	sensor := loadSensor(t)
-	const example = `repository == "luban-buildpacks/sample-app"`
-	for _, dep := range sensor.Spec.Dependencies {
-		for i := range dep.Filters.Exprs {
-			dep.Filters.Exprs[i].Expr = strings.ReplaceAll(dep.Filters.Exprs[i].Expr, example, fmt.Sprintf("repository == %q", repository))
-		}
-	}
-	// The other triggers' images: the same repository, tagged commit-<sha> or pr-<number>.
-	for _, trigger := range sensor.Spec.Triggers {
-		for _, parameter := range trigger.Template.ArgoWorkflow.Parameters {
-			parameter.Src.DataTemplate = strings.Replace(parameter.Src.DataTemplate, "registry.example.com/luban/sample-app:", image+":", 1)
-		}
-	}
-	resource := sensor.Spec.Triggers[0].Template.ArgoWorkflow.Source.Resource
-	var workflow unstructured.Unstructured
-	if err := yaml.Unmarshal(resource.Value, &workflow.Object); err != nil {
-		t.Fatal(err)
-	}
-	parameters, _, _ := unstructured.NestedSlice(workflow.Object, "spec", "arguments", "parameters")
-	set := false
-	for _, p := range parameters {
-		if parameter := p.(map[string]any); parameter["name"] == "image" {
-			parameter["value"], set = image, true
-		}
-	}
-	if !set {
-		t.Fatal("the Sensor's Workflow has no parameter `image`")
-	}
-	if err := unstructured.SetNestedSlice(workflow.Object, parameters, "spec", "arguments", "parameters"); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := workflow.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	resource.Value = raw
-	return sensor
-}
-
 // createTyped creates a typed object (its TypeMeta set) like createUnstructured.
 // Its zero status and creation time are left out.
 func (b *argoBench) createTyped(t *testing.T, object any) *unstructured.Unstructured {
@@ -382,13 +368,13 @@ func (b *argoBench) createTyped(t *testing.T, object any) *unstructured.Unstruct
 }
 
 // installEvents installs what a site installs for Argo Events: an event bus (the node's NATS
-// server: the controller's own would be a StatefulSet behind ClusterIP Services), the webhook
-// Secret, our EventSource and our Sensor (`sensor`, its ServiceAccount and Role from
-// sensor.yaml). The overlay: their pods are on the node's pod network, where in-cluster
-// clients reach the API server at the gateway (KUBERNETES_SERVICE_HOST names the `kubernetes`
-// Service's ClusterIP, which nothing routes). It waits for both pods and returns the event
-// source's webhook URL.
-func (b *argoBench) installEvents(t *testing.T, sensor *eventsv1.Sensor, webhookSecret string) string {
+// server: the controller's own would be a StatefulSet behind ClusterIP Services), the apps'
+// webhook Secret (`secrets`, by app), the Sensor's account (deploy/argo/events/sensor-rbac.yaml)
+// and the EventSource and Sensor luban-apps renders for `list`. The overlay: their pods are on
+// the node's pod network, where in-cluster clients reach the API server at the gateway
+// (KUBERNETES_SERVICE_HOST names the `kubernetes` Service's ClusterIP, which nothing routes).
+// It waits for both pods and returns each app's webhook URL.
+func (b *argoBench) installEvents(t *testing.T, list []apps.App, config apps.Config, secrets map[string]string) map[string]string {
 	t.Helper()
 	// The event bus asks for a user and password (cluster.sh made them): its accessSecret.
 	natsAuth, err := os.ReadFile(os.Getenv("CLUSTER_NATS_AUTH"))
@@ -396,8 +382,8 @@ func (b *argoBench) installEvents(t *testing.T, sensor *eventsv1.Sensor, webhook
 		t.Fatalf("the event bus's credentials (cluster.sh up makes them): %v", err)
 	}
 	for name, data := range map[string]map[string]string{
-		"github-webhook-secret": {"secret": webhookSecret},
-		"eventbus-auth":         {"auth.yaml": string(natsAuth)},
+		apps.WebhookSecret: secrets,
+		"eventbus-auth":    {"auth.yaml": string(natsAuth)},
 	} {
 		if _, err := b.client.CoreV1().Secrets(b.namespace).Create(context.Background(), &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: name}, StringData: data,
@@ -424,12 +410,11 @@ func (b *argoBench) installEvents(t *testing.T, sensor *eventsv1.Sensor, webhook
 			corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: os.Getenv("CLUSTER_POD_GATEWAY")},
 			corev1.EnvVar{Name: "KUBERNETES_SERVICE_PORT", Value: port})
 	}
-	var eventSource eventsv1.EventSource
-	decodeDocument(t, "deploy/argo/events/eventsource-github.yaml", "EventSource", &eventSource)
+	eventSource := apps.EventSource(list, config)
 	onPodNetwork(eventSource.Spec.Template)
-	b.createTyped(t, &eventSource)
+	b.createTyped(t, eventSource)
 	for _, kind := range []string{"ServiceAccount", "Role", "RoleBinding"} {
-		for _, doc := range documents(t, filepath.Join(repoRoot(t), "deploy/argo/events/sensor.yaml"), kind) {
+		for _, doc := range documents(t, filepath.Join(repoRoot(t), "deploy/argo/events/sensor-rbac.yaml"), kind) {
 			var object unstructured.Unstructured
 			if err := yaml.Unmarshal(doc, &object.Object); err != nil {
 				t.Fatal(err)
@@ -437,13 +422,21 @@ func (b *argoBench) installEvents(t *testing.T, sensor *eventsv1.Sensor, webhook
 			b.createUnstructured(t, &object)
 		}
 	}
+	sensor, err := apps.Sensor(list, config)
+	if err != nil {
+		t.Fatal(err)
+	}
 	onPodNetwork(sensor.Spec.Template)
 	b.createTyped(t, sensor)
 	eventSourcePod := b.waitReady(t, "eventsource-name="+eventSource.Name)
 	b.waitReady(t, "sensor-name="+sensor.Name)
 	b.waitSubscribed(t)
-	webhook := eventSource.Spec.Github["app"].Webhook
-	return fmt.Sprintf("http://%s:%s%s", eventSourcePod.Status.PodIP, webhook.Port, webhook.Endpoint)
+	urls := map[string]string{}
+	for _, app := range list {
+		webhook := eventSource.Spec.Github[app.Metadata.Name].Webhook
+		urls[app.Metadata.Name] = fmt.Sprintf("http://%s:%s%s", eventSourcePod.Status.PodIP, webhook.Port, webhook.Endpoint)
+	}
+	return urls
 }
 
 // waitSubscribed waits until the Sensor has subscribed to the event bus (the node's NATS server):
@@ -758,79 +751,42 @@ func (b *argoBench) onNode(t *testing.T, template *wfv1.WorkflowTemplate) *wfv1.
 	return template
 }
 
-// appEnvironment is an environment of the sample app on the node: application.yaml's
-// Application of that name, the path it deploys in the GitOps repository (the node's overlay)
-// and the namespace that stands for its own.
-type appEnvironment struct{ application, path, namespace string }
-
-// createApplication makes deploy/argo/cd/application.yaml's AppProject and the Applications of
-// `environments` in Argo CD's namespace, each deploying its path of the GitOps repository into
-// its namespace; and their Roles for the rollout check and the preflight, in those namespaces
-// and Argo CD's. The other environments' objects are left out.
-func (b *argoBench) createApplication(t *testing.T, repoURL string, environments ...appEnvironment) {
+// createApps makes what luban-apps renders for `app`'s environments in Argo CD's namespace (its
+// AppProject and Applications) and in each environment's namespace (the Roles of the deploy's
+// preflight and rollout check), deleted again when the test ends. Not its Namespaces: here the
+// workflows run in the staging environment's namespace (with the host's network, which Pod
+// Security "restricted" refuses), and the test made the others.
+func (b *argoBench) createApps(t *testing.T, app apps.App, config apps.Config) {
 	t.Helper()
-	const file = "deploy/argo/cd/application.yaml"
-	// The namespaces of application.yaml's environments, and the test's for each.
-	namespaces := map[string]string{"argocd": "argocd"}
-	var apps []*cdv1.Application
-	for _, doc := range documents(t, filepath.Join(repoRoot(t), file), "Application") {
-		var app cdv1.Application
-		if err := yaml.UnmarshalStrict(doc, &app); err != nil {
-			t.Fatal(err)
+	for _, object := range apps.Deploy(app, config) {
+		if _, ok := object.(*corev1.Namespace); ok {
+			continue
 		}
-		for _, env := range environments {
-			if env.application == app.Name {
-				namespaces[app.Spec.Destination.Namespace] = env.namespace
-				app.Spec.Source.RepoURL, app.Spec.Source.Path = repoURL, env.path
-				app.Spec.Destination.Namespace = env.namespace
-				apps = append(apps, &app)
-			}
-		}
-	}
-	if len(apps) != len(environments) {
-		t.Fatalf("%s has no Application for some of %v", file, environments)
-	}
-	// Each object is deleted again when the test ends.
-	created := func(object *unstructured.Unstructured) {
-		mapping, err := b.mapper.RESTMapping(object.GroupVersionKind().GroupKind(), object.GroupVersionKind().Version)
+		created := b.createTyped(t, object)
+		mapping, err := b.mapper.RESTMapping(created.GroupVersionKind().GroupKind(), created.GroupVersionKind().Version)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
-			b.dynamic.Resource(mapping.Resource).Namespace(object.GetNamespace()).Delete(context.Background(), object.GetName(), metav1.DeleteOptions{})
+			b.dynamic.Resource(mapping.Resource).Namespace(created.GetNamespace()).Delete(context.Background(), created.GetName(), metav1.DeleteOptions{})
 		})
 	}
-	for _, kind := range []string{"Role", "RoleBinding"} {
-		for _, doc := range documents(t, filepath.Join(repoRoot(t), file), kind) {
-			var object unstructured.Unstructured
-			if err := yaml.Unmarshal(doc, &object.Object); err != nil {
-				t.Fatal(err)
-			}
-			namespace, ok := namespaces[object.GetNamespace()]
-			if !ok {
-				continue
-			}
-			object.SetNamespace(namespace)
-			if subjects, ok, _ := unstructured.NestedSlice(object.Object, "subjects"); ok {
-				for _, subject := range subjects {
-					subject.(map[string]any)["namespace"] = b.namespace
-				}
-				unstructured.SetNestedSlice(object.Object, subjects, "subjects")
-			}
-			created(b.createUnstructured(t, &object))
-		}
-	}
-	var project cdv1.AppProject
-	decodeDocument(t, file, "AppProject", &project)
-	project.Spec.SourceRepos = []string{repoURL}
-	project.Spec.Destinations = nil
-	for _, env := range environments {
-		project.Spec.Destinations = append(project.Spec.Destinations, cdv1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: env.namespace})
-	}
-	created(b.createTyped(t, &project))
-	for _, app := range apps {
-		created(b.createTyped(t, app))
-	}
+}
+
+// nodeApp is an app file of the node's tests: its repository on the forge, its image in the
+// testbed registry, its environments (the GitOps repository's paths and the namespaces that
+// stand for its own), and the build env that points uv at the testbed's Python mirror.
+func nodeApp(name string, f *forge, repository, image string, environments ...apps.Environment) apps.App {
+	return apps.App{APIVersion: apps.APIVersion, Kind: apps.Kind, Metadata: apps.Metadata{Name: name}, Spec: apps.Spec{
+		Repository: repository, CloneURL: f.cloneURL(repository), Image: image, Environments: environments,
+		Build: apps.Build{Env: map[string]string{"UV_PYTHON_DOWNLOADS_JSON_URL": mirrorURL + "/python/downloads.json"}},
+	}}
+}
+
+// nodeConfig is the site config of the node's tests: the GitOps repository on the forge, and
+// the bench's namespace for the workflows.
+func (b *argoBench) nodeConfig(gitopsRepo string) apps.Config {
+	return apps.Config{GitOpsRepo: gitopsRepo, GitOpsBranch: "main", WorkflowsNamespace: b.namespace, ArgoCDNamespace: "argocd"}
 }
 
 // waitSynced waits for Argo CD's Application to be synced to the GitOps commit `revision` and

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	cdv1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+	"github.com/luban-buildpacks/luban/deploy/apps"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kustomize "sigs.k8s.io/kustomize/api/types"
 )
 
 // A hostile commit to the GitOps repository (on the testbed's forge), synced by the real Argo
-// CD on the node with application.yaml's Application and AppProject: a cluster-wide Namespace
+// CD on the node with the Application and AppProject luban-apps renders: a cluster-wide Namespace
 // and a pod that shares the host's PIDs with added capabilities next to the app's manifests.
 // Argo CD refuses both (the project allows neither), and the namespace never exists. The app's namespace labels, applied to the bench's namespace, make
 // the node's own Pod Security admission refuse the same pod sent straight to the API.
@@ -54,7 +55,9 @@ spec:
 	git(t, seed, "add", "-A")
 	git(t, seed, "commit", "-q", "-m", "a hostile commit")
 	forge.git(t, seed, "push", "-q", forge.pushURL(gitops), "HEAD:main")
-	b.createApplication(t, forge.cloneURL(gitops), appEnvironment{"sample-app", "clusters/luban-node", b.namespace})
+	// The app as luban-apps renders its Application and AppProject from its file.
+	b.createApps(t, nodeApp("sample-app", forge, "luban/app", registry+"/luban-test/hostile",
+		apps.Environment{Name: "staging", Path: "clusters/luban-node", Namespace: b.namespace}), b.nodeConfig(forge.cloneURL(gitops)))
 
 	applications := b.dynamic.Resource(cdv1.SchemeGroupVersion.WithResource("applications")).Namespace("argocd")
 	var status string
@@ -80,8 +83,7 @@ spec:
 	}
 
 	// The app namespace's Pod Security labels, on the node: the pod is refused at the API too.
-	var appNamespace corev1.Namespace
-	decodeDocument(t, "deploy/argo/cd/application.yaml", "Namespace", &appNamespace)
+	appNamespace, _, _ := exampleDeploy(t)
 	namespace, err := b.client.CoreV1().Namespaces().Get(ctx, b.namespace, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

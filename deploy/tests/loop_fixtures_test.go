@@ -15,6 +15,7 @@ import (
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/luban-buildpacks/luban/deploy/apps"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,6 +44,7 @@ type pushLoop struct {
 	production     string
 	productionPort int
 	ca             []byte // the registry's CA
+	appFile        apps.App
 	seen           map[string]bool
 	started        time.Time
 	// What the scenarios hand on.
@@ -84,27 +86,15 @@ func newPushLoop(t *testing.T) *pushLoop {
 	l.gitops = filepath.Join(t.TempDir(), "gitops.git")
 	l.forge.git(t, filepath.Dir(l.gitops), "clone", "-q", "--bare", l.forge.cloneURL(gitopsRepo), l.gitops)
 
-	// The templates (the site's images, mirrors and GitOps repository as defaults) with their
-	// RBAC; luban-gitops unchanged: luban-build's deploy step and luban-promote run its
-	// update-digest with their own parameters and volumes.
-	b.apply(t, "deploy/argo/workflows/rbac.yaml")
-	for _, template := range []*wfv1.WorkflowTemplate{
-		b.onNode(t, siteTemplate(t, "deploy/argo/workflows/build-template.yaml", map[string]string{
-			"builder-image": builder, "run-image": registryRunImage, "gate-image": tools, "cosign-image": tools,
-			"build-env":   "UV_PYTHON_DOWNLOADS_JSON_URL=" + mirrorURL + "/python/downloads.json",
-			"gitops-repo": l.forge.cloneURL(gitopsRepo), "gitops-image": tools, "rollout-image": tools,
-			"forge-api": l.forge.url + "/api/v1", "status-image": tools, "argo-ui-url": loopArgoUI,
-		})),
-		b.onNode(t, siteTemplate(t, "deploy/argo/cd/update-digest-template.yaml", map[string]string{})),
-		b.onNode(t, siteTemplate(t, "deploy/argo/cd/promote-template.yaml", map[string]string{
-			"image": registry + "/" + l.repo, "repo-url": l.forge.cloneURL(l.appRepo), "gitops-repo": l.forge.cloneURL(gitopsRepo),
-			"gitops-image": tools, "cosign-image": tools, "rollout-image": tools,
-		})),
-	} {
-		if _, err := b.argo.ArgoprojV1alpha1().WorkflowTemplates(b.namespace).Create(ctx, template, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// The pipeline from deploy/install with this site's config.env (its images, forge and
+	// GitOps repository), as `kubectl apply -k` of a site's overlay would install it.
+	b.install(t, map[string]string{
+		"workflows-namespace": b.namespace, "argocd-namespace": "argocd",
+		"gitops-repo": l.forge.cloneURL(gitopsRepo), "gitops-branch": "main",
+		"forge-api": l.forge.url + "/api/v1", "argo-ui-url": loopArgoUI,
+		"builder-image": builder, "run-image": registryRunImage,
+		"gate-image": tools, "cosign-image": tools, "gitops-image": tools, "rollout-image": tools, "status-image": tools,
+	})
 	// The push Secret (the testbed registry needs no login), the cosign key pair, the Git
 	// credentials, the status token, the CAs (the registry's and, as a company's, this
 	// network's proxy's) and the OSV database.
@@ -151,17 +141,27 @@ func newPushLoop(t *testing.T) *pushLoop {
 	}
 	t.Logf("site set up in %s", time.Since(l.started).Round(100*time.Millisecond))
 
-	// Our EventSource and Sensor (publishing to the test's repository) on the node, and the
-	// forge's webhook to it.
-	l.webhook = b.installEvents(t, buildSensor(t, registry+"/"+l.repo, l.appRepo), l.secret)
+	// The app's file (its repository on the forge, its image in the testbed registry, staging and
+	// production), what luban-apps renders from it: the EventSource and Sensor on the node, and
+	// the forge's webhook to the app's endpoint.
+	config := b.nodeConfig(l.forge.cloneURL(gitopsRepo))
+	l.appFile = nodeApp("sample-app", l.forge, l.appRepo, registry+"/"+l.repo,
+		apps.Environment{Name: "staging", Path: "clusters/luban-node", Namespace: b.namespace},
+		apps.Environment{Name: "production", Path: "clusters/luban-node-production", Namespace: l.production})
+	appsDir := t.TempDir()
+	writeAppFile(t, appsDir, l.appFile)
+	list, err := apps.Load(appsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.webhook = b.installEvents(t, list, config, map[string]string{"sample-app": l.secret})["sample-app"]
 	l.forge.webhook(t, l.appRepo, l.webhook, l.secret)
 	t.Logf("site and event source set up in %s", time.Since(l.started).Round(100*time.Millisecond))
 	// Argo CD's Applications, staging and production, from the start: their first sync runs the
 	// example's image, which doesn't exist, so the first deploy (the first promotion) replaces a
 	// version that never got ready.
 	b.createNamespace(t, l.production)
-	b.createApplication(t, l.forge.cloneURL(gitopsRepo), appEnvironment{"sample-app", "clusters/luban-node", b.namespace},
-		appEnvironment{"sample-app-production", "clusters/luban-node-production", l.production})
+	b.createApps(t, list[0], config)
 	return l
 }
 

@@ -17,6 +17,7 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/util/secrets"
 	"github.com/argoproj/argo-workflows/v3/workflow/validate"
+	"github.com/luban-buildpacks/luban/deploy/apps"
 	kpackv1 "github.com/pivotal/kpack/pkg/apis/build/v1alpha2"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -39,6 +40,7 @@ var manifestKinds = map[string]func() any{
 	"ClusterBuilder":   func() any { return &kpackv1.ClusterBuilder{} },
 	"Image":            func() any { return &kpackv1.Image{} },
 	"Kustomization":    func() any { return &kustomize.Kustomization{} },
+	"ConfigMap":        func() any { return &corev1.ConfigMap{} },
 	"Deployment":       func() any { return &appsv1.Deployment{} },
 	"ServiceAccount":   func() any { return &corev1.ServiceAccount{} },
 	"Secret":           func() any { return &corev1.Secret{} },
@@ -290,6 +292,10 @@ func manifestProblems(t *testing.T, edit func(path string, raw []byte) []byte) [
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") || strings.Contains(path, "/tests/") {
 			return err
 		}
+		// App files are not manifests: what luban-apps renders from them is, below.
+		if filepath.Dir(path) == filepath.Join(root, exampleAppsDir) {
+			return nil
+		}
 		files++
 		raw, err := os.ReadFile(path)
 		if err != nil {
@@ -307,6 +313,9 @@ func manifestProblems(t *testing.T, edit func(path string, raw []byte) []byte) [
 	if files < 9 {
 		t.Fatalf("found only %d manifests under deploy/", files)
 	}
+	rendered, bad := renderedExample(t, edit)
+	all = append(all, rendered...)
+	problems = append(problems, bad...)
 	table, err := readTrustTable(root)
 	if err != nil {
 		t.Fatal(err)
@@ -316,6 +325,45 @@ func manifestProblems(t *testing.T, edit func(path string, raw []byte) []byte) [
 }
 
 func unchanged(_ string, raw []byte) []byte { return raw }
+
+// The example's app files (deploy/install/apps).
+const exampleAppsDir = "deploy/install/apps"
+
+// renderedExample is what luban-apps renders from the example's config and app files (each
+// through `edit`), decoded as every manifest is; an app file luban-apps refuses is a problem.
+func renderedExample(t *testing.T, edit func(path string, raw []byte) []byte) ([]manifest, []string) {
+	t.Helper()
+	root := repoRoot(t)
+	files, err := filepath.Glob(filepath.Join(root, exampleAppsDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no app files in %s (%v)", exampleAppsDir, err)
+	}
+	dir := t.TempDir()
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, file)
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(file)), edit(rel, raw), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := apps.Load(dir)
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	config, err := apps.ReadConfig(filepath.Join(root, "deploy/install/config.env"))
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	raw, err := apps.Render(list, config)
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	// Render's first line is a comment before the first separator.
+	return decodeManifests("luban-apps render "+exampleAppsDir, raw[strings.Index(string(raw), "---\n")+4:])
+}
 
 // stepGroups reads a steps template of a WorkflowTemplate file with Argo's own types: the
 // names of its steps, one slice per group (the steps of a group run in parallel).

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/luban-buildpacks/luban/deploy/apps"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	psaapi "k8s.io/pod-security-admission/api"
@@ -65,26 +67,20 @@ func workflowPods(t *testing.T, file string) []namedPod {
 }
 
 // argoEventsPod is the pod of a Sensor or EventSource: its `spec.template`.
-func argoEventsPod(t *testing.T, file, kind string) namedPod {
+// argoEventsPod is the pod of the example's EventSource or Sensor, as luban-apps renders them.
+func argoEventsPod(t *testing.T, kind string) namedPod {
 	t.Helper()
-	var resource struct {
-		Spec struct {
-			Template struct {
-				SecurityContext *corev1.PodSecurityContext `json:"securityContext"`
-				Container       *corev1.Container          `json:"container"`
-			} `json:"template"`
-		} `json:"spec"`
-	}
-	if err := yaml.Unmarshal(documents(t, filepath.Join(repoRoot(t), file), kind)[0], &resource); err != nil {
-		t.Fatal(err)
+	list, config := exampleSite(t)
+	template := apps.EventSource(list, config).Spec.Template
+	if kind == "Sensor" {
+		template = loadSensor(t).Spec.Template
 	}
 	container := corev1.Container{Name: "main"}
-	if resource.Spec.Template.Container != nil {
-		container = *resource.Spec.Template.Container
-		container.Name = "main"
+	if template.Container != nil {
+		container = corev1.Container{Name: "main", SecurityContext: template.Container.SecurityContext}
 	}
-	return namedPod{file + "#" + kind, corev1.PodSpec{
-		SecurityContext: resource.Spec.Template.SecurityContext,
+	return namedPod{"luban-apps#" + kind, corev1.PodSpec{
+		SecurityContext: template.SecurityContext,
 		Containers:      []corev1.Container{container},
 	}}
 }

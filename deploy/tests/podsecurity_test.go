@@ -33,8 +33,8 @@ func TestEveryPodInDeployPassesPodSecurityRestricted(t *testing.T) {
 		pods = append(pods, workflowPods(t, file)...)
 	}
 	pods = append(pods,
-		argoEventsPod(t, "deploy/argo/events/sensor.yaml", "Sensor"),
-		argoEventsPod(t, "deploy/argo/events/eventsource-github.yaml", "EventSource"),
+		argoEventsPod(t, "Sensor"),
+		argoEventsPod(t, "EventSource"),
 		deploymentPod(t, "deploy/argo/cd/gitops-example/apps/sample-app/base/deployment.yaml"),
 		deploymentPod(t, "deploy/admission/admission.yaml"),
 	)
@@ -80,13 +80,8 @@ func TestPodSecurityCheckReportsAnUnrestrictedContainer(t *testing.T) {
 // app's namespaced kinds, only in its namespace; no cluster-wide object (a Namespace would let
 // it adopt, relabel or prune any namespace); no privileged pod; the app's pods get no token.
 func TestAGitOpsCommitCannotReachBeyondItsApp(t *testing.T) {
-	const file = "deploy/argo/cd/application.yaml"
-	var project cdv1.AppProject
-	decodeDocument(t, file, "AppProject", &project)
-	var app cdv1.Application
-	decodeDocument(t, file, "Application", &app)
-	var namespace corev1.Namespace
-	decodeDocument(t, file, "Namespace", &namespace)
+	const file = "luban-apps' rendering of deploy/install/apps"
+	namespace, app, project := exampleDeploy(t)
 
 	for _, gk := range []schema.GroupKind{{Kind: "Namespace"}, {Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"},
 		{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}, {Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}} {

@@ -61,13 +61,6 @@ func decodeDocument(t *testing.T, file, kind string, into any) {
 	}
 }
 
-func loadSensor(t *testing.T) *v1alpha1.Sensor {
-	t.Helper()
-	var sensor v1alpha1.Sensor
-	decodeDocument(t, "deploy/argo/events/sensor.yaml", "Sensor", &sensor)
-	return &sensor
-}
-
 // pushEvent wraps a GitHub push payload the way the github event source hands it to sensors.
 func pushEvent(t *testing.T, payload []byte) *v1alpha1.Event {
 	t.Helper()
@@ -91,7 +84,7 @@ func githubEvent(t *testing.T, event string, payload []byte) *v1alpha1.Event {
 		t.Fatal(err)
 	}
 	return &v1alpha1.Event{
-		Context: &v1alpha1.EventContext{Type: "github", Source: "github", Subject: "app", DataContentType: "application/json"},
+		Context: &v1alpha1.EventContext{Type: "github", Source: "luban-apps", Subject: "sample-app", DataContentType: "application/json"},
 		Data:    data,
 	}
 }
@@ -126,7 +119,7 @@ func testdataPayload(t *testing.T, file string, change func(map[string]any)) []b
 
 func passes(t *testing.T, sensor *v1alpha1.Sensor, payload []byte) bool {
 	t.Helper()
-	return passesAs(t, sensor, "push", "push", payload)
+	return passesAs(t, sensor, "sample-app-push", "push", payload)
 }
 
 // passesAs says whether the Sensor's dependency `name` passes a delivery of the kind `event`.
@@ -149,7 +142,7 @@ func passesAs(t *testing.T, sensor *v1alpha1.Sensor, name, event string, payload
 // in by Argo Events' own code.
 func sensorWorkflow(t *testing.T, sensor *v1alpha1.Sensor, payload []byte) *unstructured.Unstructured {
 	t.Helper()
-	return triggeredWorkflow(t, sensor, "build", pushEvent(t, payload))
+	return triggeredWorkflow(t, sensor, "sample-app-build", pushEvent(t, payload))
 }
 
 // triggeredWorkflow is the Workflow the Sensor's trigger `name` submits for `event` (its

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	"github.com/luban-buildpacks/luban/deploy/apps"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
@@ -48,29 +48,56 @@ func TestSensorFiltersOutOtherReposBranchesTagsAndDeletions(t *testing.T) {
 	}
 }
 
-// The Sensor's repository filter names the repository the EventSource receives webhooks for.
-func TestSensorAndEventSourceNameTheSameRepository(t *testing.T) {
-	var source v1alpha1.EventSource
-	decodeDocument(t, "deploy/argo/events/eventsource-github.yaml", "EventSource", &source)
-	var repos []string
-	for _, github := range source.Spec.Github {
-		for _, r := range github.Repositories {
-			for _, name := range r.Names {
-				repos = append(repos, r.Owner+"/"+name)
-			}
+// Two apps on one EventSource and Sensor (luban-apps): a delivery at app A's endpoint that
+// names app B's repository builds nothing, and what A's push builds, publishes and deploys is
+// A's, whatever clone URL the payload carries.
+func TestAPushOfOneAppNeverBuildsAnother(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"app-a", "app-b"} {
+		writeAppFile(t, dir, apps.App{Metadata: apps.Metadata{Name: name}, Spec: apps.Spec{
+			Repository: "team/" + name, CloneURL: "https://forge.example/team/" + name + ".git", Image: "registry.example.com/team/" + name,
+			Environments: []apps.Environment{{Name: "staging", Path: "apps/" + name + "/staging", Namespace: name}}}})
+	}
+	list, err := apps.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, config := exampleSite(t)
+	sensor, err := apps.Sensor(list, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Argo Events hands a dependency only the events of its own event name (the app's endpoint).
+	for _, dep := range sensor.Spec.Dependencies {
+		if dep.EventSourceName != apps.EventSourceName || !strings.HasPrefix(dep.Name, dep.EventName+"-") {
+			t.Errorf("dependency %s listens to %s/%s", dep.Name, dep.EventSourceName, dep.EventName)
 		}
 	}
-	if len(repos) != 1 {
-		t.Fatalf("the EventSource should receive one repository, receives %v", repos)
+	pushOf := func(repository string) []byte {
+		return pushPayload(t, func(p map[string]any) {
+			repo := p["repository"].(map[string]any)
+			repo["full_name"] = repository
+			repo["clone_url"] = "https://forge.example/" + repository + ".git"
+		})
 	}
-	// Each of the Sensor's dependencies filters on that repository.
-	for _, dep := range loadSensor(t).Spec.Dependencies {
-		named := false
-		for _, expr := range dep.Filters.Exprs {
-			named = named || strings.Contains(expr.Expr, `repository == "`+repos[0]+`"`)
-		}
-		if !named {
-			t.Errorf("the Sensor's dependency %s doesn't filter on %s, the EventSource's repository", dep.Name, repos[0])
+	if passesAs(t, sensor, "app-a-push", "push", pushOf("team/app-b")) {
+		t.Error("app B's push at app A's endpoint must be dropped")
+	}
+	if !passesAs(t, sensor, "app-a-push", "push", pushOf("team/app-a")) {
+		t.Fatal("app A's push must pass app A's dependency")
+	}
+	// A's own delivery with another clone URL still builds A's repository into A's image.
+	forged := pushPayload(t, func(p map[string]any) {
+		repo := p["repository"].(map[string]any)
+		repo["full_name"] = "team/app-a"
+		repo["clone_url"] = "https://forge.example/team/app-b.git"
+	})
+	got := workflowArguments(triggeredWorkflow(t, sensor, "app-a-build", pushEvent(t, forged)))
+	for key, want := range map[string]string{"repo-url": "https://forge.example/team/app-a.git", "image": "registry.example.com/team/app-a",
+		"cache-image": "registry.example.com/team/app-a-cache", "kustomization-dir": "apps/app-a/staging", "application": "app-a",
+		"forge-repository": "team/app-a", "image-name": "app-a"} {
+		if got[key] != want {
+			t.Errorf("app A's build has %s = %q, want %q", key, got[key], want)
 		}
 	}
 }
@@ -147,7 +174,7 @@ func TestSensorPassesGiteasPushAndFiltersOutItsDeletion(t *testing.T) {
 func TestSensorBuildsPullRequestsFromTheRepositoryOnly(t *testing.T) {
 	sensor := loadSensor(t)
 	for _, action := range []string{"opened", "reopened", "synchronize", "synchronized"} {
-		if !passesAs(t, sensor, "pull-request", "pull_request", pullRequestPayload(t, func(p map[string]any) { p["action"] = action })) {
+		if !passesAs(t, sensor, "sample-app-pull-request", "pull_request", pullRequestPayload(t, func(p map[string]any) { p["action"] = action })) {
 			t.Errorf("a pull request %s must be built", action)
 		}
 	}
@@ -160,14 +187,14 @@ func TestSensorBuildsPullRequestsFromTheRepositoryOnly(t *testing.T) {
 			p["repository"].(map[string]any)["full_name"] = "someone/sample-app"
 		},
 	} {
-		if passesAs(t, sensor, "pull-request", "pull_request", pullRequestPayload(t, change)) {
+		if passesAs(t, sensor, "sample-app-pull-request", "pull_request", pullRequestPayload(t, change)) {
 			t.Errorf("%s must not be built", name)
 		}
 	}
-	if passesAs(t, sensor, "push", "pull_request", pullRequestPayload(t, nil)) {
+	if passesAs(t, sensor, "sample-app-push", "pull_request", pullRequestPayload(t, nil)) {
 		t.Error("a pull request must not pass as a push")
 	}
-	if passesAs(t, sensor, "pull-request", "push", pushPayload(t, nil)) {
+	if passesAs(t, sensor, "sample-app-pull-request", "push", pushPayload(t, nil)) {
 		t.Error("a push must not pass as a pull request")
 	}
 }
@@ -175,11 +202,11 @@ func TestSensorBuildsPullRequestsFromTheRepositoryOnly(t *testing.T) {
 // The pull request's Workflow builds its head commit from its head repository, publishes
 // under :pr-<number>, reports on the head commit and deploys nothing.
 func TestSensorSubmitsAPullRequestsHeadUnderItsOwnTagWithoutDeploy(t *testing.T) {
-	workflow := triggeredWorkflow(t, loadSensor(t), "build-pull-request", githubEvent(t, "pull_request", pullRequestPayload(t, nil)))
+	workflow := triggeredWorkflow(t, loadSensor(t), "sample-app-build-pull-request", githubEvent(t, "pull_request", pullRequestPayload(t, nil)))
 	got := workflowArguments(workflow)
 	want := map[string]string{
 		"repo-url": "https://github.com/luban-buildpacks/sample-app.git", "revision": "9a8b7c6d5e4f30211f2e3d4c5b6a79808f7e6d5c",
-		"image": "registry.example.com/luban/sample-app:pr-7", "forge-repository": "luban-buildpacks/sample-app", "gitops-repo": "",
+		"image": "registry.example.com/luban/sample-app:pr-7", "forge-repository": "luban-buildpacks/sample-app", "gitops-repo": "", "cache-image": "",
 		"since": "4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70", // the base's commit
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -193,7 +220,7 @@ func TestSensorSubmitsAPullRequestsHeadUnderItsOwnTagWithoutDeploy(t *testing.T)
 func TestSensorBuildsOtherBranchesWithoutDeploy(t *testing.T) {
 	sensor := loadSensor(t)
 	feature := func(p map[string]any) { p["ref"] = "refs/heads/feature/login" }
-	if !passesAs(t, sensor, "branch-push", "push", pushPayload(t, feature)) {
+	if !passesAs(t, sensor, "sample-app-branch-push", "push", pushPayload(t, feature)) {
 		t.Fatal("a push to another branch must be built")
 	}
 	for name, change := range map[string]func(map[string]any){
@@ -213,18 +240,18 @@ func TestSensorBuildsOtherBranchesWithoutDeploy(t *testing.T) {
 			p["repository"].(map[string]any)["full_name"] = "someone-else/sample-app"
 		},
 	} {
-		if passesAs(t, sensor, "branch-push", "push", pushPayload(t, change)) {
+		if passesAs(t, sensor, "sample-app-branch-push", "push", pushPayload(t, change)) {
 			t.Errorf("%s must not pass as another branch's push", name)
 		}
 	}
-	if passesAs(t, sensor, "branch-push", "pull_request", pullRequestPayload(t, nil)) {
+	if passesAs(t, sensor, "sample-app-branch-push", "pull_request", pullRequestPayload(t, nil)) {
 		t.Error("a pull request must not pass as a push")
 	}
-	got := workflowArguments(triggeredWorkflow(t, sensor, "build-branch", pushEvent(t, pushPayload(t, feature))))
+	got := workflowArguments(triggeredWorkflow(t, sensor, "sample-app-build-branch", pushEvent(t, pushPayload(t, feature))))
 	want := map[string]string{
 		"repo-url": "https://github.com/luban-buildpacks/sample-app.git", "revision": "4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70",
 		"image":            "registry.example.com/luban/sample-app:commit-4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70",
-		"forge-repository": "luban-buildpacks/sample-app", "gitops-repo": "", "since": "9a0b1c2d3e4f5061728394a5b6c7d8e9f0a1b2c3",
+		"forge-repository": "luban-buildpacks/sample-app", "gitops-repo": "", "since": "9a0b1c2d3e4f5061728394a5b6c7d8e9f0a1b2c3", "cache-image": "",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("another branch's Workflow parameters are %v, want %v", got, want)
