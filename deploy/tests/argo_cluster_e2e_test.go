@@ -38,6 +38,7 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		run  func(*testing.T)
 	}{
 		{"FirstPushesDeployAndReport", l.firstPushesDeployAndReport},
+		{"SecondAppDeploysApart", l.secondAppDeploysApart},
 		{"DocsOnlyPushBuildsNothing", l.docsOnlyPushBuildsNothing},
 		{"BranchAndPullRequestAreBuiltNotDeployed", l.branchAndPullRequestAreBuiltNotDeployed},
 		{"BurstDeploysInCommitOrder", l.burstDeploysInCommitOrder},
@@ -47,6 +48,7 @@ func TestE2EClusterPushBuildsSignsCommitsAndTheNodeRunsTheCommit(t *testing.T) {
 		{"FailingTestStopsTheBuild", l.failingTestStopsTheBuild},
 		{"PromotionRunsTheStagingDigest", l.promotionRunsTheStagingDigest},
 		{"MissingSecretStopsTheDeploy", l.missingSecretStopsTheDeploy},
+		{"TheFirstAppsPushesNeverTouchedTheSecond", l.theFirstAppsPushesNeverTouchedTheSecond},
 	} {
 		if !t.Run(scenario.name, scenario.run) {
 			return
@@ -212,8 +214,8 @@ func (l *pushLoop) burstDeploysInCommitOrder(t *testing.T) {
 	if previous != revisions[2] {
 		t.Errorf("the GitOps repository should end at the newest push %s, ends at %s", revisions[2], previous)
 	}
-	l.b.waitSynced(t, l.gitopsGit(t, "rev-parse", "main"))
-	l.b.waitRunning(t, l.live)
+	l.b.waitSynced(t, "sample-app", l.gitopsGit(t, "rev-parse", "main"))
+	l.b.waitRunning(t, l.b.namespace, l.live)
 	if body := answer(t, l.port); !strings.Contains(body, "Hello from burst push 3") {
 		t.Fatalf("after the burst the app should answer with the newest push, answered %q", body)
 	}
@@ -262,7 +264,7 @@ func (l *pushLoop) crashAtStartRollsBackWhileTheOldVersionServes(t *testing.T) {
 	}
 	served()
 	l.forge.wantStatuses(t, l.appRepo, crashing, map[string]string{"luban/tests": "success: no tests collected", "luban/sign": "success", "luban/deploy": "failure: exited with code"})
-	l.b.waitRunning(t, l.live)
+	l.b.waitRunning(t, l.b.namespace, l.live)
 	l.published = registryDigest(t, l.ca, l.repo, "latest")
 	// The next commits restore the app as it was.
 	writeFile(t, filepath.Join(l.app, "app.py"), source)
@@ -391,6 +393,70 @@ func (l *pushLoop) missingSecretStopsTheDeploy(t *testing.T) {
 	l.forge.wantStatuses(t, l.appRepo, needsDatabase, map[string]string{
 		"luban/tests": "success", "luban/sign": "success", "luban/deploy": "failure: preflight: " + secret,
 	})
+}
+
+// The second app, onboarded by its own file: a push to its repository is built from that
+// repository into its own image, deployed to its own GitOps path and namespace, and answers on
+// its own port; the first app's GitOps path, image and answer are as they were.
+func (l *pushLoop) secondAppDeploysApart(t *testing.T) {
+	firstTree := l.gitopsGit(t, "rev-parse", "main:clusters/luban-node")
+	firstPublished := registryDigest(t, l.ca, l.repo, "latest")
+	before := l.gitopsGit(t, "rev-parse", "main")
+	path := filepath.Join(l.second.app, "app.py")
+	writeFile(t, path, strings.Replace(readText(t, path), `"message": "`, `"message": "second app: `, 1))
+	git(t, l.second.app, "commit", "-q", "-am", "the second app's own greeting")
+	revision := git(t, l.second.app, "rev-parse", "HEAD")
+	l.forge.git(t, l.second.app, "push", "-q", l.forge.pushURL(l.second.repo), "HEAD:main")
+	done := l.b.waitWorkflow(t, l.b.nextWorkflow(t, l.seen))
+	if done.Status.Phase != wfv1.WorkflowSucceeded {
+		t.Fatalf("the second app's workflow %s: %s\n%s", done.Status.Phase, done.Status.Message, l.b.failedStepLog(t, done))
+	}
+	for name, want := range map[string]string{"revision": revision, "repo-url": l.forge.cloneURL(l.second.repo),
+		"image": registry + "/" + l.second.image, "kustomization-dir": secondAppPath, "application": "second-app",
+		"cache-image": registry + "/" + l.second.image + "-cache"} {
+		if got := done.Spec.Arguments.GetParameterByName(name); got == nil || got.Value.String() != want {
+			t.Errorf("the second app's workflow has %s = %v, want %s", name, got, want)
+		}
+	}
+	digest := outputDigest(done)
+	if registryDigest(t, l.ca, l.second.image, "latest") != digest {
+		t.Fatalf("the second app's image is not %s", digest)
+	}
+	// One GitOps commit, in the second app's path only.
+	if message := l.gitopsGit(t, "log", "-1", "--format=%s", "main"); message != "Deploy second-app@"+digest {
+		t.Fatalf("the GitOps repository's last commit is %q", message)
+	}
+	if changed := l.gitopsGit(t, "diff", "--name-only", before, "main"); changed != secondAppPath+"/kustomization.yaml" {
+		t.Errorf("the second app's deploy changed %q in the GitOps repository", changed)
+	}
+	l.b.waitSynced(t, "second-app", l.gitopsGit(t, "rev-parse", "main"))
+	l.b.waitRunning(t, l.second.namespace, digest)
+	if body := answer(t, l.second.port); !strings.Contains(body, "second app: ") {
+		t.Errorf("the second app answers %q", body)
+	}
+	if tree := l.gitopsGit(t, "rev-parse", "main:clusters/luban-node"); tree != firstTree || registryDigest(t, l.ca, l.repo, "latest") != firstPublished {
+		t.Error("the second app's push changed the first app's GitOps path or image")
+	}
+	if body := answer(t, l.port); strings.Contains(body, "second app: ") {
+		t.Errorf("the first app answers %q", body)
+	}
+	l.second.deployed = digest
+	l.second.tree = l.gitopsGit(t, "rev-parse", "main:"+secondAppPath)
+}
+
+// After every push of the first app (deploys, a burst, a rollback, a promotion, refusals), the
+// second app's GitOps path, image and running version are what its own push left.
+func (l *pushLoop) theFirstAppsPushesNeverTouchedTheSecond(t *testing.T) {
+	if tree := l.gitopsGit(t, "rev-parse", "main:"+secondAppPath); tree != l.second.tree {
+		t.Errorf("the second app's GitOps path changed: %s", l.gitopsGit(t, "log", "--format=%s", "--", secondAppPath))
+	}
+	if published := registryDigest(t, l.ca, l.second.image, "latest"); published != l.second.deployed {
+		t.Errorf("the second app's image is %s, its push published %s", published, l.second.deployed)
+	}
+	l.b.waitRunning(t, l.second.namespace, l.second.deployed)
+	if body := answer(t, l.second.port); !strings.Contains(body, "second app: ") {
+		t.Errorf("the second app answers %q", body)
+	}
 }
 
 // luban-promote, submitted as a person would: production gets exactly the digest staging runs,

@@ -789,14 +789,14 @@ func (b *argoBench) nodeConfig(gitopsRepo string) apps.Config {
 	return apps.Config{GitOpsRepo: gitopsRepo, GitOpsBranch: "main", WorkflowsNamespace: b.namespace, ArgoCDNamespace: "argocd"}
 }
 
-// waitSynced waits for Argo CD's Application to be synced to the GitOps commit `revision` and
-// healthy.
-func (b *argoBench) waitSynced(t *testing.T, revision string) {
+// waitSynced waits for Argo CD's Application `application` to be synced to the GitOps commit
+// `revision` and healthy.
+func (b *argoBench) waitSynced(t *testing.T, application, revision string) {
 	t.Helper()
 	applications := b.dynamic.Resource(cdv1.SchemeGroupVersion.WithResource("applications")).Namespace("argocd")
 	var last string
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
-		app, err := applications.Get(context.Background(), "sample-app", metav1.GetOptions{})
+		app, err := applications.Get(context.Background(), application, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -812,7 +812,6 @@ func (b *argoBench) waitSynced(t *testing.T, revision string) {
 	t.Fatalf("Argo CD did not sync %s in 2 minutes: %s\n%s", revision, last, namespaceReport(b.client, b.namespace))
 }
 
-// waitRunning waits until the sample app's one ready pod runs `digest`.
 // appPods are the names of the sample app's pods, sorted.
 func (b *argoBench) appPods(t *testing.T) []string {
 	t.Helper()
@@ -828,11 +827,12 @@ func (b *argoBench) appPods(t *testing.T) []string {
 	return names
 }
 
-func (b *argoBench) waitRunning(t *testing.T, digest string) {
+// waitRunning waits until the sample app's one ready pod in `namespace` runs `digest`.
+func (b *argoBench) waitRunning(t *testing.T, namespace, digest string) {
 	t.Helper()
-	waitAvailable(t, b.client, b.namespace, "sample-app", 3*time.Minute)
+	waitAvailable(t, b.client, namespace, "sample-app", 3*time.Minute)
 	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
-		pods, err := b.client.CoreV1().Pods(b.namespace).List(context.Background(), metav1.ListOptions{LabelSelector: "app=sample-app"})
+		pods, err := b.client.CoreV1().Pods(namespace).List(context.Background(), metav1.ListOptions{LabelSelector: "app=sample-app"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -88,6 +88,23 @@ func TestTheInstallBaseCarriesTheSiteConfig(t *testing.T) {
 			}
 		}
 	}
+	// The builds' semaphore counts from a key the installed ConfigMap has.
+	build := objects["WorkflowTemplate/luban-build"]["spec"].(map[string]any)
+	semaphores := 0
+	for _, tpl := range asList(build["templates"]) {
+		sync, _ := tpl.(map[string]any)["synchronization"].(map[string]any)
+		for _, semaphore := range asList(sync["semaphores"]) {
+			ref := semaphore.(map[string]any)["configMapKeyRef"].(map[string]any)
+			data, _ := objects["ConfigMap/"+ref["name"].(string)]["data"].(map[string]any)
+			if data[ref["key"].(string)] == nil {
+				t.Errorf("a semaphore counts from %v, which deploy/install doesn't install", ref)
+			}
+			semaphores++
+		}
+	}
+	if semaphores == 0 {
+		t.Error("luban-build has no semaphore: concurrent pushes would all build at once")
+	}
 	// luban-apps reads the same file.
 	file := filepath.Join(t.TempDir(), "config.env")
 	os.WriteFile(file, []byte(config), 0o644)

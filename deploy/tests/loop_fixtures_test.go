@@ -16,9 +16,12 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/luban-buildpacks/luban/deploy/apps"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kustomize "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
 )
 
 // The statuses link each step's log in the Argo Workflows UI at this address.
@@ -45,8 +48,11 @@ type pushLoop struct {
 	productionPort int
 	ca             []byte // the registry's CA
 	appFile        apps.App
-	seen           map[string]bool
-	started        time.Time
+	// A second app onboarded beside it by its own file: its own repository, image, GitOps
+	// path and namespace.
+	second  secondApp
+	seen    map[string]bool
+	started time.Time
 	// What the scenarios hand on.
 	published string // the digest the registry's `latest` names
 	live      string // the digest the app runs
@@ -80,6 +86,7 @@ func newPushLoop(t *testing.T) *pushLoop {
 	overlayNamespace(t, filepath.Join(seed, "apps/sample-app/production"), l.production)
 	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app/staging", b.namespace, l.port))
 	writeYAML(t, filepath.Join(seed, "clusters/luban-node-production/kustomization.yaml"), nodeOverlay("../../apps/sample-app/production", l.production, l.productionPort))
+	l.second = newSecondApp(t, l.forge, seed, b.namespace+"-second")
 	git(t, seed, "add", "-A")
 	git(t, seed, "commit", "-q", "-m", "the luban-node cluster")
 	l.forge.git(t, seed, "push", "-q", l.forge.pushURL(gitopsRepo), "HEAD:main")
@@ -94,6 +101,7 @@ func newPushLoop(t *testing.T) *pushLoop {
 		"forge-api": l.forge.url + "/api/v1", "argo-ui-url": loopArgoUI,
 		"builder-image": builder, "run-image": registryRunImage,
 		"gate-image": tools, "cosign-image": tools, "gitops-image": tools, "rollout-image": tools, "status-image": tools,
+		"parallel-builds": "2",
 	})
 	// The push Secret (the testbed registry needs no login), the cosign key pair, the Git
 	// credentials, the status token, the CAs (the registry's and, as a company's, this
@@ -148,20 +156,29 @@ func newPushLoop(t *testing.T) *pushLoop {
 	l.appFile = nodeApp("sample-app", l.forge, l.appRepo, registry+"/"+l.repo,
 		apps.Environment{Name: "staging", Path: "clusters/luban-node", Namespace: b.namespace},
 		apps.Environment{Name: "production", Path: "clusters/luban-node-production", Namespace: l.production})
+	l.second.file = nodeApp("second-app", l.forge, l.second.repo, registry+"/"+l.second.image,
+		apps.Environment{Name: "staging", Path: secondAppPath, Namespace: l.second.namespace})
+	// Onboarding: one file per app in the site's directory of app files.
 	appsDir := t.TempDir()
 	writeAppFile(t, appsDir, l.appFile)
+	writeAppFile(t, appsDir, l.second.file)
 	list, err := apps.Load(appsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.webhook = b.installEvents(t, list, config, map[string]string{"sample-app": l.secret})["sample-app"]
+	webhooks := b.installEvents(t, list, config, map[string]string{"sample-app": l.secret, "second-app": l.second.secret})
+	l.webhook, l.second.webhook = webhooks["sample-app"], webhooks["second-app"]
 	l.forge.webhook(t, l.appRepo, l.webhook, l.secret)
+	l.forge.webhook(t, l.second.repo, l.second.webhook, l.second.secret)
 	t.Logf("site and event source set up in %s", time.Since(l.started).Round(100*time.Millisecond))
 	// Argo CD's Applications, staging and production, from the start: their first sync runs the
 	// example's image, which doesn't exist, so the first deploy (the first promotion) replaces a
 	// version that never got ready.
 	b.createNamespace(t, l.production)
-	b.createApps(t, list[0], config)
+	b.createNamespace(t, l.second.namespace)
+	for _, app := range list {
+		b.createApps(t, app, config)
+	}
 	return l
 }
 
@@ -279,9 +296,9 @@ func (l *pushLoop) deploy(t *testing.T, revision, greeting string) string {
 		t.Fatal(err)
 	}
 	committed := time.Unix(seconds, 0)
-	l.b.waitSynced(t, l.gitopsGit(t, "rev-parse", "main"))
+	l.b.waitSynced(t, "sample-app", l.gitopsGit(t, "rev-parse", "main"))
 	t.Logf("GitOps commit → Argo CD synced it: %s", time.Since(committed).Round(time.Second))
-	l.b.waitRunning(t, digest)
+	l.b.waitRunning(t, l.b.namespace, digest)
 	if body := answer(t, l.port); !strings.Contains(body, greeting) || !strings.Contains(body, `"uid":1002`) {
 		t.Fatalf("the app should answer with %q as uid 1002, answered %q", greeting, body)
 	}
@@ -337,4 +354,50 @@ func (l *pushLoop) deliverForged(t *testing.T, revision, secret string) int {
 		t.Fatal(err)
 	}
 	return status
+}
+
+// The second app's staging overlay in the GitOps repository.
+const secondAppPath = "clusters/luban-node-second"
+
+// secondApp is the loop's second app: web_flask again, in a repository of its own, deployed
+// from its own copy of the example's tree (apps/second-app, its container's image named
+// second-app, as luban-apps' image-name says) into its own namespace.
+type secondApp struct {
+	repo, app, image, namespace string
+	secret, webhook             string
+	port                        int
+	file                        apps.App
+	// What its push left: the digest it deployed, and its GitOps path's tree.
+	deployed, tree string
+}
+
+// newSecondApp makes the second app's repository on the forge (its first commit pushed before
+// any webhook) and its tree in the GitOps repository's working copy `seed`.
+func newSecondApp(t *testing.T, f *forge, seed, namespace string) secondApp {
+	t.Helper()
+	second := secondApp{repo: f.repository(t, "second"), app: gitRepo(t, "test-fixtures/web_flask", "first"),
+		image: "luban-test/cluster-loop-second", namespace: namespace, port: freeNodePort(t),
+		secret: fmt.Sprintf("luban-e2e-second-%d", time.Now().UnixNano())}
+	f.git(t, second.app, "push", "-q", f.pushURL(second.repo), "HEAD:main")
+	tree := filepath.Join(seed, "apps/second-app")
+	copyTree(t, filepath.Join(seed, "apps/sample-app"), tree)
+	if err := os.RemoveAll(filepath.Join(tree, "production")); err != nil {
+		t.Fatal(err)
+	}
+	deploymentFile := filepath.Join(tree, "base/deployment.yaml")
+	var deployment appsv1.Deployment
+	if err := yaml.UnmarshalStrict([]byte(readText(t, deploymentFile)), &deployment); err != nil {
+		t.Fatal(err)
+	}
+	deployment.Spec.Template.Spec.Containers[0].Image = "second-app"
+	writeYAML(t, deploymentFile, deployment)
+	staging := filepath.Join(tree, "staging/kustomization.yaml")
+	var kustomization kustomize.Kustomization
+	if err := yaml.UnmarshalStrict([]byte(readText(t, staging)), &kustomization); err != nil {
+		t.Fatal(err)
+	}
+	kustomization.Namespace, kustomization.Images[0].Name = namespace, "second-app"
+	writeYAML(t, staging, kustomization)
+	writeYAML(t, filepath.Join(seed, secondAppPath, "kustomization.yaml"), nodeOverlay("../../apps/second-app/staging", namespace, second.port))
+	return second
 }
