@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK ?= bookworm
 
-.PHONY: help tools stack mirror package builder demo test lint unit e2e bench bench-loop cluster cluster-down clean-testbed apps apps-check
+.PHONY: help tools stack mirror package builder demo test lint unit e2e bench bench-loop bench-apps cluster cluster-down clean-testbed apps apps-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ apps: ## Render the apps' EventSource, Sensor and Applications for kubectl apply
 
 apps-check: ## Check the app files (CONFIG=, APPS=): a mistake is refused naming the app
 	@cd deploy/apps && go run ./cmd/luban-apps check --config "$(abspath $(CONFIG))" "$(abspath $(APPS))"
+
+bench-apps: ## 3 apps × LUBAN_BENCH_ROUNDS (3) pushes at once on the node: outcomes, builds/hour, push → live p50/p95 (not part of make test)
+	@T=TestBenchApps scripts/test.sh testbed e2e
 
 cluster: tools ## Bring up the single-node Kubernetes cluster on 127.0.0.1 (scripts/cluster.sh)
 	@scripts/cluster.sh up

@@ -402,17 +402,14 @@ func (l *pushLoop) secondAppDeploysApart(t *testing.T) {
 	firstTree := l.gitopsGit(t, "rev-parse", "main:clusters/luban-node")
 	firstPublished := registryDigest(t, l.ca, l.repo, "latest")
 	before := l.gitopsGit(t, "rev-parse", "main")
-	path := filepath.Join(l.second.app, "app.py")
-	writeFile(t, path, strings.Replace(readText(t, path), `"message": "`, `"message": "second app: `, 1))
-	git(t, l.second.app, "commit", "-q", "-am", "the second app's own greeting")
-	revision := git(t, l.second.app, "rev-parse", "HEAD")
+	revision := l.second.commit(t, "second app: hello")
 	l.forge.git(t, l.second.app, "push", "-q", l.forge.pushURL(l.second.repo), "HEAD:main")
 	done := l.b.waitWorkflow(t, l.b.nextWorkflow(t, l.seen))
 	if done.Status.Phase != wfv1.WorkflowSucceeded {
 		t.Fatalf("the second app's workflow %s: %s\n%s", done.Status.Phase, done.Status.Message, l.b.failedStepLog(t, done))
 	}
 	for name, want := range map[string]string{"revision": revision, "repo-url": l.forge.cloneURL(l.second.repo),
-		"image": registry + "/" + l.second.image, "kustomization-dir": secondAppPath, "application": "second-app",
+		"image": registry + "/" + l.second.image, "kustomization-dir": l.second.path, "application": "second-app",
 		"cache-image": registry + "/" + l.second.image + "-cache"} {
 		if got := done.Spec.Arguments.GetParameterByName(name); got == nil || got.Value.String() != want {
 			t.Errorf("the second app's workflow has %s = %v, want %s", name, got, want)
@@ -426,7 +423,7 @@ func (l *pushLoop) secondAppDeploysApart(t *testing.T) {
 	if message := l.gitopsGit(t, "log", "-1", "--format=%s", "main"); message != "Deploy second-app@"+digest {
 		t.Fatalf("the GitOps repository's last commit is %q", message)
 	}
-	if changed := l.gitopsGit(t, "diff", "--name-only", before, "main"); changed != secondAppPath+"/kustomization.yaml" {
+	if changed := l.gitopsGit(t, "diff", "--name-only", before, "main"); changed != l.second.path+"/kustomization.yaml" {
 		t.Errorf("the second app's deploy changed %q in the GitOps repository", changed)
 	}
 	l.b.waitSynced(t, "second-app", l.gitopsGit(t, "rev-parse", "main"))
@@ -441,14 +438,14 @@ func (l *pushLoop) secondAppDeploysApart(t *testing.T) {
 		t.Errorf("the first app answers %q", body)
 	}
 	l.second.deployed = digest
-	l.second.tree = l.gitopsGit(t, "rev-parse", "main:"+secondAppPath)
+	l.second.tree = l.gitopsGit(t, "rev-parse", "main:"+l.second.path)
 }
 
 // After every push of the first app (deploys, a burst, a rollback, a promotion, refusals), the
 // second app's GitOps path, image and running version are what its own push left.
 func (l *pushLoop) theFirstAppsPushesNeverTouchedTheSecond(t *testing.T) {
-	if tree := l.gitopsGit(t, "rev-parse", "main:"+secondAppPath); tree != l.second.tree {
-		t.Errorf("the second app's GitOps path changed: %s", l.gitopsGit(t, "log", "--format=%s", "--", secondAppPath))
+	if tree := l.gitopsGit(t, "rev-parse", "main:"+l.second.path); tree != l.second.tree {
+		t.Errorf("the second app's GitOps path changed: %s", l.gitopsGit(t, "log", "--format=%s", "--", l.second.path))
 	}
 	if published := registryDigest(t, l.ca, l.second.image, "latest"); published != l.second.deployed {
 		t.Errorf("the second app's image is %s, its push published %s", published, l.second.deployed)

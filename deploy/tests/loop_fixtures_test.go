@@ -48,9 +48,10 @@ type pushLoop struct {
 	productionPort int
 	ca             []byte // the registry's CA
 	appFile        apps.App
-	// A second app onboarded beside it by its own file: its own repository, image, GitOps
-	// path and namespace.
-	second  secondApp
+	// Apps onboarded beside it, each by its own file: its own repository, image, GitOps path
+	// and namespace. The loop test has one (second), make bench-apps two.
+	others  []*otherApp
+	second  *otherApp
 	seen    map[string]bool
 	started time.Time
 	// What the scenarios hand on.
@@ -60,6 +61,12 @@ type pushLoop struct {
 }
 
 func newPushLoop(t *testing.T) *pushLoop {
+	t.Helper()
+	return newPushLoopOf(t, "second-app")
+}
+
+// newPushLoopOf is the site with the sample app and the apps `others` beside it.
+func newPushLoopOf(t *testing.T, others ...string) *pushLoop {
 	t.Helper()
 	b := newArgoBench(t)
 	ctx := context.Background()
@@ -86,7 +93,12 @@ func newPushLoop(t *testing.T) *pushLoop {
 	overlayNamespace(t, filepath.Join(seed, "apps/sample-app/production"), l.production)
 	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app/staging", b.namespace, l.port))
 	writeYAML(t, filepath.Join(seed, "clusters/luban-node-production/kustomization.yaml"), nodeOverlay("../../apps/sample-app/production", l.production, l.productionPort))
-	l.second = newSecondApp(t, l.forge, seed, b.namespace+"-second")
+	for _, name := range others {
+		l.others = append(l.others, newOtherApp(t, l.forge, seed, name, b.namespace+"-"+name))
+	}
+	if len(l.others) > 0 {
+		l.second = l.others[0]
+	}
 	git(t, seed, "add", "-A")
 	git(t, seed, "commit", "-q", "-m", "the luban-node cluster")
 	l.forge.git(t, seed, "push", "-q", l.forge.pushURL(gitopsRepo), "HEAD:main")
@@ -156,26 +168,35 @@ func newPushLoop(t *testing.T) *pushLoop {
 	l.appFile = nodeApp("sample-app", l.forge, l.appRepo, registry+"/"+l.repo,
 		apps.Environment{Name: "staging", Path: "clusters/luban-node", Namespace: b.namespace},
 		apps.Environment{Name: "production", Path: "clusters/luban-node-production", Namespace: l.production})
-	l.second.file = nodeApp("second-app", l.forge, l.second.repo, registry+"/"+l.second.image,
-		apps.Environment{Name: "staging", Path: secondAppPath, Namespace: l.second.namespace})
 	// Onboarding: one file per app in the site's directory of app files.
 	appsDir := t.TempDir()
 	writeAppFile(t, appsDir, l.appFile)
-	writeAppFile(t, appsDir, l.second.file)
+	secrets := map[string]string{"sample-app": l.secret}
+	for _, other := range l.others {
+		other.file = nodeApp(other.name, l.forge, other.repo, registry+"/"+other.image,
+			apps.Environment{Name: "staging", Path: other.path, Namespace: other.namespace})
+		writeAppFile(t, appsDir, other.file)
+		secrets[other.name] = other.secret
+	}
 	list, err := apps.Load(appsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	webhooks := b.installEvents(t, list, config, map[string]string{"sample-app": l.secret, "second-app": l.second.secret})
-	l.webhook, l.second.webhook = webhooks["sample-app"], webhooks["second-app"]
+	webhooks := b.installEvents(t, list, config, secrets)
+	l.webhook = webhooks["sample-app"]
 	l.forge.webhook(t, l.appRepo, l.webhook, l.secret)
-	l.forge.webhook(t, l.second.repo, l.second.webhook, l.second.secret)
+	for _, other := range l.others {
+		other.webhook = webhooks[other.name]
+		l.forge.webhook(t, other.repo, other.webhook, other.secret)
+	}
 	t.Logf("site and event source set up in %s", time.Since(l.started).Round(100*time.Millisecond))
 	// Argo CD's Applications, staging and production, from the start: their first sync runs the
 	// example's image, which doesn't exist, so the first deploy (the first promotion) replaces a
 	// version that never got ready.
 	b.createNamespace(t, l.production)
-	b.createNamespace(t, l.second.namespace)
+	for _, other := range l.others {
+		b.createNamespace(t, other.namespace)
+	}
 	for _, app := range list {
 		b.createApps(t, app, config)
 	}
@@ -356,30 +377,28 @@ func (l *pushLoop) deliverForged(t *testing.T, revision, secret string) int {
 	return status
 }
 
-// The second app's staging overlay in the GitOps repository.
-const secondAppPath = "clusters/luban-node-second"
-
-// secondApp is the loop's second app: web_flask again, in a repository of its own, deployed
-// from its own copy of the example's tree (apps/second-app, its container's image named
-// second-app, as luban-apps' image-name says) into its own namespace.
-type secondApp struct {
-	repo, app, image, namespace string
-	secret, webhook             string
-	port                        int
-	file                        apps.App
+// otherApp is an app onboarded beside the sample app: web_flask again, in a repository of its
+// own, deployed from its own copy of the example's tree (apps/<name>, its container's image
+// named <name>, as luban-apps' image-name says) into its own namespace, from its own overlay
+// (path).
+type otherApp struct {
+	name, repo, app, image, namespace, path string
+	secret, webhook                         string
+	port                                    int
+	file                                    apps.App
 	// What its push left: the digest it deployed, and its GitOps path's tree.
 	deployed, tree string
 }
 
-// newSecondApp makes the second app's repository on the forge (its first commit pushed before
-// any webhook) and its tree in the GitOps repository's working copy `seed`.
-func newSecondApp(t *testing.T, f *forge, seed, namespace string) secondApp {
+// newOtherApp makes the app's repository on the forge (its first commit pushed before any
+// webhook) and its tree in the GitOps repository's working copy `seed`.
+func newOtherApp(t *testing.T, f *forge, seed, name, namespace string) *otherApp {
 	t.Helper()
-	second := secondApp{repo: f.repository(t, "second"), app: gitRepo(t, "test-fixtures/web_flask", "first"),
-		image: "luban-test/cluster-loop-second", namespace: namespace, port: freeNodePort(t),
-		secret: fmt.Sprintf("luban-e2e-second-%d", time.Now().UnixNano())}
-	f.git(t, second.app, "push", "-q", f.pushURL(second.repo), "HEAD:main")
-	tree := filepath.Join(seed, "apps/second-app")
+	other := &otherApp{name: name, repo: f.repository(t, name), app: gitRepo(t, "test-fixtures/web_flask", "first"),
+		image: "luban-test/cluster-loop-" + name, namespace: namespace, path: "clusters/luban-node-" + name, port: freeNodePort(t),
+		secret: fmt.Sprintf("luban-e2e-%s-%d", name, time.Now().UnixNano())}
+	f.git(t, other.app, "push", "-q", f.pushURL(other.repo), "HEAD:main")
+	tree := filepath.Join(seed, "apps", name)
 	copyTree(t, filepath.Join(seed, "apps/sample-app"), tree)
 	if err := os.RemoveAll(filepath.Join(tree, "production")); err != nil {
 		t.Fatal(err)
@@ -389,15 +408,24 @@ func newSecondApp(t *testing.T, f *forge, seed, namespace string) secondApp {
 	if err := yaml.UnmarshalStrict([]byte(readText(t, deploymentFile)), &deployment); err != nil {
 		t.Fatal(err)
 	}
-	deployment.Spec.Template.Spec.Containers[0].Image = "second-app"
+	deployment.Spec.Template.Spec.Containers[0].Image = name
 	writeYAML(t, deploymentFile, deployment)
 	staging := filepath.Join(tree, "staging/kustomization.yaml")
 	var kustomization kustomize.Kustomization
 	if err := yaml.UnmarshalStrict([]byte(readText(t, staging)), &kustomization); err != nil {
 		t.Fatal(err)
 	}
-	kustomization.Namespace, kustomization.Images[0].Name = namespace, "second-app"
+	kustomization.Namespace, kustomization.Images[0].Name = namespace, name
 	writeYAML(t, staging, kustomization)
-	writeYAML(t, filepath.Join(seed, secondAppPath, "kustomization.yaml"), nodeOverlay("../../apps/second-app/staging", namespace, second.port))
-	return second
+	writeYAML(t, filepath.Join(seed, other.path, "kustomization.yaml"), nodeOverlay("../../apps/"+name+"/staging", namespace, other.port))
+	return other
+}
+
+// commit changes what the app answers to `text` and commits it; it returns the commit.
+func (o *otherApp) commit(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(o.app, "app.py")
+	writeFile(t, path, regexp.MustCompile(`"message": "[^"]*"`).ReplaceAllString(readText(t, path), fmt.Sprintf("%q: %q", "message", text)))
+	git(t, o.app, "commit", "-q", "-am", text)
+	return git(t, o.app, "rev-parse", "HEAD")
 }
