@@ -38,8 +38,7 @@ type Spec struct {
 	Repository string `json:"repository"`
 	// The repository's clone URL (https). The build clones this URL, never one from a delivery.
 	CloneURL string `json:"cloneURL"`
-	// The image the build publishes, without tag or digest. Its build cache goes to
-	// <image>-cache, which no other app may use.
+	// The image the build publishes, without tag or digest.
 	Image string `json:"image"`
 	// The environments, in promotion order: a push to the default branch deploys to the first;
 	// luban-promote deploys each of the others from the one before.
@@ -62,6 +61,11 @@ type Build struct {
 	Env   map[string]string `json:"env,omitempty"`
 	Tests *bool             `json:"tests,omitempty"`
 	Lint  *bool             `json:"lint,omitempty"`
+	// RegistryCache keeps the default branch's build cache between workflows in the app's own
+	// <image>-cache, which no other app may name. Off by default: build-time code (a build
+	// backend, a setup.py) can write the cache, and a registry cache would carry what one
+	// commit wrote into the next commit's build; with it off, each workflow starts cold.
+	RegistryCache bool `json:"registryCache,omitempty"`
 }
 
 const (

@@ -37,6 +37,7 @@ spec:
     env:
       BP_UV_GROUPS: web
     tests: false
+    registryCache: true
 `
 	text = strings.ReplaceAll(text, "NAME", name)
 	if change != nil {

@@ -135,10 +135,12 @@ func Sensor(apps []App, config Config) (*eventsv1.Sensor, error) {
 		sensor.Spec.Dependencies = append(sensor.Spec.Dependencies, push, branch, pull)
 
 		deploy := map[string]string{
-			"cache-image":       app.CacheImage(),
 			"kustomization-dir": app.Spec.Environments[0].Path,
 			"application":       app.Application(0),
 			"image-name":        app.Metadata.Name,
+		}
+		if app.Spec.Build.RegistryCache {
+			deploy["cache-image"] = app.CacheImage()
 		}
 		undeployed := map[string]string{"gitops-repo": "", "cache-image": ""}
 		triggers := []struct {

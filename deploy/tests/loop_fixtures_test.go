@@ -175,6 +175,8 @@ func newPushLoopOf(t *testing.T, others ...string) *pushLoop {
 	for _, other := range l.others {
 		other.file = nodeApp(other.name, l.forge, other.repo, registry+"/"+other.image,
 			apps.Environment{Name: "staging", Path: other.path, Namespace: other.namespace})
+		// The others keep their build cache in the registry, each in its own <image>-cache.
+		other.file.Spec.Build.RegistryCache = true
 		writeAppFile(t, appsDir, other.file)
 		secrets[other.name] = other.secret
 	}

@@ -56,7 +56,8 @@ func TestAPushOfOneAppNeverBuildsAnother(t *testing.T) {
 	for _, name := range []string{"app-a", "app-b"} {
 		writeAppFile(t, dir, apps.App{Metadata: apps.Metadata{Name: name}, Spec: apps.Spec{
 			Repository: "team/" + name, CloneURL: "https://forge.example/team/" + name + ".git", Image: "registry.example.com/team/" + name,
-			Environments: []apps.Environment{{Name: "staging", Path: "apps/" + name + "/staging", Namespace: name}}}})
+			Environments: []apps.Environment{{Name: "staging", Path: "apps/" + name + "/staging", Namespace: name}},
+			Build:        apps.Build{RegistryCache: true}}})
 	}
 	list, err := apps.Load(dir)
 	if err != nil {
@@ -110,6 +111,9 @@ func TestSensorSubmitsTheBuildWithCloneURLAndPushedCommit(t *testing.T) {
 	}
 	if got["revision"] != "4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70" {
 		t.Errorf("revision = %q, want the payload's `after`", got["revision"])
+	}
+	if got["cache-image"] != "" {
+		t.Errorf("cache-image = %q: the example app keeps no registry cache (build.registryCache is off)", got["cache-image"])
 	}
 	if got["since"] != "9a0b1c2d3e4f5061728394a5b6c7d8e9f0a1b2c3" {
 		t.Errorf("since = %q, want the payload's `before` (the secret scan reads the commits since)", got["since"])
