@@ -108,11 +108,24 @@ func (b *argoBench) apply(t *testing.T, file string) {
 	}
 }
 
-// install installs the pipeline from deploy/install with `config` as the site's config.env, as
-// `kubectl apply -k` of a site's own directory would: a kustomization with deploy/install as its
-// base and config.env replaced. The WorkflowTemplates as the node runs them (onNode).
-func (b *argoBench) install(t *testing.T, config map[string]string) {
+// install installs the pipeline from deploy/install with the site's config.env, as `kubectl
+// apply -k` of a site's own directory would: a kustomization with deploy/install as its base and
+// config.env replaced by a copy of the example's with `settings` changed. The WorkflowTemplates
+// as the node runs them (onNode).
+func (b *argoBench) install(t *testing.T, settings map[string]string) {
 	t.Helper()
+	config := map[string]string{}
+	for _, line := range strings.Split(exampleConfig(t), "\n") {
+		if key, value, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			config[key] = value
+		}
+	}
+	for key, value := range settings {
+		if _, ok := config[key]; !ok {
+			t.Fatalf("deploy/install/config.env has no setting %q", key)
+		}
+		config[key] = value
+	}
 	site := t.TempDir()
 	var env strings.Builder
 	for _, key := range slices.Sorted(maps.Keys(config)) {

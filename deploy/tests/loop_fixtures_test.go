@@ -105,15 +105,15 @@ func newPushLoopOf(t *testing.T, others ...string) *pushLoop {
 	l.gitops = filepath.Join(t.TempDir(), "gitops.git")
 	l.forge.git(t, filepath.Dir(l.gitops), "clone", "-q", "--bare", l.forge.cloneURL(gitopsRepo), l.gitops)
 
-	// The pipeline from deploy/install with this site's config.env (its images, forge and
-	// GitOps repository), as `kubectl apply -k` of a site's overlay would install it.
+	// The pipeline from deploy/install with this site's config.env (the example's, with its own
+	// images, forge and GitOps repository), as `kubectl apply -k` of a site's overlay would
+	// install it.
 	b.install(t, map[string]string{
 		"workflows-namespace": b.namespace, "argocd-namespace": "argocd",
 		"gitops-repo": l.forge.cloneURL(gitopsRepo), "gitops-branch": "main",
 		"forge-api": l.forge.url + "/api/v1", "argo-ui-url": loopArgoUI,
 		"builder-image": builder, "run-image": registryRunImage,
 		"gate-image": tools, "cosign-image": tools, "gitops-image": tools, "rollout-image": tools, "status-image": tools,
-		"parallel-builds": "2",
 	})
 	// The push Secret (the testbed registry needs no login), the cosign key pair, the Git
 	// credentials, the status token, the CAs (the registry's and, as a company's, this
