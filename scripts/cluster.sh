@@ -455,8 +455,10 @@ up() {
     ctr -a "$sock" -n k8s.io images import "$tar" >/dev/null
     rm -f "$tar"
   fi
-  # Pinned, as the CRI plugin pins a sandbox image it pulls itself: the kubelet's image garbage
-  # collection (under disk pressure) then leaves it, where nothing could pull it back.
+  # Pinned, as the CRI plugin pins a sandbox image it pulls itself: containerd 1.7 and later then
+  # report it pinned and the kubelet's image garbage collection (under disk pressure) leaves it,
+  # where nothing could pull it back. Debian's containerd 1.6 ignores the label; there the
+  # absolute eviction thresholds of kubelet.yaml are what keep the node from collecting it.
   ctr -a "$sock" -n k8s.io images label "$pause_image" io.cri-containerd.pinned=pinned >/dev/null
   # --node-ip 127.0.0.1: the kubelet refuses it ("nodeIP can't be loopback") and leaves the node
   # without addresses, which is the point: otherwise it would publish the host's outside address
