@@ -259,6 +259,13 @@ install_test_tools() {
 }
 
 mkdir -p "$LUBAN_BIN"
+# The tools (Kubernetes, Argo, kpack, Gitea, pack, …) compile into a build cache of this run's
+# own (two may run at once: make demo builds pack beside the stack), removed when it ends: about 12 GB that no later build reads (the binaries are kept),
+# on machines whose disk is shared and sometimes nearly full.
+mkdir -p "$LUBAN_TESTBED"
+tool_cache=$(mktemp -d "$LUBAN_TESTBED/tool-go-build.XXXXXX")
+export GOCACHE=$tool_cache
+trap 'rm -rf "$tool_cache"' EXIT
 case ${1:-all} in
   --lint-only) install_lint_tools ;;
   --cluster) install_cluster_tools ;;
