@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -45,9 +44,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"sigs.k8s.io/kustomize/api/krusty"
-	kustomize "sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
@@ -108,47 +104,11 @@ func (b *argoBench) apply(t *testing.T, file string) {
 	}
 }
 
-// install installs the pipeline from deploy/install with the site's config.env, as `kubectl
-// apply -k` of a site's own directory would: a kustomization with deploy/install as its base and
-// config.env replaced by a copy of the example's with `settings` changed. The WorkflowTemplates
-// as the node runs them (onNode).
+// install installs the pipeline as a site does (siteInstall, `settings` changed in the example's
+// config.env), the WorkflowTemplates as the node runs them (onNode).
 func (b *argoBench) install(t *testing.T, settings map[string]string) {
 	t.Helper()
-	config := map[string]string{}
-	for _, line := range strings.Split(exampleConfig(t), "\n") {
-		if key, value, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			config[key] = value
-		}
-	}
-	for key, value := range settings {
-		if _, ok := config[key]; !ok {
-			t.Fatalf("deploy/install/config.env has no setting %q", key)
-		}
-		config[key] = value
-	}
-	site := t.TempDir()
-	var env strings.Builder
-	for _, key := range slices.Sorted(maps.Keys(config)) {
-		fmt.Fprintf(&env, "%s=%s\n", key, config[key])
-	}
-	if err := os.WriteFile(filepath.Join(site, "config.env"), []byte(env.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	writeYAML(t, filepath.Join(site, "kustomization.yaml"), kustomize.Kustomization{
-		Resources: []string{filepath.Join(repoRoot(t), "deploy/install")},
-		ConfigMapGenerator: []kustomize.ConfigMapArgs{{GeneratorArgs: kustomize.GeneratorArgs{
-			Name: "luban-config", Behavior: "replace", KvPairSources: kustomize.KvPairSources{EnvSources: []string{"config.env"}},
-			Options: &kustomize.GeneratorOptions{DisableNameSuffixHash: true}}}},
-	})
-	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), site)
-	if err != nil {
-		t.Fatalf("kustomize build of the site's deploy/install: %v", err)
-	}
-	for _, resource := range resources.Resources() {
-		content, err := resource.Map()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, content := range siteInstall(t, settings) {
 		object := &unstructured.Unstructured{Object: content}
 		if object.GetNamespace() != b.namespace {
 			t.Fatalf("deploy/install put %s %s in %q, not the config's workflows-namespace", object.GetKind(), object.GetName(), object.GetNamespace())

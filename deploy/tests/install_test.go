@@ -1,16 +1,20 @@
 package tests
 
-// deploy/install, the pipeline as a kustomize base with one config (config.env), built with
+// deploy/install, the pipeline as a kustomize component with one config (config.env), built with
 // Kustomize's own code as `kubectl apply -k` builds it.
 
 import (
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/luban-buildpacks/luban/deploy/apps"
 	"sigs.k8s.io/kustomize/api/krusty"
+	kustomize "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -124,6 +128,85 @@ func TestTheInstallBaseRefusesAConfigWithoutASetting(t *testing.T) {
 	}
 	if _, err := buildInstall(t, strings.Join(kept, "\n")); err == nil || !strings.Contains(err.Error(), "data.forge-api") {
 		t.Errorf("building without forge-api: %v", err)
+	}
+}
+
+// siteInstall is what `kubectl apply -k site/` installs for a site directory as docs/install.md
+// shows it: deploy/install/component (by a relative path: kustomize takes no absolute one) and
+// the luban-config its config.env makes, the example's with `settings` changed.
+func siteInstall(t *testing.T, settings map[string]string) []map[string]any {
+	t.Helper()
+	config := map[string]string{}
+	for _, line := range strings.Split(exampleConfig(t), "\n") {
+		if key, value, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			config[key] = value
+		}
+	}
+	for key, value := range settings {
+		if _, ok := config[key]; !ok {
+			t.Fatalf("deploy/install/config.env has no setting %q", key)
+		}
+		config[key] = value
+	}
+	site := t.TempDir()
+	var env strings.Builder
+	for _, key := range slices.Sorted(maps.Keys(config)) {
+		fmt.Fprintf(&env, "%s=%s\n", key, config[key])
+	}
+	if err := os.WriteFile(filepath.Join(site, "config.env"), []byte(env.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	component, err := filepath.Rel(site, filepath.Join(repoRoot(t), "deploy/install/component"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeYAML(t, filepath.Join(site, "kustomization.yaml"), kustomize.Kustomization{
+		TypeMeta:   kustomize.TypeMeta{APIVersion: kustomize.KustomizationVersion, Kind: kustomize.KustomizationKind},
+		Components: []string{component},
+		ConfigMapGenerator: []kustomize.ConfigMapArgs{{GeneratorArgs: kustomize.GeneratorArgs{
+			Name: "luban-config", KvPairSources: kustomize.KvPairSources{EnvSources: []string{"config.env"}},
+			Options: &kustomize.GeneratorOptions{DisableNameSuffixHash: true}}}},
+	})
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), site)
+	if err != nil {
+		t.Fatalf("kustomize build of the site's directory: %v", err)
+	}
+	var objects []map[string]any
+	for _, resource := range resources.Resources() {
+		content, err := resource.Map()
+		if err != nil {
+			t.Fatal(err)
+		}
+		objects = append(objects, content)
+	}
+	return objects
+}
+
+// A site's own directory (docs/install.md) installs the base with its config.env in place of
+// the example's: what the node's loop test applies.
+func TestASiteInstallsTheBaseWithItsOwnConfig(t *testing.T) {
+	objects := siteInstall(t, map[string]string{"workflows-namespace": "ci", "builder-image": "mirror.example/builder:al2023"})
+	templates := 0
+	for _, object := range objects {
+		metadata := object["metadata"].(map[string]any)
+		if metadata["namespace"] != "ci" {
+			t.Errorf("%s %s is in %v", object["kind"], metadata["name"], metadata["namespace"])
+		}
+		if object["kind"] == "ConfigMap" && metadata["name"] == "luban-config" && object["data"].(map[string]any)["builder-image"] != "mirror.example/builder:al2023" {
+			t.Errorf("the installed luban-config is the example's: %v", object["data"])
+		}
+		if object["kind"] != "WorkflowTemplate" || metadata["name"] != "luban-build" {
+			continue
+		}
+		templates++
+		for _, p := range asList(object["spec"].(map[string]any)["arguments"].(map[string]any)["parameters"]) {
+			if parameter := p.(map[string]any); parameter["name"] == "builder-image" && parameter["value"] != "mirror.example/builder:al2023" {
+				t.Errorf("luban-build's builder-image is %v", parameter["value"])
+			}
+		}
+	}
+	if templates != 1 {
+		t.Errorf("the site installs %d luban-build templates", templates)
 	}
 }
 

@@ -40,6 +40,7 @@ var manifestKinds = map[string]func() any{
 	"ClusterBuilder":   func() any { return &kpackv1.ClusterBuilder{} },
 	"Image":            func() any { return &kpackv1.Image{} },
 	"Kustomization":    func() any { return &kustomize.Kustomization{} },
+	"Component":        func() any { return &kustomize.Kustomization{} },
 	"ConfigMap":        func() any { return &corev1.ConfigMap{} },
 	"Deployment":       func() any { return &appsv1.Deployment{} },
 	"ServiceAccount":   func() any { return &corev1.ServiceAccount{} },
