@@ -342,8 +342,8 @@ func (b *argoBench) createTyped(t *testing.T, object any) *unstructured.Unstruct
 
 // installEvents installs what a site installs for Argo Events: an event bus (the node's NATS
 // server: the controller's own would be a StatefulSet behind ClusterIP Services), the apps'
-// webhook Secret (`secrets`, by app), the Sensor's account (deploy/argo/events/sensor-rbac.yaml)
-// and the EventSource and Sensor luban-apps renders for `list`. The overlay: their pods are on
+// webhook Secret (`secrets`, by app) and the EventSource and Sensor luban-apps renders for
+// `list` (the Sensor's account comes with the install, deploy/argo/events/sensor-rbac.yaml). The overlay: their pods are on
 // the node's pod network, where in-cluster clients reach the API server at the gateway
 // (KUBERNETES_SERVICE_HOST names the `kubernetes` Service's ClusterIP, which nothing routes).
 // It waits for both pods and returns each app's webhook URL.
@@ -386,15 +386,6 @@ func (b *argoBench) installEvents(t *testing.T, list []apps.App, config apps.Con
 	eventSource := apps.EventSource(list, config)
 	onPodNetwork(eventSource.Spec.Template)
 	b.createTyped(t, eventSource)
-	for _, kind := range []string{"ServiceAccount", "Role", "RoleBinding"} {
-		for _, doc := range documents(t, filepath.Join(repoRoot(t), "deploy/argo/events/sensor-rbac.yaml"), kind) {
-			var object unstructured.Unstructured
-			if err := yaml.Unmarshal(doc, &object.Object); err != nil {
-				t.Fatal(err)
-			}
-			b.createUnstructured(t, &object)
-		}
-	}
 	sensor, err := apps.Sensor(list, config)
 	if err != nil {
 		t.Fatal(err)
