@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/luban-buildpacks/luban/deploy/apps"
 	"sigs.k8s.io/kustomize/api/krusty"
 	kustomize "sigs.k8s.io/kustomize/api/types"
@@ -115,6 +116,49 @@ func TestTheInstallBaseCarriesTheSiteConfig(t *testing.T) {
 	site, err := apps.ReadConfig(file)
 	if err != nil || site.WorkflowsNamespace != "ci" || site.GitOpsRepo != "https://forge.example/site/gitops.git" {
 		t.Errorf("luban-apps reads %+v (%v)", site, err)
+	}
+}
+
+// With every setting of config.env given a value of its own, each template parameter named
+// like a setting carries that value, and every other parameter keeps the template's default:
+// a setting reaches its own parameter and no other.
+func TestEachSettingReachesItsOwnParametersOnly(t *testing.T) {
+	settings := map[string]string{}
+	for _, line := range strings.Split(exampleConfig(t), "\n") {
+		if key, _, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") && key != "workflows-namespace" {
+			settings[key] = "setting-" + key
+		}
+	}
+	defaults := map[string]map[string]string{}
+	for _, file := range []string{"deploy/argo/workflows/build-template.yaml", "deploy/argo/cd/update-digest-template.yaml", "deploy/argo/cd/promote-template.yaml"} {
+		var template wfv1.WorkflowTemplate
+		decodeDocument(t, file, "WorkflowTemplate", &template)
+		defaults[template.Name] = map[string]string{}
+		for _, parameter := range template.Spec.Arguments.Parameters {
+			if parameter.Value != nil {
+				defaults[template.Name][parameter.Name] = parameter.Value.String()
+			}
+		}
+	}
+	for _, object := range siteInstall(t, settings) {
+		if object["kind"] != "WorkflowTemplate" {
+			continue
+		}
+		name := object["metadata"].(map[string]any)["name"].(string)
+		for _, p := range asList(object["spec"].(map[string]any)["arguments"].(map[string]any)["parameters"]) {
+			parameter := p.(map[string]any)
+			key, value := parameter["name"].(string), fmt.Sprint(parameter["value"])
+			if parameter["value"] == nil {
+				value = ""
+			}
+			want, isSetting := settings[key]
+			if !isSetting {
+				want = defaults[name][key]
+			}
+			if value != want {
+				t.Errorf("%s's parameter %s = %q, want %q", name, key, value, want)
+			}
+		}
 	}
 }
 
