@@ -399,7 +399,7 @@ func (l *pushLoop) missingSecretStopsTheDeploy(t *testing.T) {
 // repository into its own image, deployed to its own GitOps path and namespace, and answers on
 // its own port; the first app's GitOps path, image and answer are as they were.
 func (l *pushLoop) secondAppDeploysApart(t *testing.T) {
-	firstTree := l.gitopsGit(t, "rev-parse", "main:clusters/luban-node")
+	firstTree := l.gitopsGit(t, "rev-parse", "main:apps/sample-app")
 	firstPublished := registryDigest(t, l.ca, l.repo, "latest")
 	before := l.gitopsGit(t, "rev-parse", "main")
 	revision := l.second.commit(t, "second app: hello")
@@ -423,15 +423,17 @@ func (l *pushLoop) secondAppDeploysApart(t *testing.T) {
 	if message := l.gitopsGit(t, "log", "-1", "--format=%s", "main"); message != "Deploy second-app@"+digest {
 		t.Fatalf("the GitOps repository's last commit is %q", message)
 	}
-	if changed := l.gitopsGit(t, "diff", "--name-only", before, "main"); changed != l.second.path+"/kustomization.yaml" {
-		t.Errorf("the second app's deploy changed %q in the GitOps repository", changed)
+	for _, changed := range strings.Fields(l.gitopsGit(t, "diff", "--name-only", before, "main")) {
+		if !strings.HasPrefix(changed, l.second.path+"/") {
+			t.Errorf("the second app's deploy changed %s in the GitOps repository", changed)
+		}
 	}
 	l.b.waitSynced(t, "second-app", l.gitopsGit(t, "rev-parse", "main"))
 	l.b.waitRunning(t, l.second.namespace, digest)
 	if body := answer(t, l.second.port); !strings.Contains(body, "second app: ") {
 		t.Errorf("the second app answers %q", body)
 	}
-	if tree := l.gitopsGit(t, "rev-parse", "main:clusters/luban-node"); tree != firstTree || registryDigest(t, l.ca, l.repo, "latest") != firstPublished {
+	if tree := l.gitopsGit(t, "rev-parse", "main:apps/sample-app"); tree != firstTree || registryDigest(t, l.ca, l.repo, "latest") != firstPublished {
 		t.Error("the second app's push changed the first app's GitOps path or image")
 	}
 	if body := answer(t, l.port); strings.Contains(body, "second app: ") {

@@ -88,14 +88,18 @@ func renderGitOpsApp(t *testing.T, image, digest, namespace string, port int) (a
 	return renderForTheNode(t, app, namespace, port)
 }
 
-// overlayNamespace sets the namespace of the kustomization in `dir`.
-func overlayNamespace(t *testing.T, dir, namespace string) {
+// onTheNode makes the environment's kustomization in `dir` run on the node, in place: its
+// namespace, and nodeOverlay's patches (one replica, the Service a NodePort `port` on
+// 127.0.0.1). The environment's directory is then both what the deploy step sets the digest in
+// and what the Application deploys, as an app file's `path` says.
+func onTheNode(t *testing.T, dir, namespace string, port int) {
 	t.Helper()
 	var kustomization kustomize.Kustomization
 	if err := yaml.UnmarshalStrict([]byte(readText(t, filepath.Join(dir, "kustomization.yaml"))), &kustomization); err != nil {
 		t.Fatal(err)
 	}
 	kustomization.Namespace = namespace
+	kustomization.Patches = append(kustomization.Patches, nodeOverlay("", namespace, port).Patches...)
 	writeYAML(t, filepath.Join(dir, "kustomization.yaml"), kustomization)
 }
 

@@ -82,17 +82,14 @@ func newPushLoopOf(t *testing.T, others ...string) *pushLoop {
 	// The app's first commit on main before the webhook exists: Gitea makes the first branch
 	// pushed to an empty repository its default one (a push to `feature` must not be).
 	l.forge.git(t, l.app, "push", "-q", l.forge.pushURL(l.appRepo), "HEAD:main")
-	// The GitOps repository: the example, and this cluster's overlay of the app (nodeOverlay),
-	// which the Application deploys.
+	// The GitOps repository: the example, each environment's overlay made to run on the node
+	// (onTheNode) and naming its namespace, as a site's does (the deploy's preflight renders it
+	// and looks there): what the app file's environments name.
 	l.port = freeNodePort(t)
 	l.production, l.productionPort = b.namespace+"-production", freeNodePort(t)
 	seed := gitRepo(t, "deploy/argo/cd/gitops-example", "seed")
-	// Each environment's overlay names its namespace, as a site's does (the deploy's preflight
-	// renders it and looks there).
-	overlayNamespace(t, filepath.Join(seed, "apps/sample-app/staging"), b.namespace)
-	overlayNamespace(t, filepath.Join(seed, "apps/sample-app/production"), l.production)
-	writeYAML(t, filepath.Join(seed, "clusters/luban-node/kustomization.yaml"), nodeOverlay("../../apps/sample-app/staging", b.namespace, l.port))
-	writeYAML(t, filepath.Join(seed, "clusters/luban-node-production/kustomization.yaml"), nodeOverlay("../../apps/sample-app/production", l.production, l.productionPort))
+	onTheNode(t, filepath.Join(seed, "apps/sample-app/staging"), b.namespace, l.port)
+	onTheNode(t, filepath.Join(seed, "apps/sample-app/production"), l.production, l.productionPort)
 	for _, name := range others {
 		l.others = append(l.others, newOtherApp(t, l.forge, seed, name, b.namespace+"-"+name))
 	}
@@ -166,8 +163,8 @@ func newPushLoopOf(t *testing.T, others ...string) *pushLoop {
 	// the forge's webhook to the app's endpoint.
 	config := b.nodeConfig(l.forge.cloneURL(gitopsRepo))
 	l.appFile = nodeApp("sample-app", l.forge, l.appRepo, registry+"/"+l.repo,
-		apps.Environment{Name: "staging", Path: "clusters/luban-node", Namespace: b.namespace},
-		apps.Environment{Name: "production", Path: "clusters/luban-node-production", Namespace: l.production})
+		apps.Environment{Name: "staging", Path: "apps/sample-app/staging", Namespace: b.namespace},
+		apps.Environment{Name: "production", Path: "apps/sample-app/production", Namespace: l.production})
 	// Onboarding: one file per app in the site's directory of app files.
 	appsDir := t.TempDir()
 	writeAppFile(t, appsDir, l.appFile)
@@ -381,8 +378,8 @@ func (l *pushLoop) deliverForged(t *testing.T, revision, secret string) int {
 
 // otherApp is an app onboarded beside the sample app: web_flask again, in a repository of its
 // own, deployed from its own copy of the example's tree (apps/<name>, its container's image
-// named <name>, as luban-apps' image-name says) into its own namespace, from its own overlay
-// (path).
+// named <name>, as luban-apps' image-name says) into its own namespace, from its staging
+// overlay (path).
 type otherApp struct {
 	name, repo, app, image, namespace, path string
 	secret, webhook                         string
@@ -397,7 +394,7 @@ type otherApp struct {
 func newOtherApp(t *testing.T, f *forge, seed, name, namespace string) *otherApp {
 	t.Helper()
 	other := &otherApp{name: name, repo: f.repository(t, name), app: gitRepo(t, "test-fixtures/web_flask", "first"),
-		image: "luban-test/cluster-loop-" + name, namespace: namespace, path: "clusters/luban-node-" + name, port: freeNodePort(t),
+		image: "luban-test/cluster-loop-" + name, namespace: namespace, path: "apps/" + name + "/staging", port: freeNodePort(t),
 		secret: fmt.Sprintf("luban-e2e-%s-%d", name, time.Now().UnixNano())}
 	f.git(t, other.app, "push", "-q", f.pushURL(other.repo), "HEAD:main")
 	tree := filepath.Join(seed, "apps", name)
@@ -417,9 +414,9 @@ func newOtherApp(t *testing.T, f *forge, seed, name, namespace string) *otherApp
 	if err := yaml.UnmarshalStrict([]byte(readText(t, staging)), &kustomization); err != nil {
 		t.Fatal(err)
 	}
-	kustomization.Namespace, kustomization.Images[0].Name = namespace, name
+	kustomization.Images[0].Name = name
 	writeYAML(t, staging, kustomization)
-	writeYAML(t, filepath.Join(seed, other.path, "kustomization.yaml"), nodeOverlay("../../apps/"+name+"/staging", namespace, other.port))
+	onTheNode(t, filepath.Join(seed, other.path), namespace, other.port)
 	return other
 }
 
