@@ -90,7 +90,7 @@ func (l *pushLoop) firstPushesDeployAndReport(t *testing.T) {
 		"luban/vulnerabilities": "success", "luban/build": "success: built sha256:",
 		"luban/sign": "success", "luban/deploy": "success: deployed and live",
 	})
-	if link := statuses["luban/build"].TargetURL; !strings.HasPrefix(link, loopArgoUI+"/workflows/"+l.b.namespace+"/luban-build-") || !strings.Contains(link, "nodeId=") {
+	if link := statuses["luban/build"].TargetURL; !strings.HasPrefix(link, loopArgoUI+"/workflows/"+l.b.namespace+"/sample-app-build-") || !strings.Contains(link, "nodeId=") {
 		t.Errorf("luban/build should link its step's log in the Argo Workflows UI, links %q", link)
 	}
 
