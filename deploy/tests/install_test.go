@@ -123,12 +123,11 @@ func TestTheInstallBaseCarriesTheSiteConfig(t *testing.T) {
 // like a setting carries that value, and every other parameter keeps the template's default:
 // a setting reaches its own parameter and no other.
 func TestEachSettingReachesItsOwnParametersOnly(t *testing.T) {
-	settings := map[string]string{}
-	for _, line := range strings.Split(exampleConfig(t), "\n") {
-		if key, _, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") && key != "workflows-namespace" {
-			settings[key] = "setting-" + key
-		}
+	settings := exampleSettings(t)
+	for key := range settings {
+		settings[key] = "setting-" + key
 	}
+	delete(settings, "workflows-namespace")
 	defaults := map[string]map[string]string{}
 	for _, file := range []string{"deploy/argo/workflows/build-template.yaml", "deploy/argo/cd/update-digest-template.yaml", "deploy/argo/cd/promote-template.yaml"} {
 		var template wfv1.WorkflowTemplate
@@ -180,12 +179,7 @@ func TestTheInstallBaseRefusesAConfigWithoutASetting(t *testing.T) {
 // the luban-config its config.env makes, the example's with `settings` changed.
 func siteInstall(t *testing.T, settings map[string]string) []map[string]any {
 	t.Helper()
-	config := map[string]string{}
-	for _, line := range strings.Split(exampleConfig(t), "\n") {
-		if key, value, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			config[key] = value
-		}
-	}
+	config := exampleSettings(t)
 	for key, value := range settings {
 		if _, ok := config[key]; !ok {
 			t.Fatalf("deploy/install/config.env has no setting %q", key)
@@ -252,6 +246,18 @@ func TestASiteInstallsTheBaseWithItsOwnConfig(t *testing.T) {
 	if templates != 1 {
 		t.Errorf("the site installs %d luban-build templates", templates)
 	}
+}
+
+// exampleSettings are deploy/install/config.env's settings, by key.
+func exampleSettings(t *testing.T) map[string]string {
+	t.Helper()
+	settings := map[string]string{}
+	for _, line := range strings.Split(exampleConfig(t), "\n") {
+		if key, value, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			settings[key] = value
+		}
+	}
+	return settings
 }
 
 func asList(value any) []any {
