@@ -261,11 +261,14 @@ func (l *pushLoop) push(t *testing.T, branch string) time.Time {
 
 // greeting is a change of what the app answers.
 func (l *pushLoop) greeting(t *testing.T, text string) func() {
-	return func() {
-		t.Helper()
-		path := filepath.Join(l.app, "app.py")
-		writeFile(t, path, regexp.MustCompile(`"message": "[^"]*"`).ReplaceAllString(readText(t, path), fmt.Sprintf("%q: %q", "message", text)))
-	}
+	return func() { setGreeting(t, l.app, text) }
+}
+
+// setGreeting makes web_flask in `dir` answer with `text`.
+func setGreeting(t *testing.T, dir, text string) {
+	t.Helper()
+	path := filepath.Join(dir, "app.py")
+	writeFile(t, path, regexp.MustCompile(`"message": "[^"]*"`).ReplaceAllString(readText(t, path), fmt.Sprintf("%q: %q", "message", text)))
 }
 
 // workflow is the Workflow `name` as it is now.
@@ -423,8 +426,7 @@ func newOtherApp(t *testing.T, f *forge, seed, name, namespace string) *otherApp
 // commit changes what the app answers to `text` and commits it; it returns the commit.
 func (o *otherApp) commit(t *testing.T, text string) string {
 	t.Helper()
-	path := filepath.Join(o.app, "app.py")
-	writeFile(t, path, regexp.MustCompile(`"message": "[^"]*"`).ReplaceAllString(readText(t, path), fmt.Sprintf("%q: %q", "message", text)))
+	setGreeting(t, o.app, text)
 	git(t, o.app, "commit", "-q", "-am", text)
 	return git(t, o.app, "rev-parse", "HEAD")
 }
